@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: one-line errors, progress bars, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import typer
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, KeyError, RuntimeError, ImportError, OSError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def friendly_errors(fn):
+    """Turn a user-facing exception into one red line and a non-zero exit, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted; rerun the same command to resume where it can", 130)
+        except USER_ERRORS as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            fail(msg)
+
+    return wrapper
+
+
+def say(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.CYAN)
+
+
+def emit_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def progress_bar(description: str, total: int | None = None):
+    """A rich progress bar; returns (progress context, update callable(done, total))."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )
+    task = progress.add_task(description, total=total)
+
+    def update(done: int, total_: int | None = None) -> None:
+        progress.update(task, completed=done, total=total_ if total_ is not None else total)
+
+    return progress, update

@@ -1,0 +1,73 @@
+"""`c4u data`: validate, build and synthesise CreativePair files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say
+
+app = typer.Typer(help="CreativePair data: validate, build from CTR logs, synthesise.", no_args_is_help=True)
+
+
+@app.command("validate")
+@friendly_errors
+def validate(
+    path: Path = typer.Argument(..., help="CreativePair JSONL file."),
+    no_decode: bool = typer.Option(False, "--no-decode", help="Only check that image files exist; do not decode them."),
+):
+    """Report every bad line (line number, field, reason); exit non-zero if any.
+
+    Example: c4u data validate data/pairs.jsonl
+    """
+    from creative4u_small.pairs import validate_pairs
+
+    good, problems = validate_pairs(path, decode_images=not no_decode)
+    for p in problems:
+        typer.echo(str(p), err=True)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {path}; {good} good pair(s)", 1)
+    typer.echo(f"{path}: {good} pairs OK")
+
+
+@app.command("synth")
+@friendly_errors
+def synth(
+    n: int = typer.Option(200, "--n", min=1, help="Number of pairs to render."),
+    out: Path = typer.Option(..., "--out", help="Output folder (pairs.jsonl + img/)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    image_size: int = typer.Option(96, "--image-size", min=32, help="Creative side length in pixels."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+):
+    """Render a synthetic CreativePair set (always marked synthetic).
+
+    Example: c4u data synth --n 1000 --out data/synth --seed 0
+    """
+    from creative4u_small.artifacts import check_fresh_output
+    from creative4u_small.synth import synthesize
+
+    check_fresh_output(out, overwrite, "synth output")
+    say(f"rendering {n} synthetic pairs into {out}")
+    progress, update = progress_bar("synth", n)
+    with progress:
+        path = synthesize(n, out, seed=seed, image_size=image_size, progress=update)
+    typer.echo(str(path))
+
+
+@app.command("pairs")
+@friendly_errors
+def pairs(
+    log: Path = typer.Option(..., "--from-ctr", help="Impression/click log: JSONL or CSV with product_id, query, image, impressions, clicks (title optional)."),
+    out: Path = typer.Option(..., "--out", help="Output CreativePair JSONL."),
+    min_impressions: int = typer.Option(1000, "--min-impressions", min=0, help="Impression floor for both creatives."),
+    min_gap: float = typer.Option(0.6, "--min-gap", min=0.0, help="Relative CTR gap, (hi - lo) / lo, required for a pair."),
+):
+    """Build pairs from CTR logs: same product and query, both above the impression floor, CTR gap above the threshold.
+
+    Example: c4u data pairs --from-ctr logs/ctr.jsonl --out data/pairs.jsonl --min-impressions 1000 --min-gap 0.6
+    """
+    from creative4u_small.ctr_pairs import pairs_from_ctr
+
+    summary = pairs_from_ctr(log, out, min_impressions=min_impressions, min_gap=min_gap)
+    emit_json(summary)

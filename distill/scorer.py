@@ -1,0 +1,191 @@
+"""The verdict scorer: one prefill over prompt + ``<answer>``, two verdict logits at the last position.
+
+Shared by teacher labelling, distillation, evaluation and the export parity check; it is the
+PyTorch reference the exported graphs are compared against. Rows are pairs × orders, left
+padded, with position ids from the attention mask so that padding never changes a row's
+result; each distinct image is encoded once per batch and placed into every row that shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creative4u_small import protocol
+from creative4u_small.images import open_image
+
+ORDERS = ("AB", "BA")
+
+
+def completion_lead(processor) -> str:
+    """Text the chat template puts between the generation prompt and the assistant's first token."""
+    msgs = protocol.prompt_messages("q", "t")
+    head = processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    full = processor.apply_chat_template(msgs + protocol.completion_messages("\x00X"), tokenize=False)
+    if not full.startswith(head) or "\x00X" not in full:
+        raise ValueError("this chat template does not render the assistant turn after its generation prompt")
+    return full[len(head): full.index("\x00X")]
+
+
+def prompt_chat_text(processor, query: str, title: str) -> str:
+    """The rendered user turn plus generation prompt and lead (``<image>`` placeholders unexpanded)."""
+    msgs = protocol.prompt_messages(query, title)
+    return processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) + completion_lead(processor)
+
+
+def judge_text(processor, query: str, title: str) -> str:
+    return prompt_chat_text(processor, query, title) + protocol.ANSWER_OPEN
+
+
+def image_token_block(processor) -> str:
+    """What one ``<image>`` becomes for an unsplit image (Idefics3 processors)."""
+    return (
+        processor.fake_image_token + processor.global_image_tag
+        + processor.image_token * processor.image_seq_len + processor.fake_image_token
+    )
+
+
+def expand_images(processor, text: str) -> str:
+    return text.replace(protocol.IMAGE_TOKEN, image_token_block(processor))
+
+
+@dataclass
+class JudgeBatch:
+    input_ids: "object"
+    attention_mask: "object"
+    position_ids: "object"
+    pixel_values: "object"  # [U, 3, H, W], one row per distinct image
+    pixel_attention_mask: "object"  # [U, H, W]
+    image_index: "object"  # [R, 2]: distinct-image row shown as Creative A and Creative B
+    orders: tuple[str, ...]
+
+
+def preprocess_images(processor, images: list):
+    """Pixel values [U, 3, H, W] and masks [U, H, W] for PIL images (unsplit, one frame each)."""
+    out = processor.image_processor(images=[[im] for im in images], do_image_splitting=False, return_tensors="pt")
+    pv = out["pixel_values"][:, 0]
+    pm = out.get("pixel_attention_mask")
+    pm = pm[:, 0].bool() if pm is not None else None
+    return pv, pm
+
+
+def build_judge_batch(processor, items, orders=ORDERS) -> JudgeBatch:
+    """``items``: (image_a, image_b, query, title) tuples; images as paths, bytes or PIL images."""
+    import torch
+
+    keys: dict = {}
+    images = []
+    index = []
+    for a, b, _, _ in items:
+        row = []
+        for src in (a, b):
+            key = src if isinstance(src, (str, bytes)) or hasattr(src, "__fspath__") else id(src)
+            if key not in keys:
+                keys[key] = len(images)
+                images.append(open_image(src))
+            row.append(keys[key])
+        index.append(row)
+    texts, image_index = [], []
+    for (_, _, query, title), (ia, ib) in zip(items, index):
+        text = processor.tokenizer(expand_images(processor, judge_text(processor, query, title)), add_special_tokens=False)["input_ids"]
+        for order in orders:
+            texts.append(text)
+            image_index.append([ia, ib] if order == "AB" else [ib, ia])
+    width = max(len(t) for t in texts)
+    pad = processor.tokenizer.pad_token_id
+    input_ids = torch.full((len(texts), width), pad, dtype=torch.long)
+    attention_mask = torch.zeros((len(texts), width), dtype=torch.long)
+    for r, t in enumerate(texts):
+        input_ids[r, width - len(t):] = torch.tensor(t)
+        attention_mask[r, width - len(t):] = 1
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    pv, pm = preprocess_images(processor, images)
+    return JudgeBatch(input_ids, attention_mask, position_ids, pv, pm, torch.tensor(image_index), tuple(orders))
+
+
+def image_features(model, pixel_values, pixel_attention_mask=None):
+    """Connector output per image: [U, image_seq_len, text_hidden]."""
+    out = model.model.get_image_features(pixel_values[:, None], pixel_attention_mask[:, None] if pixel_attention_mask is not None else None)
+    return torch_stack(out.pooler_output)
+
+
+def torch_stack(features):
+    import torch
+
+    return torch.stack(list(features)) if isinstance(features, (list, tuple)) else features
+
+
+def verdict_logits(model, batch: JudgeBatch, verdict_ids: tuple[int, int], features=None):
+    """[R, 2] logits of (A, B) at the answer position; differentiable."""
+    import torch
+
+    if features is None:
+        features = image_features(model, batch.pixel_values, batch.pixel_attention_mask)
+    embeds = model.get_input_embeddings()(batch.input_ids)
+    image_id = model.config.image_token_id
+    rows = features[batch.image_index].reshape(batch.input_ids.shape[0], -1, features.shape[-1])
+    mask = batch.input_ids == image_id
+    if int(mask.sum(-1).min()) != rows.shape[1] or int(mask.sum(-1).max()) != rows.shape[1]:
+        raise ValueError("image token count in the prompt does not match the image features")
+    embeds = embeds.masked_scatter(mask[..., None], rows.to(embeds.dtype))
+    hidden = model.model.text_model(
+        inputs_embeds=embeds, attention_mask=batch.attention_mask, position_ids=batch.position_ids, use_cache=False
+    ).last_hidden_state[:, -1]
+    head = model.get_output_embeddings().weight[list(verdict_ids)]
+    return hidden @ head.T.to(hidden.dtype)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    p_a: float
+    p_a_orders: tuple[float, ...]
+    logits: tuple[tuple[float, float], ...]
+
+    @property
+    def winner(self) -> str:
+        return "A" if self.p_a >= 0.5 else "B"
+
+    @property
+    def consistent(self) -> bool:
+        return len({p >= 0.5 for p in self.p_a_orders}) == 1
+
+
+def p_a_from_logits(logits, orders=ORDERS):
+    """[P, len(orders)] probability that the pair's Creative A wins, per order."""
+    import torch
+
+    p = torch.softmax(logits.float(), -1).reshape(-1, len(orders), 2)
+    cols = [p[:, i, 0] if o == "AB" else p[:, i, 1] for i, o in enumerate(orders)]
+    return torch.stack(cols, -1)
+
+
+class VerdictScorer:
+    """Scores pairs in batches with a loaded model; ``score`` returns one Verdict per pair."""
+
+    def __init__(self, model, processor, verdict_ids: tuple[int, int], batch_size: int = 16, orders=ORDERS):
+        if not orders or any(o not in ORDERS for o in orders):
+            raise ValueError(f"orders must be a non-empty subset of {ORDERS}")
+        self.model, self.processor, self.verdict_ids = model, processor, verdict_ids
+        self.batch_size, self.orders = batch_size, tuple(orders)
+
+    def logits(self, items):
+        """[P * len(orders), 2] verdict logits, rows ordered pair-major."""
+        import torch
+
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, len(items), self.batch_size):
+                batch = build_judge_batch(self.processor, items[i: i + self.batch_size], self.orders)
+                outs.append(verdict_logits(self.model, batch, self.verdict_ids).float())
+        return torch.cat(outs)
+
+    def score(self, items) -> list[Verdict]:
+        logits = self.logits(items)
+        p = p_a_from_logits(logits, self.orders)
+        lg = logits.reshape(len(items), len(self.orders), 2)
+        return [
+            Verdict(float(p[i].mean()), tuple(float(x) for x in p[i]), tuple(tuple(float(v) for v in row) for row in lg[i]))
+            for i in range(len(items))
+        ]
+
+    def score_pairs(self, pairs) -> list[Verdict]:
+        return self.score([(p.image_a, p.image_b, p.query, p.title) for p in pairs])

@@ -1,0 +1,190 @@
+"""The export manifest: the only contract between the exporter and the runtime.
+
+Graph file names, input/output names and the manifest's fields are defined here once; the
+exporter writes them and the runtime reads them. Torch-free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+TOKENIZER_FILE = "tokenizer.json"
+PARITY_FILE = "parity.md"
+
+# vision: pixel_values [N, 3, S, S] float32 -> image_embeds [N, image_seq_len, hidden]
+VISION = "vision"
+VISION_INPUTS = ("pixel_values",)
+VISION_OUTPUTS = ("image_embeds",)
+
+# judge: one prefill, no cache. Rows are pairs x orders, left padded.
+#   input_ids [R, L] int64, attention_mask [R, L] int64,
+#   image_embeds [R, 2 * image_seq_len, hidden] (Creative A's rows, then Creative B's)
+#   -> verdict_logits [R, 2] (A, B) at the last position
+JUDGE = "judge"
+JUDGE_INPUTS = ("input_ids", "attention_mask", "image_embeds")
+JUDGE_OUTPUTS = ("verdict_logits",)
+
+# decoder_prefill: same inputs as judge -> logits [R, vocab] at the last position + the cache
+# decoder_step: input_ids [R, 1], attention_mask [R, P + 1], past.* -> logits [R, vocab] + present.*
+DECODER_PREFILL = "decoder_prefill"
+DECODER_STEP = "decoder_step"
+PREFILL_INPUTS = JUDGE_INPUTS
+STEP_INPUTS = ("input_ids", "attention_mask")
+LOGITS_OUTPUT = "logits"
+
+
+def past_names(num_layers: int) -> list[str]:
+    return [f"past.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")]
+
+
+def present_names(num_layers: int) -> list[str]:
+    return [f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")]
+
+
+GRAPHS = (VISION, JUDGE, DECODER_PREFILL, DECODER_STEP)
+PRECISIONS = ("fp32", "int8", "int8-qdq")
+PARITY_STATES = ("passed", "unverified", "failed")
+
+
+class ManifestError(ValueError):
+    """A manifest or export folder the runtime cannot trust, with the fix."""
+
+
+@dataclass
+class GraphEntry:
+    file: str
+    inputs: dict[str, dict]  # name -> {"dtype": str, "shape": [int | str]}
+    outputs: dict[str, dict]
+    precision: str = "fp32"
+
+
+@dataclass
+class Preprocessing:
+    image_size: int
+    resample: int  # PIL resample filter id
+    rescale_factor: float
+    image_mean: list[float]
+    image_std: list[float]
+    do_normalize: bool = True
+    longest_edge: int | None = None
+
+
+@dataclass
+class PromptSpec:
+    """The judge prompt as pieces: {"ids": [...]}, {"slot": "query"|"title"}, {"image": "A"|"B"}.
+
+    Slot text is ``protocol.slot(value)`` tokenised without special tokens; each image piece
+    becomes ``image_block_ids`` (its ``image_token_id`` entries take the image embeddings).
+    """
+
+    pieces: list[dict]
+    image_block_ids: list[int]
+    image_token_id: int
+    pad_token_id: int
+    verdict_token_ids: list[int]
+    answer_close_ids: list[int]
+    eos_token_ids: list[int]
+
+
+@dataclass
+class ModelDims:
+    image_seq_len: int
+    hidden_size: int
+    num_layers: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    source_model: dict  # {"path", "sha256", "model_type"}
+    versions: dict
+    graphs: dict[str, GraphEntry]  # "vision", "judge", "decoder_prefill", "decoder_step", "+int8" variants
+    preprocessing: Preprocessing
+    prompt: PromptSpec
+    dims: ModelDims
+    parity: dict = field(default_factory=dict)  # precision -> figures and status
+    status: str = "unverified"
+    tensorrt: dict = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = MANIFEST_FILE) -> "Manifest":
+        version = d.get("format_version")
+        if not isinstance(version, int):
+            raise ManifestError(f"{where}: no integer format_version; re-export with `c4u export`")
+        if version > FORMAT_VERSION:
+            raise ManifestError(
+                f"{where}: format_version {version} is newer than this runtime reads ({FORMAT_VERSION}); upgrade creative4u-small"
+            )
+        if version < FORMAT_VERSION:
+            raise ManifestError(f"{where}: format_version {version} is older than {FORMAT_VERSION}; re-export with `c4u export`")
+        try:
+            return cls(
+                format_version=version,
+                source_model=d["source_model"],
+                versions=d.get("versions", {}),
+                graphs={k: GraphEntry(**v) for k, v in d["graphs"].items()},
+                preprocessing=Preprocessing(**d["preprocessing"]),
+                prompt=PromptSpec(**d["prompt"]),
+                dims=ModelDims(**d["dims"]),
+                parity=d.get("parity", {}),
+                status=d.get("status", "unverified"),
+                tensorrt=d.get("tensorrt", {}),
+                files=d.get("files", {}),
+            )
+        except (KeyError, TypeError) as e:
+            raise ManifestError(f"{where}: malformed manifest ({e}); re-export with `c4u export`") from None
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(export_dir: Path, verify_hashes: bool = True) -> Manifest:
+    """Load and check a manifest: format version, every listed file present, hashes matching."""
+    export_dir = Path(export_dir)
+    path = export_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise ManifestError(f"{path}: not found; is {export_dir} an export folder written by `c4u export`?")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ManifestError(f"{path}: not valid JSON ({e.msg}); re-export with `c4u export`") from None
+    manifest = Manifest.from_dict(data, str(path))
+    for rel, digest in manifest.files.items():
+        f = export_dir / rel
+        if not f.is_file():
+            raise ManifestError(f"{f}: listed in the manifest but missing; copy the whole export folder or re-export")
+        if verify_hashes and sha256_file(f) != digest:
+            raise ManifestError(f"{f}: sha256 does not match the manifest (file changed or corrupt); re-export or restore it")
+    return manifest
+
+
+def write_manifest(export_dir: Path, manifest: Manifest) -> Path:
+    """Hash every file in the folder (except the manifest) into ``files`` and write atomically."""
+    export_dir = Path(export_dir)
+    manifest.files = {
+        str(p.relative_to(export_dir)): sha256_file(p)
+        for p in sorted(export_dir.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_FILE and not p.name.endswith(".tmp")
+    }
+    path = export_dir / MANIFEST_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
+    tmp.replace(path)
+    return path
