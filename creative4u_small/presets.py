@@ -61,7 +61,7 @@ PRESETS: dict[str, Preset] = {
             name="smolvlm-256m-shape", image_size=512, patch_size=16, scale_factor=4,
             vision_hidden=768, vision_layers=12, vision_heads=12, vision_intermediate=3072,
             text_hidden=576, text_layers=30, text_heads=9, text_kv_heads=3, text_intermediate=1536,
-            vocab_size=49280, max_position_embeddings=8192, tie_word_embeddings=True,
+            vocab_size=49280, max_position_embeddings=8192, tie_word_embeddings=False,
         ),
     )
 }

@@ -1,0 +1,30 @@
+"""Session-scoped fixtures: tiny models and synthetic pairs built once per test run."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A random-initialised `tiny` preset saved in Hugging Face format (read-only for tests)."""
+    from creative4u_small.model_init import init_model
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    init_model("tiny", out, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory):
+    """60 synthetic pairs at 64 px (read-only for tests; copy before changing)."""
+    from creative4u_small.synth import synthesize
+
+    out = tmp_path_factory.mktemp("synth") / "data"
+    synthesize(60, out, seed=1, image_size=64)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_pairs_file(synth_dir):
+    return synth_dir / "pairs.jsonl"
