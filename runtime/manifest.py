@@ -61,6 +61,8 @@ class GraphEntry:
     inputs: dict[str, dict]  # name -> {"dtype": str, "shape": [int | str]}
     outputs: dict[str, dict]
     precision: str = "fp32"
+    exporter: str = ""  # "dynamo" | "torchscript" | "onnxruntime.quantization" (how the file was made)
+    source: str = ""  # for a quantized graph: the key of the graph it was made from
 
 
 @dataclass
