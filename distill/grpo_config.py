@@ -1,0 +1,107 @@
+"""Settings of the teacher's GRPO stage (``c4u teacher grpo``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from creative4u_small.distill.sft_config import _help
+
+
+@dataclass(frozen=True)
+class TeacherGRPOConfig:
+    """GRPO on sampled teacher completions, rewarded for format, accuracy and consistency."""
+
+    model: str = _help("Model folder to improve (usually the output of `c4u teacher sft`).")
+    data: str = _help("CreativePair JSONL with a label on every pair.")
+    out: str = _help("Run folder: run config, checkpoints, then the trained model.")
+    format_weight: float = _help("Weight of the format reward (tags, Q1–Q9 lines in the protocol vocabulary).", default=1.0)
+    accuracy_weight: float = _help("Weight of the accuracy reward (answer equals the label).", default=1.0)
+    consistency_weight: float = _help("Weight of the consistency reward (answer agrees with the balance of Q3–Q9).", default=0.5)
+    num_generations: int = _help("Completions sampled per prompt (the GRPO group size).", default=4)
+    max_completion_length: int = _help("Most tokens generated per completion.", default=256)
+    temperature: float = _help("Sampling temperature of the rollouts.", default=1.0)
+    beta: float = _help("KL coefficient against the starting model (0 loads no reference model).", default=0.0)
+    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tune).", default=0)
+    lora_alpha: int = _help("LoRA alpha; 0 means 2 × rank.", default=0)
+    lora_dropout: float = _help("LoRA dropout.", default=0.0)
+    epochs: float = _help("Passes over the data (ignored when max_steps > 0).", default=1.0)
+    max_steps: int = _help("Optimizer steps; -1 runs `epochs` passes.", default=-1)
+    batch_size: int = _help("Completions per device per step; a multiple of num_generations.", default=8)
+    grad_accum: int = _help("Gradient accumulation steps.", default=1)
+    learning_rate: float = _help("Learning rate.", default=1e-5)
+    both_orders: bool = _help("Use both image orders of every pair as prompts.", default=True)
+    use_vllm: bool = _help("Generate rollouts with vLLM (GPU boxes; passed through to trl).", default=False)
+    vllm_mode: str = _help("trl's vLLM mode: 'colocate' (same GPU) or 'server' (`trl vllm-serve`).", default="colocate")
+    save_steps: int = _help("Checkpoint every N steps (for --resume).", default=100)
+    save_total_limit: int = _help("Checkpoints kept.", default=2)
+    logging_steps: int = _help("Log rewards and loss every N steps.", default=5)
+    seed: int = _help("Random seed.", default=0)
+    resume: bool = _help("Continue from the last checkpoint in --out (same settings).", default=False)
+    overwrite: bool = _help("Replace whatever --out holds.", default=False)
+
+    def __post_init__(self):
+        weights = (self.format_weight, self.accuracy_weight, self.consistency_weight)
+        if any(w < 0 for w in weights) or not any(weights):
+            raise ValueError("reward weights must be >= 0 and not all 0")
+        if self.num_generations < 2:
+            raise ValueError(f"num_generations must be at least 2 (GRPO compares completions within a group), got {self.num_generations}")
+        if self.batch_size < 1 or self.batch_size % self.num_generations:
+            raise ValueError(f"batch_size {self.batch_size} must be a positive multiple of num_generations {self.num_generations}")
+        if self.max_completion_length < 1:
+            raise ValueError("max_completion_length must be at least 1")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.beta < 0:
+            raise ValueError("beta must be >= 0")
+        if self.lora_r < 0 or self.lora_alpha < 0 or not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError("lora_r, lora_alpha must be >= 0 and lora_dropout in [0, 1)")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"max_steps must be positive or -1 (use epochs), got {self.max_steps}")
+        if self.max_steps == -1 and self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        for name in ("grad_accum", "save_steps", "save_total_limit", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.vllm_mode not in ("colocate", "server"):
+            raise ValueError(f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite contradict each other; pick one")
+
+    @property
+    def reward_weights(self) -> list[float]:
+        """Weights in the order of ``rewards.REWARDS`` (format, accuracy, consistency)."""
+        return [self.format_weight, self.accuracy_weight, self.consistency_weight]
+
+    def training_args(self, output_dir: str):
+        """trl's GRPOConfig; bf16 only on a GPU that has it, vLLM only when asked."""
+        import torch
+        from trl import GRPOConfig
+
+        return GRPOConfig(
+            output_dir=output_dir,
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+            use_cpu=not torch.cuda.is_available(),
+            num_generations=self.num_generations,
+            max_completion_length=self.max_completion_length,
+            temperature=self.temperature,
+            beta=self.beta,
+            reward_weights=self.reward_weights,
+            num_train_epochs=self.epochs,
+            max_steps=self.max_steps,
+            per_device_train_batch_size=self.batch_size,
+            gradient_accumulation_steps=self.grad_accum,
+            learning_rate=self.learning_rate,
+            use_vllm=self.use_vllm,
+            vllm_mode=self.vllm_mode,
+            save_strategy="steps",
+            save_steps=self.save_steps,
+            save_total_limit=self.save_total_limit,
+            logging_steps=self.logging_steps,
+            seed=self.seed,
+            report_to=[],
+            remove_unused_columns=False,
+            disable_tqdm=True,
+            ddp_find_unused_parameters=False,
+        )

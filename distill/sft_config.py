@@ -1,0 +1,88 @@
+"""Settings of the teacher's chain-of-thought SFT stage (``c4u teacher sft``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _help(text: str, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass(frozen=True)
+class TeacherSFTConfig:
+    """CoT-SFT on the teacher format, loss on the completion only, both image orders."""
+
+    model: str = _help("Model folder (Hugging Face format, safetensors) to fine-tune.")
+    data: str = _help("CreativePair JSONL whose pairs carry a protocol-format `rationale`.")
+    out: str = _help("Run folder: run config, checkpoints, then the trained model.")
+    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tune).", default=0)
+    lora_alpha: int = _help("LoRA alpha; 0 means 2 × rank.", default=0)
+    lora_dropout: float = _help("LoRA dropout.", default=0.0)
+    epochs: float = _help("Passes over the data (ignored when max_steps > 0).", default=1.0)
+    max_steps: int = _help("Optimizer steps; -1 runs `epochs` passes.", default=-1)
+    batch_size: int = _help("Rows per device per step (each pair gives two rows, one per order).", default=8)
+    grad_accum: int = _help("Gradient accumulation steps.", default=1)
+    learning_rate: float = _help("Peak learning rate (3e-4 learns the from-scratch presets; 1e-3 stalls).", default=3e-4)
+    warmup_ratio: float = _help("Share of steps spent warming the learning rate up.", default=0.03)
+    weight_decay: float = _help("AdamW weight decay.", default=0.0)
+    both_orders: bool = _help("Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
+    save_steps: int = _help("Checkpoint every N steps (for --resume).", default=200)
+    save_total_limit: int = _help("Checkpoints kept.", default=2)
+    logging_steps: int = _help("Log the loss every N steps.", default=10)
+    seed: int = _help("Random seed.", default=0)
+    num_workers: int = _help("DataLoader worker processes.", default=0)
+    resume: bool = _help("Continue from the last checkpoint in --out (same settings).", default=False)
+    overwrite: bool = _help("Replace whatever --out holds.", default=False)
+
+    def __post_init__(self):
+        if self.lora_r < 0 or self.lora_alpha < 0:
+            raise ValueError("lora_r and lora_alpha must be >= 0 (lora_r 0 = full fine-tune)")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"max_steps must be positive or -1 (use epochs), got {self.max_steps}")
+        if self.max_steps == -1 and self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        for name in ("batch_size", "grad_accum", "save_steps", "save_total_limit", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.num_workers < 0:
+            raise ValueError("num_workers must be >= 0")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite contradict each other; pick one")
+
+    def training_args(self, output_dir: str):
+        """trl's SFTConfig: no length cut (image tokens would be cut), bf16 off on CPU, completion-only loss."""
+        import torch
+        from trl import SFTConfig
+
+        return SFTConfig(
+            output_dir=output_dir,
+            max_length=None,
+            completion_only_loss=True,
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+            use_cpu=not torch.cuda.is_available(),
+            num_train_epochs=self.epochs,
+            max_steps=self.max_steps,
+            per_device_train_batch_size=self.batch_size,
+            gradient_accumulation_steps=self.grad_accum,
+            learning_rate=self.learning_rate,
+            warmup_steps=self.warmup_ratio,
+            weight_decay=self.weight_decay,
+            lr_scheduler_type="cosine",
+            save_strategy="steps",
+            save_steps=self.save_steps,
+            save_total_limit=self.save_total_limit,
+            logging_steps=self.logging_steps,
+            seed=self.seed,
+            dataloader_num_workers=self.num_workers,
+            report_to=[],
+            remove_unused_columns=False,
+            disable_tqdm=True,
+            ddp_find_unused_parameters=False,
+        )

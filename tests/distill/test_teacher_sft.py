@@ -1,0 +1,148 @@
+"""Teacher CoT-SFT on the tiny preset: full and LoRA runs, completion-only loss, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from creative4u_small import protocol
+from creative4u_small.distill import teacher_run
+from creative4u_small.distill.sft_config import TeacherSFTConfig
+from creative4u_small.distill.sft_trainer import build_sft_trainer, train_sft
+from creative4u_small.pairs import PairsError, load_pairs
+
+
+@pytest.fixture(scope="module")
+def few_pairs(synth_pairs_file, tmp_path_factory):
+    """The first 4 synthetic pairs in a file of their own (image paths made absolute)."""
+    out = tmp_path_factory.mktemp("sft") / "pairs.jsonl"
+    lines = []
+    for text in synth_pairs_file.read_text().splitlines()[:4]:
+        rec = json.loads(text)
+        for k in ("image_a", "image_b"):
+            rec[k] = str(synth_pairs_file.parent / rec[k])
+        lines.append(json.dumps(rec))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def config(model, data, out, **kw):
+    return TeacherSFTConfig(model=str(model), data=str(data), out=str(out), **{"max_steps": 2, "batch_size": 4, "learning_rate": 1e-3, **kw})
+
+
+def weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def changed(a, b):
+    import torch
+
+    return [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def test_batches_hold_two_images_and_mask_the_prompt(tiny_model_dir, few_pairs, tmp_path):
+    from creative4u_small.distill.checkpoint import load_model
+
+    model, processor, _ = load_model(tiny_model_dir, train=True)
+    cfg = config(tiny_model_dir, few_pairs, tmp_path / "run")
+    pairs = load_pairs(few_pairs)
+    trainer = build_sft_trainer(cfg, pairs, model, processor)
+    assert len(trainer.train_dataset) == 2 * len(pairs)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    assert tuple(batch["pixel_values"].shape[:2]) == (2, 2)  # two rows, two creatives each
+    image_id = model.config.image_token_id
+    assert int((batch["input_ids"][0] == image_id).sum()) == 2 * processor.image_seq_len
+    trained = batch["labels"][0][batch["labels"][0] != -100]
+    text = processor.tokenizer.decode(trained)
+    assert text.strip().startswith(protocol.THINK_OPEN) and pairs[0].rationale in text
+    assert "Creative A:" not in text  # no prompt token carries loss
+    swapped = processor.tokenizer.decode(batch["labels"][1][batch["labels"][1] != -100])
+    assert protocol.swap_teacher_completion(pairs[0].rationale) in swapped
+
+
+def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path):
+    from creative4u_small.distill.checkpoint import load_model
+
+    out = tmp_path / "full"
+    summary = train_sft(config(tiny_model_dir, few_pairs, out))
+    assert summary["global_step"] == 2 and summary["weights_changed"] and not summary["lora"]
+    assert len(changed(weights(tiny_model_dir), weights(out))) > 10
+    model, processor, ids = load_model(out)
+    assert ids == protocol.verdict_token_ids(processor.tokenizer)
+    prov = json.loads((out / "c4u_provenance.json").read_text())
+    assert prov["stage"] == "teacher-sft" and prov["config"]["lora_r"] == 0
+
+
+def test_lora_run_saves_a_merged_model(tiny_model_dir, few_pairs, tmp_path):
+    from creative4u_small.distill.checkpoint import load_model
+
+    out = tmp_path / "lora"
+    summary = train_sft(config(tiny_model_dir, few_pairs, out, lora_r=4, learning_rate=5e-3))
+    assert summary["lora"] and summary["weights_changed"]
+    assert not (out / "adapter_config.json").exists()
+    base, merged = weights(tiny_model_dir), weights(out)
+    assert set(base) == set(merged)  # same parameter names: a plain checkpoint, no lora_ tensors
+    assert changed(base, merged)
+    model, _, _ = load_model(out)
+    assert type(model).__name__ == "Idefics3ForConditionalGeneration"
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_model_dir, few_pairs, tmp_path):
+    out = tmp_path / "resume"
+    first = train_sft(config(tiny_model_dir, few_pairs, out, save_steps=1, save_total_limit=3))
+    assert first["resumed_from"] is None
+    assert teacher_run.last_checkpoint(out).endswith("checkpoint-2")
+    again = train_sft(config(tiny_model_dir, few_pairs, out, max_steps=3, save_steps=1, save_total_limit=3, resume=True))
+    assert again["resumed_from"].endswith("checkpoint-2") and again["global_step"] == 3
+
+
+def test_missing_image_stops_with_its_line_before_training(tiny_model_dir, few_pairs, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    lines = few_pairs.read_text().splitlines()
+    rec = json.loads(lines[2])
+    rec["image_b"] = str(tmp_path / "gone.png")
+    lines[2] = json.dumps(rec)
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PairsError, match=r"bad\.jsonl:3: image_b: image file not found"):
+        train_sft(config(tiny_model_dir, bad, tmp_path / "never"))
+    assert not (tmp_path / "never").exists()
+
+
+def test_missing_rationale_is_named_with_its_line(tiny_model_dir, few_pairs, tmp_path):
+    bad = tmp_path / "norat.jsonl"
+    lines = few_pairs.read_text().splitlines()
+    rec = json.loads(lines[1])
+    rec.pop("rationale")
+    lines[1] = json.dumps(rec)
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"norat\.jsonl:2: rationale: missing"):
+        train_sft(config(tiny_model_dir, bad, tmp_path / "never"))
+
+
+def test_an_occupied_output_folder_is_refused_unless_overwrite(tiny_model_dir, few_pairs, tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "other.txt").write_text("someone else's run")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        train_sft(config(tiny_model_dir, few_pairs, out, max_steps=1))
+    assert (out / "other.txt").exists()
+    # resuming a folder written with other settings is refused too
+    shutil.rmtree(out)
+    train_sft(config(tiny_model_dir, few_pairs, out, max_steps=1))
+    with pytest.raises(ValueError, match="different run.*learning_rate"):
+        train_sft(config(tiny_model_dir, few_pairs, out, max_steps=1, learning_rate=0.1, resume=True))
+    summary = train_sft(config(tiny_model_dir, few_pairs, out, max_steps=1, overwrite=True))
+    assert summary["global_step"] == 1
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="lora_r"):
+        TeacherSFTConfig(model="m", data="d", out="o", lora_r=-1)
+    with pytest.raises(ValueError, match="contradict"):
+        TeacherSFTConfig(model="m", data="d", out="o", resume=True, overwrite=True)
+    args = TeacherSFTConfig(model="m", data="d", out="o").training_args("x")
+    assert args.max_length is None and args.completion_only_loss and not args.bf16
