@@ -1,0 +1,325 @@
+"""`c4u export` as a plain function: graphs, INT8, TensorRT, Triton, parity, manifest.
+
+Everything is checked before any work (architecture, verdict tokens, calibration file, TensorRT,
+output folder), then written into a temporary sibling folder that replaces ``out`` in one rename
+once complete, so a crash never leaves a folder whose manifest claims missing files. An export
+whose parity fails is still written — marked failed in the manifest and in ``parity.md`` — and
+the call then raises ``ParityFailed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.runtime import manifest as mf
+
+DECODER_MAX_DLOGIT = 1e-3  # ceiling on fp32 decoder logits vs the PyTorch wrappers
+
+
+class ParityFailed(RuntimeError):
+    """The export was written but marked failed: its graphs do not reproduce the PyTorch verdicts."""
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+# ---------------------------------------------------------------- checks before any work
+
+
+def check_output(cfg: ExportConfig) -> None:
+    from creative4u_small.artifacts import check_fresh_output
+
+    out = Path(cfg.out)
+    if (out / mf.MANIFEST_FILE).is_file() and not cfg.overwrite:
+        try:
+            old = json.loads((out / mf.MANIFEST_FILE).read_text()).get("format_version")
+        except (OSError, json.JSONDecodeError):
+            old = "unreadable"
+        raise FileExistsError(f"{out} already holds an export (manifest format_version {old}); choose another --out or "
+                              "pass --overwrite (the old export stays intact until the new one is complete)")
+    check_fresh_output(out, cfg.overwrite, "export")
+
+
+def check_model(path: Path) -> str:
+    """The model's type, or a clear error for a missing folder or an unsupported architecture."""
+    from creative4u_small.distill.checkpoint import SUPPORTED_STUDENTS
+
+    path = Path(path)
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{path}: no config.json; --model must be a Hugging Face model folder (c4u model init / c4u distill)")
+    try:
+        config = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{cfg_file}: not valid JSON ({e.msg}); re-save the model") from None
+    model_type = config.get("model_type", "unknown")
+    if model_type not in SUPPORTED_STUDENTS:
+        raise ValueError(f"{path}: model type {model_type!r} is not exportable; the exporter supports "
+                         f"{', '.join(SUPPORTED_STUDENTS)} (SmolVLM) students")
+    return model_type
+
+
+def model_hash(path: Path) -> dict:
+    """sha256 over the model folder's weights, config and tokenizer files (sorted), plus per-file hashes."""
+    files = sorted(p for p in Path(path).iterdir() if p.is_file() and (p.suffix in (".safetensors", ".json", ".jinja")))
+    per_file = {p.name: mf.sha256_file(p) for p in files if not p.name.startswith("c4u_")}
+    h = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in per_file.items()).encode())
+    return {"sha256": h.hexdigest(), "files": per_file}
+
+
+def parity_items(cfg: ExportConfig, image_size: int, workdir: Path):
+    """(calibration items, parity items, description). Pairs from --calib, else synthetic pairs."""
+    from creative4u_small.pairs import load_pairs
+
+    n = cfg.calib_pairs
+    if cfg.calib is not None:
+        pairs = load_pairs(cfg.calib, check_images="decode")
+        source = f"{cfg.calib} ({len(pairs)} pairs)"
+    else:
+        from creative4u_small.synth import synthesize
+
+        path = synthesize(2 * n, workdir / "synth", seed=cfg.seed, image_size=max(32, min(image_size, 256)))
+        pairs = load_pairs(path, check_images="decode")
+        source = f"synthetic pairs (seed {cfg.seed})"
+    items = [(p.image_a, p.image_b, p.query, p.title) for p in pairs]
+    calib, held = items[:n], items[n: 2 * n]
+    if not held:
+        held = items[:n]
+        source += "; too few pairs to hold out, so calibration and parity share them"
+    return calib, held, source
+
+
+# ---------------------------------------------------------------- the export
+
+
+def run_export(cfg: ExportConfig, progress=None) -> dict:
+    """Export ``cfg.model`` into ``cfg.out``; returns a summary. Raises ParityFailed after writing a failed export."""
+    import torch
+
+    from creative4u_small.artifacts import atomic_dir, versions, write_provenance
+    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.export import graphs as G
+    from creative4u_small.export import parity as P
+    from creative4u_small.export.prompt_spec import build_preprocessing, build_prompt_spec
+
+    progress = progress or _noop
+    check_output(cfg)
+    model_type = check_model(cfg.model)
+    if cfg.trt:
+        from creative4u_small.export.tensorrt_build import check_tensorrt
+
+        check_tensorrt()
+    model, processor, verdict_ids = load_model(cfg.model)
+    spec = build_prompt_spec(processor, eos_token_ids=_eos_ids(model))
+    pre = build_preprocessing(processor)
+    dims = _dims(model, processor)
+    torch.manual_seed(cfg.seed)
+
+    with tempfile.TemporaryDirectory(prefix="c4u-export-") as work:
+        calib_items, held_items, parity_source = parity_items(cfg, pre.image_size, Path(work))
+        progress("PyTorch reference", 0, len(held_items))
+        reference = P.reference_logits(model, processor, verdict_ids, held_items, cfg.batch_size,
+                                       lambda d: progress("PyTorch reference", min(d, len(held_items)), len(held_items)))
+        model.set_attn_implementation("eager")
+        summary: dict = {}
+        with atomic_dir(Path(cfg.out), overwrite=cfg.overwrite) as tmp:
+            entries, exporters = {}, {}
+            plan = [(mf.VISION, lambda p: G.export_vision(model, pre.image_size, p, opset=cfg.opset, prefer_dynamo=cfg.prefer_dynamo)),
+                    (mf.JUDGE, lambda p: G.export_judge(model, verdict_ids, dims.image_seq_len, p, opset=cfg.opset,
+                                                        prefer_dynamo=cfg.prefer_dynamo))]
+            if cfg.decoder:
+                plan += [(mf.DECODER_PREFILL, lambda p: G.export_prefill(model, dims.image_seq_len, p, opset=cfg.opset,
+                                                                         prefer_dynamo=cfg.prefer_dynamo)),
+                         (mf.DECODER_STEP, lambda p: G.export_step(model, p, opset=cfg.opset, prefer_dynamo=cfg.prefer_dynamo))]
+            for i, (key, fn) in enumerate(plan):
+                progress(f"export {key}", i, len(plan))
+                g = fn(tmp / f"{key}.onnx")
+                g.entry.exporter = g.exporter
+                entries[key] = g.entry
+                exporters[key] = {"exporter": g.exporter, "dynamo_error": g.dynamo_error}
+            progress("export", len(plan), len(plan))
+            _save_tokenizer(cfg.model, processor, tmp / mf.TOKENIZER_FILE)
+
+            parity = {}
+            progress("parity fp32", 0, 1)
+            drv = P.OrtVerdictDriver(tmp / entries[mf.VISION].file, tmp / entries[mf.JUDGE].file)
+            fp32 = P.exported_logits(drv, processor, held_items, cfg.batch_size)
+            parity["fp32"] = P.compare(reference, fp32, P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp), cfg.margin, cfg.min_decisive)
+            parity["fp32"]["graphs"] = [mf.VISION, mf.JUDGE]
+            if cfg.decoder:
+                parity["fp32"]["decoder"] = _decoder_check(model, processor, held_items[:2], tmp, entries)
+                if parity["fp32"]["decoder"]["max_abs_dlogit"] > DECODER_MAX_DLOGIT:
+                    parity["fp32"]["status"] = "failed"
+                    parity["fp32"]["reason"] = (parity["fp32"].get("reason", "") + "; " if parity["fp32"].get("reason") else "") + \
+                        f"decoder logits differ from PyTorch by {parity['fp32']['decoder']['max_abs_dlogit']:.2e} (> {DECODER_MAX_DLOGIT:.0e})"
+
+            if cfg.int8 or cfg.trt:
+                _quantize(cfg, tmp, entries, processor, calib_items, drv, dims, progress)
+                int8_floor = P.Floors(cfg.int8_agreement)
+                variants = [("int8", mf.VISION + ".int8", mf.JUDGE + ".int8")] if cfg.int8 else []
+                if cfg.trt:
+                    variants.append(("int8-qdq", mf.VISION + ".int8", mf.JUDGE + ".int8-qdq"))
+                for prec, v, j in variants:
+                    progress(f"parity {prec}", 0, 1)
+                    d8 = P.OrtVerdictDriver(tmp / entries[v].file, tmp / entries[j].file)
+                    parity[prec] = P.compare(reference, P.exported_logits(d8, processor, held_items, cfg.batch_size),
+                                             int8_floor, cfg.margin, cfg.min_decisive)
+                    parity[prec]["graphs"] = [v, j]
+
+            tensorrt = {}
+            if cfg.trt:
+                tensorrt = _build_trt(cfg, tmp, entries, spec, dims, pre, progress)
+            if cfg.triton:
+                from creative4u_small.export.triton import write_repository
+
+                progress("triton repository", 0, 1)
+                summary["triton_models"] = write_repository(tmp, entries, dims, cfg.opset, tensorrt.get("engines"))
+
+            for figures in parity.values():
+                figures["pairs_source"] = parity_source
+            status = P.overall_status(parity)
+            (tmp / mf.PARITY_FILE).write_text(P.parity_markdown(parity, status, str(cfg.model)))
+            vers = versions() | {"opset": cfg.opset, "exporters": exporters}
+            manifest = mf.Manifest(
+                format_version=mf.FORMAT_VERSION,
+                source_model={"path": str(Path(cfg.model).resolve()), "model_type": model_type, **model_hash(cfg.model)},
+                versions=vers, graphs=entries, preprocessing=pre, prompt=spec, dims=dims,
+                parity=parity, status=status, tensorrt=tensorrt,
+            )
+            summary.update(status=status, parity=parity, parity_pairs=parity_source, graphs=sorted(entries),
+                           exporters={k: v["exporter"] for k, v in exporters.items()})
+            write_provenance(tmp, "export", cfg.to_dict(), {"status": status, "parity_pairs": parity_source})
+            mf.write_manifest(tmp, manifest)
+            progress("done", 1, 1)
+    summary["out"] = str(cfg.out)
+    summary["sizes_bytes"] = {e.file: (Path(cfg.out) / e.file).stat().st_size for e in entries.values()}
+    if status == "failed":
+        reasons = "; ".join(f"{k}: {v['reason']}" for k, v in parity.items() if v["status"] == "failed")
+        raise ParityFailed(f"parity FAILED ({reasons}); {cfg.out} is written but marked failed — see {Path(cfg.out) / mf.PARITY_FILE}")
+    return summary
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _eos_ids(model) -> list[int]:
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    if eos is None:
+        return []
+    return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+
+
+def _dims(model, processor) -> mf.ModelDims:
+    tc = model.config.text_config
+    head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
+    return mf.ModelDims(image_seq_len=int(processor.image_seq_len), hidden_size=int(tc.hidden_size),
+                        num_layers=int(tc.num_hidden_layers), num_kv_heads=int(tc.num_key_value_heads),
+                        head_dim=int(head_dim), vocab_size=int(tc.vocab_size))
+
+
+def _save_tokenizer(model_dir: Path, processor, dst: Path) -> None:
+    src = Path(model_dir) / mf.TOKENIZER_FILE
+    if src.is_file():
+        shutil.copyfile(src, dst)
+    else:
+        processor.tokenizer.backend_tokenizer.save(str(dst))
+
+
+def _decoder_check(model, processor, items, folder: Path, entries: dict) -> dict:
+    """ORT prefill + one greedy step against the PyTorch wrappers on a small padded batch."""
+    import onnxruntime as ort
+    import torch
+
+    from creative4u_small.export import parity as P
+    from creative4u_small.export.wrappers import PrefillGraph, StepGraph, VisionGraph
+
+    batch = next(P.batches(processor, items, len(items)))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    prefill = ort.InferenceSession(str(folder / entries[mf.DECODER_PREFILL].file), opts, providers=["CPUExecutionProvider"])
+    step = ort.InferenceSession(str(folder / entries[mf.DECODER_STEP].file), opts, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        feats = VisionGraph(model, batch.pixel_values.shape[-1])(batch.pixel_values)
+        rows = feats[batch.image_index].reshape(batch.input_ids.shape[0], -1, feats.shape[-1])
+        ref_logits, *ref_present = PrefillGraph(model)(batch.input_ids, batch.attention_mask, rows)
+        nxt = ref_logits.argmax(-1, keepdim=True)
+        mask2 = torch.cat([batch.attention_mask, torch.ones_like(nxt)], 1)
+        ref_step, *_ = StepGraph(model)(nxt, mask2, *ref_present)
+    out = prefill.run(None, {"input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy(),
+                             "image_embeds": rows.numpy()})
+    past_names = [i.name for i in step.get_inputs()][2:]
+    out2 = step.run(None, {"input_ids": nxt.numpy(), "attention_mask": mask2.numpy(), **dict(zip(past_names, out[1:]))})
+    d1 = float(np.abs(out[0] - ref_logits.numpy()).max())
+    d2 = float(np.abs(out2[0] - ref_step.numpy()).max())
+    return {"rows": int(batch.input_ids.shape[0]), "prefill_max_abs_dlogit": d1, "step_max_abs_dlogit": d2,
+            "max_abs_dlogit": max(d1, d2)}
+
+
+def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, dims, progress) -> None:
+    from creative4u_small.export import parity as P
+    from creative4u_small.export import quantize as Q
+    from creative4u_small.export.graphs import _io_spec
+
+    batches = list(P.batches(processor, calib_items, cfg.batch_size))
+    vision_feeds = [{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches]
+
+    def add(key: str, source: str, precision: str) -> None:
+        inputs, outputs = _io_spec(tmp / f"{key}.onnx")
+        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source)
+
+    progress("INT8 vision (static QDQ)", 0, 1)
+    Q.quantize_static_qdq(tmp / entries[mf.VISION].file, tmp / f"{mf.VISION}.int8.onnx", vision_feeds)
+    add(mf.VISION + ".int8", mf.VISION, "int8-qdq")
+    if cfg.int8:
+        text = [mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
+        for i, key in enumerate(text):
+            progress("INT8 text graphs (dynamic)", i, len(text))
+            Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx")
+            add(key + ".int8", key, "int8")
+    if cfg.trt:
+        progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
+        feeds = []
+        for b in batches:
+            emb = drv.image_embeds(b.pixel_values.numpy())
+            idx = b.image_index.numpy()
+            feeds.append({mf.JUDGE_INPUTS[0]: b.input_ids.numpy(), mf.JUDGE_INPUTS[1]: b.attention_mask.numpy(),
+                          mf.JUDGE_INPUTS[2]: emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])})
+        Q.quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", feeds)
+        add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq")
+
+
+def fixed_prompt_len(spec: mf.PromptSpec) -> int:
+    """Tokens of the judge prompt with both slots empty (the shortest prompt)."""
+    return sum(len(p["ids"]) for p in spec.pieces if "ids" in p) + 2 * len(spec.image_block_ids)
+
+
+def trt_profiles(cfg: ExportConfig, spec: mf.PromptSpec, dims: mf.ModelDims, image_size: int) -> dict:
+    from creative4u_small.export import tensorrt_build as T
+
+    lo = fixed_prompt_len(spec)
+    hi = cfg.trt_max_seq or lo + 128
+    return {
+        mf.VISION: T.vision_profile(image_size, cfg.trt_max_images),
+        mf.JUDGE: T.judge_profile(lo, hi, dims.image_seq_len, dims.hidden_size, cfg.trt_max_rows),
+    }
+
+
+def _build_trt(cfg, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
+    from creative4u_small.export import tensorrt_build as T
+
+    profiles = trt_profiles(cfg, spec, dims, pre.image_size)
+    sources = {mf.VISION: (mf.VISION + ".int8", tmp / entries[mf.VISION + ".int8"].file),
+               mf.JUDGE: (mf.JUDGE + ".int8-qdq", tmp / entries[mf.JUDGE + ".int8-qdq"].file)}
+    progress("TensorRT engines", 0, len(sources))
+    section = T.build_engines(tmp, sources, profiles, cfg.trt_workspace_mb)
+    section["onnxruntime_ep"] = T.ort_trt_provider_options({sources[r][0]: p for r, p in profiles.items()},
+                                                           workspace_mb=cfg.trt_workspace_mb)
+    return section

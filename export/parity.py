@@ -1,0 +1,165 @@
+"""Parity of exported graphs against the PyTorch verdict scorer, and the parity report.
+
+The reference is ``distill.scorer`` (what training, labelling and evaluation use). The exported
+side runs the vision and judge graphs in ONNX Runtime from the same preprocessed batch, so a
+difference is the graphs' alone. Agreement is counted over pairs where the reference is decisive;
+too few decisive pairs make the result "unverified" — never "passed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from creative4u_small.runtime import manifest as mf
+
+ORDERS = ("AB", "BA")
+
+
+@dataclass(frozen=True)
+class Floors:
+    agreement: float
+    max_dp: float | None = None  # ceiling on max |delta p_a|; None = not checked
+
+
+def p_a(logits: np.ndarray, orders=ORDERS) -> np.ndarray:
+    """[P] mean over orders of the probability that the pair's Creative A wins (as ``Verdict.p_a``)."""
+    z = logits.astype(np.float64).reshape(-1, len(orders), 2)
+    z = z - z.max(-1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    cols = [p[:, i, 0] if o == "AB" else p[:, i, 1] for i, o in enumerate(orders)]
+    return np.stack(cols, -1).mean(-1)
+
+
+def compare(reference: np.ndarray, exported: np.ndarray, floors: Floors, margin: float, min_decisive: int,
+            orders=ORDERS) -> dict:
+    """Figures and status for one precision: rows/pairs, decisive count, agreement, max deltas."""
+    reference, exported = np.asarray(reference, np.float64), np.asarray(exported, np.float64)
+    if reference.shape != exported.shape:
+        raise ValueError(f"parity: reference logits {reference.shape} and exported {exported.shape} differ in shape")
+    pr, pe = p_a(reference, orders), p_a(exported, orders)
+    decisive = np.abs(pr - 0.5) >= margin
+    n_dec = int(decisive.sum())
+    agree = int(((pr >= 0.5) == (pe >= 0.5))[decisive].sum())
+    agreement = agree / n_dec if n_dec else None
+    figures = {
+        "pairs": int(pr.shape[0]),
+        "rows": int(reference.shape[0]),
+        "decisive": n_dec,
+        "agreeing": agree,
+        "agreement": agreement,
+        "max_abs_dlogit": float(np.abs(reference - exported).max()) if reference.size else 0.0,
+        "max_abs_dp_a": float(np.abs(pr - pe).max()) if pr.size else 0.0,
+        "margin": margin,
+        "min_decisive": min_decisive,
+        "floor_agreement": floors.agreement,
+        "floor_max_dp_a": floors.max_dp,
+    }
+    problems = []
+    if agreement is not None and agreement < floors.agreement:
+        problems.append(f"verdict agreement {agreement:.2%} ({agree}/{n_dec}) is below the floor {floors.agreement:.2%}")
+    if floors.max_dp is not None and figures["max_abs_dp_a"] > floors.max_dp:
+        problems.append(f"max |delta p_a| {figures['max_abs_dp_a']:.2e} is above the ceiling {floors.max_dp:.0e}")
+    if problems:
+        figures["status"], figures["reason"] = "failed", "; ".join(problems)
+    elif n_dec < min_decisive:
+        figures["status"] = "unverified"
+        figures["reason"] = (f"only {n_dec} of {figures['pairs']} pairs are decisive (|p_a - 0.5| >= {margin}); at least "
+                             f"{min_decisive} are needed to vouch for the verdicts — the model looks untrained, so agreement "
+                             "was not verified")
+    else:
+        figures["status"], figures["reason"] = "passed", ""
+    return figures
+
+
+def overall_status(parity: dict) -> str:
+    """failed if any precision failed; passed only if every precision passed; else unverified."""
+    states = [v["status"] for v in parity.values()]
+    if not states:
+        return "unverified"
+    if "failed" in states:
+        return "failed"
+    return "passed" if all(s == "passed" for s in states) else "unverified"
+
+
+class OrtVerdictDriver:
+    """A minimal numpy + onnxruntime verdict path: vision graph once per distinct image, then judge."""
+
+    def __init__(self, vision: Path, judge: Path, providers=("CPUExecutionProvider",), threads: int = 0):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        self.vision = ort.InferenceSession(str(vision), opts, providers=list(providers))
+        self.judge = ort.InferenceSession(str(judge), opts, providers=list(providers))
+
+    def image_embeds(self, pixel_values: np.ndarray) -> np.ndarray:
+        return self.vision.run([mf.VISION_OUTPUTS[0]], {mf.VISION_INPUTS[0]: pixel_values.astype(np.float32)})[0]
+
+    def logits(self, input_ids, attention_mask, pixel_values, image_index) -> np.ndarray:
+        emb = self.image_embeds(np.asarray(pixel_values))
+        index = np.asarray(image_index)
+        rows = emb[index].reshape(index.shape[0], -1, emb.shape[-1])
+        feeds = dict(zip(mf.JUDGE_INPUTS, (np.asarray(input_ids, np.int64), np.asarray(attention_mask, np.int64), rows)))
+        return self.judge.run([mf.JUDGE_OUTPUTS[0]], feeds)[0]
+
+
+def batches(processor, items, batch_size: int, orders=ORDERS):
+    from creative4u_small.distill.scorer import build_judge_batch
+
+    for i in range(0, len(items), batch_size):
+        yield build_judge_batch(processor, items[i: i + batch_size], orders)
+
+
+def reference_logits(model, processor, verdict_ids, items, batch_size: int, progress=None) -> np.ndarray:
+    """[P * 2, 2] PyTorch scorer logits, pair-major, both orders."""
+    import torch
+
+    from creative4u_small.distill.scorer import verdict_logits
+
+    out = []
+    with torch.inference_mode():
+        for b in batches(processor, items, batch_size):
+            out.append(verdict_logits(model, b, verdict_ids).float().numpy())
+            if progress:
+                progress(len(out) * batch_size)
+    return np.concatenate(out)
+
+
+def exported_logits(driver: OrtVerdictDriver, processor, items, batch_size: int) -> np.ndarray:
+    out = []
+    for b in batches(processor, items, batch_size):
+        pv = b.pixel_values.numpy()
+        if b.pixel_attention_mask is not None and not bool(b.pixel_attention_mask.all()):
+            raise ValueError("the processor padded an image (partial pixel mask); the exported vision graph takes full "
+                             "square frames only — keep do_image_splitting=False and a square max_image_size")
+        out.append(driver.logits(b.input_ids.numpy(), b.attention_mask.numpy(), pv, b.image_index.numpy()))
+    return np.concatenate(out)
+
+
+def parity_markdown(parity: dict, status: str, source: str) -> str:
+    """The human-readable parity report; a failed or unverified export says so in its first lines."""
+    verdict = {
+        "passed": "PASSED: the exported graphs reproduce the PyTorch verdicts within every floor.",
+        "unverified": "UNVERIFIED: too few decisive pairs to vouch for the verdicts (numeric deltas are within their "
+                      "ceilings). Do not treat this export as checked; re-export a trained model.",
+        "failed": "FAILED: the exported graphs do not reproduce the PyTorch verdicts. Do not use this export.",
+    }[status]
+    lines = [f"# Parity report — {status.upper()}", "", verdict, "", f"Source model: `{source}`", "",
+             "| precision | graphs | pairs | decisive | agreement | max abs dlogit | max abs dp_a | status |",
+             "|---|---|---|---|---|---|---|---|"]
+    for prec, f in parity.items():
+        agreement = "n/a" if f["agreement"] is None else f"{f['agreement']:.2%} ({f['agreeing']}/{f['decisive']})"
+        lines.append(f"| {prec} | {', '.join(f.get('graphs', []))} | {f['pairs']} | {f['decisive']} | {agreement} | "
+                     f"{f['max_abs_dlogit']:.3e} | {f['max_abs_dp_a']:.3e} | {f['status']} |")
+    lines += ["", "Floors: decisive = PyTorch |p_a - 0.5| >= margin; agreement floor per precision; "
+              "fp32 also caps max |dp_a|.", ""]
+    for prec, f in parity.items():
+        floor_dp = "none" if f["floor_max_dp_a"] is None else f"{f['floor_max_dp_a']:.0e}"
+        lines.append(f"- {prec}: margin {f['margin']}, min decisive {f['min_decisive']}, agreement floor "
+                     f"{f['floor_agreement']:.2%}, max |dp_a| ceiling {floor_dp}" + (f" — {f['reason']}" if f.get("reason") else ""))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,84 @@
+"""INT8 variants with onnxruntime.quantization.
+
+- text graphs for CPU: dynamic INT8 (weights QInt8 per channel, activations quantized at run time);
+- vision (and, for TensorRT, judge): static QDQ calibrated on real pairs, MatMul/Gemm only, with
+  symmetric activations — the explicit-quantization form TensorRT's strongly typed networks take.
+
+Every input first goes through ``quant_pre_process(..., skip_symbolic_shape=True)``: dynamo
+exports carry shapes the symbolic shape inference of onnxruntime cannot follow.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+QUANT_OPS = ("MatMul", "Gemm")
+
+
+def _external(path: Path) -> bool:
+    return any(Path(path).parent.glob(Path(path).name + "*.data"))
+
+
+def pre_process(src: Path, dst: Path) -> Path:
+    """Shape inference + graph optimisation before quantization (dynamo-safe)."""
+    from onnxruntime.quantization import quant_pre_process
+
+    external = _external(src)
+    quant_pre_process(str(src), str(dst), skip_symbolic_shape=True, save_as_external_data=external,
+                      all_tensors_to_one_file=True, external_data_location=Path(dst).name + ".data" if external else None)
+    return dst
+
+
+def quantize_dynamic_int8(src: Path, dst: Path) -> Path:
+    """Dynamic INT8 (CPU): MatMul/Gemm weights QInt8 per output channel."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(dir=Path(dst).parent, prefix=".quant-") as tmp:
+        pre = pre_process(src, Path(tmp) / "pre.onnx")
+        quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True,
+                         weight_type=QuantType.QInt8, use_external_data_format=_external(src),
+                         extra_options={"MatMulConstBOnly": True})
+    return dst
+
+
+class FeedReader:
+    """``CalibrationDataReader`` over a list of input feeds (dicts of numpy arrays)."""
+
+    def __init__(self, feeds: list[dict]):
+        if not feeds:
+            raise ValueError("calibration needs at least one batch of inputs")
+        self._feeds = list(feeds)
+        self._it = iter(self._feeds)
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self):
+        self._it = iter(self._feeds)
+
+
+def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
+    """Static QDQ INT8 calibrated (MinMax) on ``feeds``; symmetric, per-channel weights, MatMul/Gemm only."""
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    reader_cls = type("C4UFeedReader", (FeedReader, CalibrationDataReader), {})
+    with tempfile.TemporaryDirectory(dir=Path(dst).parent, prefix=".quant-") as tmp:
+        pre = pre_process(src, Path(tmp) / "pre.onnx")
+        quantize_static(
+            str(pre), str(dst), reader_cls(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
+            per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax, use_external_data_format=_external(src),
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "MatMulConstBOnly": False,
+                           "CalibTensorRangeSymmetric": True},
+        )
+        for leftover in Path(dst).parent.glob("augmented_model*.onnx"):
+            leftover.unlink(missing_ok=True)
+    return dst
+
+
+def copy_graph(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)
+    for data in Path(src).parent.glob(Path(src).name + "*.data"):
+        shutil.copyfile(data, Path(dst).parent / data.name.replace(Path(src).name, Path(dst).name, 1))
