@@ -1,0 +1,45 @@
+"""The resolved configuration of a ``Selector`` (backend, precision, batching, limits, schedule)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from creative4u_small.images import DEFAULT_MAX_PIXELS
+from creative4u_small.runtime.backends import BACKENDS
+
+PRECISION_CHOICES = ("fp32", "int8")
+
+
+@dataclass(frozen=True)
+class SelectorConfig:
+    backend: str = field(default="auto", metadata={"help": f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}."})
+    precision: str = field(default="fp32", metadata={"help": "fp32, or int8 to use the export's INT8 graphs (each graph without an INT8 variant stays fp32)."})
+    threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide."})
+    batch_size: int = field(default=16, metadata={"help": "Most pairs per judge call (each pair is two rows, one per order) and images per vision call."})
+    max_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap."})
+    max_new_tokens: int = field(default=128, metadata={"help": "Longest rationale, in generated tokens after the verdict, when explain is asked."})
+    cache_images: int = field(default=4096, metadata={"help": "Image embeddings kept in memory, keyed by content hash (least recently used go first)."})
+    round_robin_max: int = field(default=12, metadata={"help": "Rank pools up to this size with a full round robin; larger pools play Swiss rounds then a round robin among the leaders."})
+    swiss_rounds: int = field(default=0, metadata={"help": "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1."})
+    finalists: int = field(default=0, metadata={"help": "Leaders that play the final round robin in large pools; 0 = max(2 * top_k, 8)."})
+    verify_hashes: bool = field(default=True, metadata={"help": "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs)."})
+    device_id: int = field(default=0, metadata={"help": "GPU index for the cuda, trt-ep and tensorrt backends."})
+
+    def __post_init__(self):
+        if self.backend != "auto" and self.backend not in BACKENDS:
+            raise ValueError(f"backend {self.backend!r} is not auto or one of {', '.join(BACKENDS)}")
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
+        for name in ("batch_size", "max_new_tokens", "cache_images", "round_robin_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("threads", "max_pixels", "swiss_rounds", "finalists", "device_id"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def help(name: str) -> str:
+        return SelectorConfig.__dataclass_fields__[name].metadata["help"]
