@@ -1,0 +1,173 @@
+"""`c4u eval`: how well a teacher or student picks creatives, judged from its verdict tokens.
+
+Every pair is scored in both image orders with the shared verdict scorer. Reported: accuracy
+against labels, order consistency (same winner in both orders), agreement with the teacher
+where records carry one, expected calibration error of ``p_a``, a per-query breakdown and, for
+the first ``generate`` pairs, the parse-failure rate of freely generated outputs.
+
+Expected calibration error (ECE): the prediction is the creative with ``p >= 0.5`` and its
+confidence ``c = max(p_a, 1 - p_a)``; confidences fall into 10 equal-width bins over [0, 1]
+(a binary judge only fills the upper five) and ECE = sum over bins of
+``n_bin / N * |accuracy_bin - mean confidence_bin|`` (Guo et al., 2017).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from creative4u_small import protocol
+
+
+def expected_calibration_error(p_a, outcomes, bins: int = 10) -> float | None:
+    """ECE of ``p_a`` (P(Creative A wins)) against outcomes "A"/"B"; None without outcomes."""
+    if bins < 1:
+        raise ValueError("bins must be at least 1")
+    if len(p_a) != len(outcomes):
+        raise ValueError("p_a and outcomes differ in length")
+    if not outcomes:
+        return None
+    sums = defaultdict(lambda: [0, 0.0, 0.0])  # count, confidence sum, correct sum
+    for p, y in zip(p_a, outcomes):
+        conf = max(p, 1.0 - p)
+        pred = "A" if p >= 0.5 else "B"
+        b = sums[min(int(conf * bins), bins - 1)]
+        b[0] += 1
+        b[1] += conf
+        b[2] += float(pred == y)
+    n = len(outcomes)
+    return sum(c / n * abs(ok / c - conf / c) for c, conf, ok in sums.values())
+
+
+def _rate(flags) -> float | None:
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else None
+
+
+def verdict_metrics(pairs, verdicts) -> dict:
+    """Metrics of one set of verdicts (``scorer.Verdict``) on the pairs they score."""
+    labelled = [(p, v) for p, v in zip(pairs, verdicts) if p.label is not None]
+    taught = [(p, v) for p, v in zip(pairs, verdicts) if p.teacher is not None]
+    out = {
+        "pairs": len(pairs),
+        "labelled": len(labelled),
+        "accuracy": _rate(v.winner == p.label for p, v in labelled),
+        "order_consistency": _rate(v.consistent for v in verdicts),
+        "ece": expected_calibration_error([v.p_a for _, v in labelled], [p.label for p, _ in labelled]),
+        "mean_p_first_shown": _rate(
+            p if i == 0 else 1.0 - p for v in verdicts for i, p in enumerate(v.p_a_orders)
+        ),
+    }
+    if taught:
+        out["teacher"] = {
+            "pairs": len(taught),
+            "agreement": _rate(v.winner == p.teacher.verdict for p, v in taught),
+            "ece_vs_teacher": expected_calibration_error([v.p_a for _, v in taught], [p.teacher.verdict for p, _ in taught]),
+            "mean_abs_p_a_gap": _rate(abs(v.p_a - p.teacher.p_a) for p, v in taught),
+            "teacher_accuracy": _rate(p.teacher.verdict == p.label for p, _ in taught if p.label is not None),
+        }
+    return out
+
+
+def per_query(pairs, verdicts) -> dict:
+    groups = defaultdict(list)
+    for p, v in zip(pairs, verdicts):
+        groups[p.query].append((p, v))
+    return {
+        q: {
+            "pairs": len(rows),
+            "accuracy": _rate(v.winner == p.label for p, v in rows if p.label is not None),
+            "order_consistency": _rate(v.consistent for _, v in rows),
+        }
+        for q, rows in sorted(groups.items())
+    }
+
+
+def parse_output(text: str, fmt: str = "auto"):
+    """Parse a generated output as the student (answer-first) or teacher (reason-first) format."""
+    if fmt not in ("auto", "student", "teacher"):
+        raise ValueError(f"format must be auto, student or teacher, got {fmt!r}")
+    if fmt == "student" or (fmt == "auto" and text.strip().startswith(protocol.ANSWER_OPEN)):
+        return protocol.parse_student(text)
+    return protocol.parse_teacher(text)
+
+
+def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_size: int = 8) -> list[str]:
+    """Greedy completions of the judge prompt (no forced ``<answer>``), cut at the end of turn."""
+    import torch
+
+    from creative4u_small.images import open_image
+    from creative4u_small.distill.scorer import prompt_chat_text
+
+    tok = processor.tokenizer
+    eos = {i for i in [tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_utterance>")] if isinstance(i, int) and i >= 0}
+    old_side, tok.padding_side = tok.padding_side, "left"
+    texts = []
+    try:
+        for i in range(0, len(pairs), batch_size):
+            chunk = pairs[i: i + batch_size]
+            inputs = processor(
+                text=[prompt_chat_text(processor, p.query, p.title) for p in chunk],
+                images=[[open_image(p.image_a), open_image(p.image_b)] for p in chunk],
+                return_tensors="pt", padding=True,
+            ).to(model.device)
+            with torch.inference_mode():
+                out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                     eos_token_id=sorted(eos) or None, pad_token_id=tok.pad_token_id)
+            for row in out[:, inputs["input_ids"].shape[1]:].tolist():
+                cut = next((j for j, t in enumerate(row) if t in eos), len(row))
+                texts.append(tok.decode(row[:cut], skip_special_tokens=False).replace(tok.pad_token or "\x00", ""))
+    finally:
+        tok.padding_side = old_side
+    return texts
+
+
+def generation_metrics(pairs, verdicts, texts, fmt: str = "auto") -> dict:
+    parsed = [parse_output(t, fmt) for t in texts]
+    reasons = defaultdict(int)
+    for r in parsed:
+        if isinstance(r, protocol.ParseError):
+            reasons[r.reason] += 1
+    ok = [(p, v, r) for p, v, r in zip(pairs, verdicts, parsed) if not isinstance(r, protocol.ParseError)]
+    return {
+        "generated": len(texts),
+        "parse_failure_rate": _rate(isinstance(r, protocol.ParseError) for r in parsed),
+        "failure_reasons": dict(reasons),
+        "agreement_with_verdict_tokens": _rate(r.verdict == v.winner for _, v, r in ok),
+        "accuracy_of_parsed": _rate(r.verdict == p.label for p, _, r in ok if p.label is not None),
+        "examples": texts[:3],
+    }
+
+
+def evaluate_pairs(model, processor, verdict_ids, pairs, batch_size: int = 16, generate: int = 0,
+                   max_new_tokens: int = 256, fmt: str = "auto", progress=None) -> dict:
+    """Score ``pairs`` in both orders (and generate for the first ``generate``); returns the report."""
+    from creative4u_small.distill.scorer import VerdictScorer
+
+    if generate < 0:
+        raise ValueError("generate must be >= 0")
+    scorer = VerdictScorer(model, processor, verdict_ids, batch_size=batch_size)
+    verdicts = []
+    for i in range(0, len(pairs), batch_size):
+        verdicts += scorer.score_pairs(pairs[i: i + batch_size])
+        if progress is not None:
+            progress(len(verdicts), len(pairs))
+    report = verdict_metrics(pairs, verdicts)
+    report["per_query"] = per_query(pairs, verdicts)
+    if generate:
+        n = min(generate, len(pairs))
+        texts = generate_outputs(model, processor, pairs[:n], max_new_tokens, batch_size)
+        report["generation"] = generation_metrics(pairs[:n], verdicts[:n], texts, fmt)
+    return report
+
+
+def evaluate_model(model_dir: str | Path, pairs_path: str | Path, batch_size: int = 16, generate: int = 0,
+                   max_new_tokens: int = 256, fmt: str = "auto", device: str | None = None, progress=None) -> dict:
+    """Load a checkpoint (safetensors only) and the pairs, then ``evaluate_pairs``."""
+    from creative4u_small.pairs import load_pairs
+    from creative4u_small.distill.checkpoint import load_model
+
+    pairs = load_pairs(Path(pairs_path), check_images="exists")
+    model, processor, ids = load_model(model_dir, device=device)
+    report = evaluate_pairs(model, processor, ids, pairs, batch_size, generate, max_new_tokens, fmt, progress)
+    return {"model": str(model_dir), "pairs_file": str(pairs_path), **report}
