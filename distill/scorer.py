@@ -68,8 +68,12 @@ def preprocess_images(processor, images: list):
     return pv, pm
 
 
-def build_judge_batch(processor, items, orders=ORDERS) -> JudgeBatch:
-    """``items``: (image_a, image_b, query, title) tuples; images as paths, bytes or PIL images."""
+def build_judge_batch(processor, items, orders=ORDERS, suffixes=None) -> JudgeBatch:
+    """``items``: (image_a, image_b, query, title) tuples; images as paths, bytes or PIL images.
+
+    ``suffixes[i][j]`` (optional): text between item i's prompt and ``<answer>`` in ``orders[j]``,
+    e.g. a teacher's own ``<think>…</think>``, so the verdict is read where the teacher answers.
+    """
     import torch
 
     keys: dict = {}
@@ -85,9 +89,12 @@ def build_judge_batch(processor, items, orders=ORDERS) -> JudgeBatch:
             row.append(keys[key])
         index.append(row)
     texts, image_index = [], []
-    for (_, _, query, title), (ia, ib) in zip(items, index):
+    for n, ((_, _, query, title), (ia, ib)) in enumerate(zip(items, index)):
         text = processor.tokenizer(expand_images(processor, judge_text(processor, query, title)), add_special_tokens=False)["input_ids"]
-        for order in orders:
+        for j, order in enumerate(orders):
+            if suffixes is not None:
+                prefix = expand_images(processor, prompt_chat_text(processor, query, title))
+                text = processor.tokenizer(prefix + suffixes[n][j] + protocol.ANSWER_OPEN, add_special_tokens=False)["input_ids"]
             texts.append(text)
             image_index.append([ia, ib] if order == "AB" else [ib, ia])
     width = max(len(t) for t in texts)

@@ -1,0 +1,86 @@
+"""Sampling teacher rationales in batches: transformers ``generate`` (default) or vLLM (GPU).
+
+A row is (first image, second image, query, title), already in the order the teacher sees;
+``generate(rows)`` returns K completion texts per row, with special tokens removed.
+"""
+
+from __future__ import annotations
+
+from creative4u_small import protocol
+from creative4u_small.distill.scorer import prompt_chat_text
+from creative4u_small.images import open_image
+
+
+class TransformersGenerator:
+    """Batched sampling with left padding; every row's K samples come from one ``generate`` call."""
+
+    def __init__(self, model, processor, k: int, temperature: float, max_new_tokens: int):
+        self.model, self.processor = model, processor
+        self.k, self.temperature, self.max_new_tokens = k, temperature, max_new_tokens
+        processor.tokenizer.padding_side = "left"
+
+    def generate(self, rows, seed: int) -> list[list[str]]:
+        import torch
+
+        tok = self.processor.tokenizer
+        texts = [prompt_chat_text(self.processor, q, t) for _, _, q, t in rows]
+        images = [[open_image(a), open_image(b)] for a, b, _, _ in rows]
+        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt", add_special_tokens=False)
+        inputs = inputs.to(self.model.device)
+        sample = self.temperature > 0
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **inputs,
+                do_sample=sample,
+                temperature=self.temperature if sample else None,
+                top_p=None, top_k=None,
+                num_return_sequences=self.k,
+                max_new_tokens=self.max_new_tokens,
+                eos_token_id=tok.convert_tokens_to_ids(tok.eos_token) if tok.eos_token else None,
+                pad_token_id=tok.pad_token_id,
+            )
+        decoded = tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [decoded[i * self.k: (i + 1) * self.k] for i in range(len(rows))]
+
+
+class VLLMGenerator:
+    """vLLM offline inference (``pip install creative4u-small[vllm]``, NVIDIA GPU)."""
+
+    def __init__(self, teacher: str, k: int, temperature: float, max_new_tokens: int, processor):
+        try:
+            from vllm import LLM
+        except ImportError as e:
+            raise ImportError("the vllm backend needs vLLM on a GPU box: pip install 'creative4u-small[vllm]'; or use --backend transformers") from e
+        self.processor = processor
+        self.llm = LLM(model=str(teacher), limit_mm_per_prompt={"image": 2})
+        self.k, self.temperature, self.max_new_tokens = k, temperature, max_new_tokens
+
+    def generate(self, rows, seed: int) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=self.k, temperature=self.temperature, max_tokens=self.max_new_tokens, seed=seed, skip_special_tokens=True)
+        requests = [
+            {"prompt": prompt_chat_text(self.processor, q, t), "multi_modal_data": {"image": [open_image(a), open_image(b)]}}
+            for a, b, q, t in rows
+        ]
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        return [[o.text for o in out.outputs] for out in outputs]
+
+
+def reasoning_suffix(generated: str) -> str:
+    """What to put between the prompt and ``<answer>`` to read the teacher's own answer.
+
+    The generated text up to and including its first ``</think>``; a text without one (cut by
+    ``max_new_tokens``, or malformed) is taken up to any ``<answer>`` and closed with
+    ``</think>``. ``<image>`` strings are dropped so they cannot pose as image tokens.
+    """
+    text = generated.replace(protocol.IMAGE_TOKEN, "").lstrip()
+    end = text.find(protocol.THINK_CLOSE)
+    if end >= 0:
+        return text[: end + len(protocol.THINK_CLOSE)]
+    cut = text.find(protocol.ANSWER_OPEN)
+    return (text[:cut] if cut >= 0 else text).rstrip() + protocol.THINK_CLOSE
+
+
+EMPTY_REASONING = f"{protocol.THINK_OPEN}\n{protocol.THINK_CLOSE}"
