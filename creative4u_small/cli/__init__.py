@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 __import__("creative4u_small.cli.distill", fromlist=["register"]).register(app)  # c4u distill, c4u eval
+__import__("creative4u_small.cli.teacher", fromlist=["register"]).register(app)  # c4u teacher sft|grpo, c4u label
 
 
 def main() -> None:
