@@ -1,0 +1,68 @@
+"""The on-demand rationale: greedy decoding with the KV-cache decoder graphs.
+
+The student writes ``<answer>X</answer>`` first and its rationale after, so the prefill over the
+judge prompt (which ends in ``<answer>``) is followed by forced tokens — the verdict the selector
+reported and ``</answer>`` — and then greedy steps until an end token or the length cap. Forcing
+the reported verdict keeps the rationale about the decision the caller actually got.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from creative4u_small.runtime import manifest as mf
+
+
+def greedy_decode(
+    prefill,
+    step,
+    input_ids: np.ndarray,
+    attention_mask: np.ndarray,
+    image_embeds: np.ndarray,
+    num_layers: int,
+    forced: list[list[int]],
+    max_new_tokens: int,
+    eos_ids: set[int],
+    pad_id: int,
+    min_new_tokens: int = 0,
+) -> list[list[int]]:
+    """Tokens after the forced prefix, per row; ``prefill``/``step`` are backend graphs (``run(feeds)``).
+
+    ``input_ids``/``attention_mask`` are the left-padded judge rows; ``forced[r]`` is the prefix row r
+    must emit first (equal lengths across rows). Before ``min_new_tokens`` tokens the end tokens are
+    masked out, as transformers' ``min_new_tokens`` does, so benchmarks decode equal lengths.
+    """
+    rows = input_ids.shape[0]
+    if len({len(f) for f in forced}) > 1:
+        raise ValueError("forced prefixes must have equal lengths")
+    out = prefill.run({"input_ids": input_ids, "attention_mask": attention_mask, "image_embeds": image_embeds})
+    past = [out[n] for n in mf.present_names(num_layers)]
+    logits = out[mf.LOGITS_OUTPUT]
+    mask = attention_mask
+    generated: list[list[int]] = [[] for _ in range(rows)]
+    done = np.zeros(rows, dtype=bool)
+    n_forced = len(forced[0]) if forced else 0
+    for t in range(n_forced + max_new_tokens):
+        if t < n_forced:
+            nxt = np.array([f[t] for f in forced], dtype=np.int64)
+        else:
+            if t - n_forced < min_new_tokens and eos_ids:
+                logits = logits.copy()
+                logits[:, sorted(eos_ids)] = -np.inf
+            nxt = logits.argmax(-1).astype(np.int64)
+            for r in range(rows):
+                if done[r]:
+                    nxt[r] = pad_id
+                elif int(nxt[r]) in eos_ids:
+                    done[r] = True
+                else:
+                    generated[r].append(int(nxt[r]))
+            if done.all() or t == n_forced + max_new_tokens - 1:
+                break
+        mask = np.concatenate([mask, np.ones((rows, 1), dtype=mask.dtype)], axis=1)
+        feeds = {"input_ids": nxt[:, None], "attention_mask": mask}
+        feeds.update(zip(mf.past_names(num_layers), past))
+        out = step.run(feeds)
+        past = [out[n] for n in mf.present_names(num_layers)]
+        logits = out[mf.LOGITS_OUTPUT]
+    return generated

@@ -1,0 +1,316 @@
+"""``Selector``: compare, rank and explain creatives from an export folder, without torch.
+
+One instance holds one inference session per graph (created once, shared by threads) and an
+embedding cache keyed by image content, so an image seen before — in a rank pool or a later
+compare — is never encoded again. ``compare`` runs both orders as one judge batch over the two
+images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``distill.scorer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from creative4u_small.images import ImageError
+from creative4u_small.runtime import backends, explain, tournament
+from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.preprocess import preprocess
+from creative4u_small.runtime.selector_config import SelectorConfig
+from creative4u_small.runtime.tokenize import PromptTokenizer
+
+STAGES = ("preprocess", "vision", "judge", "explain")
+
+
+@dataclass
+class CompareResult:
+    winner: str  # "A" or "B"
+    p_a: float  # ½[p_AB(A) + p_BA(A)]
+    p_a_orders: tuple[float, float]  # P(A wins) shown as (A, B) and as (B, A)
+    consistent: bool  # both orders pick the same creative
+    logits: tuple[tuple[float, float], ...]  # verdict logits (A, B) per order row
+    rationale: str | None = None
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"winner": self.winner, "p_a": self.p_a, "p_a_orders": list(self.p_a_orders), "consistent": self.consistent,
+                "rationale": self.rationale, "timings_ms": self.timings_ms}
+
+
+@dataclass
+class RankResult:
+    order: list[int]  # indices into the input list, best first (top_k of them)
+    scores: list[float]  # Bradley–Terry log-strength per input image
+    comparisons: list[tournament.Comparison]
+    strategy: str
+    images_encoded: int  # vision encodes this call needed (cache hits excluded)
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_dict(self, names: list[str] | None = None) -> dict:
+        label = (lambda i: names[i]) if names else (lambda i: i)
+        return {
+            "order": [label(i) for i in self.order],
+            "scores": {str(label(i)): s for i, s in enumerate(self.scores)},
+            "comparisons": [{"a": label(c.i), "b": label(c.j), "p_a": c.p_i} for c in self.comparisons],
+            "strategy": self.strategy, "images_encoded": self.images_encoded, "timings_ms": self.timings_ms,
+        }
+
+
+def content_key(src) -> str:
+    """sha256 of an image's bytes (file content, raw bytes, or a PIL image's mode, size and pixels)."""
+    h = hashlib.sha256()
+    if isinstance(src, Image.Image):
+        h.update(f"{src.mode}:{src.size}:".encode())
+        h.update(src.tobytes())
+    elif isinstance(src, (bytes, bytearray, memoryview)):
+        h.update(bytes(src))
+    else:
+        path = Path(src)
+        if not path.is_file():
+            raise ImageError(f"{path}: image file not found")
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()
+
+
+def softmax_p_a(logits: np.ndarray) -> np.ndarray:
+    """[P, 2] P(pair's A wins) per order from [P * 2, 2] logits (rows AB, BA per pair), in float32."""
+    z = logits.astype(np.float32)
+    z = np.exp(z - z.max(-1, keepdims=True))
+    p = (z / z.sum(-1, keepdims=True)).reshape(-1, 2, 2)
+    return np.stack([p[:, 0, 0], p[:, 1, 1]], -1)
+
+
+class Selector:
+    """Load with ``Selector.load(export_dir, backend="auto")``; thread-safe."""
+
+    def __init__(self, export_dir: Path, manifest: mf.Manifest, config: SelectorConfig, backend: str):
+        self.export_dir, self.manifest, self.config, self.backend = Path(export_dir), manifest, config, backend
+        self.tokenizer = PromptTokenizer.from_export(self.export_dir, manifest.prompt)
+        self._graphs: dict[str, object] = {}
+        self._graph_lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._encoded = 0
+        self.graph_keys = {g: self._graph_key(g) for g in mf.GRAPHS if g in manifest.graphs}
+        for g in (mf.VISION, mf.JUDGE):
+            if g not in self.graph_keys:
+                raise mf.ManifestError(f"{self.export_dir}: the export has no {g} graph; re-export with `c4u export`")
+            self._graph(g)
+
+    @classmethod
+    def load(cls, export_dir: str | Path, backend: str = "auto", config: SelectorConfig | None = None, **overrides) -> "Selector":
+        """Check the manifest (format version, every file's hash), pick the backend, open the graphs."""
+        config = replace(config or SelectorConfig(), backend=backend, **overrides)
+        manifest = mf.read_manifest(Path(export_dir), verify_hashes=config.verify_hashes)
+        has_engines = bool(manifest.tensorrt.get("engines"))
+        chosen = backends.resolve_backend(config.backend, has_engines)
+        if config.precision == "int8" and not any(k.endswith(".int8") for k in manifest.graphs):
+            raise mf.ManifestError(f"{export_dir}: the export has no INT8 graphs; re-export with `c4u export --int8` or use precision fp32")
+        return cls(export_dir, manifest, config, chosen)
+
+    # ------------------------------------------------------------ graphs
+
+    def _graph_key(self, graph: str) -> str:
+        key = f"{graph}.int8"
+        return key if self.config.precision == "int8" and key in self.manifest.graphs else graph
+
+    def _graph_file(self, graph: str) -> Path:
+        if self.backend == "tensorrt":
+            engines = self.manifest.tensorrt.get("engines", {})
+            entry = engines.get(graph) or engines.get(self.graph_keys[graph])
+            if entry is None:
+                raise backends.BackendError(f"{self.export_dir}: no TensorRT engine for the {graph} graph; rebuild with `c4u export --trt` or use backend cpu/cuda")
+            return self.export_dir / (entry["file"] if isinstance(entry, dict) else entry)
+        return self.export_dir / self.manifest.graphs[self.graph_keys[graph]].file
+
+    def _graph(self, graph: str):
+        """The session for ``graph``, created on first use and reused after."""
+        if graph in self._graphs:
+            return self._graphs[graph]
+        with self._graph_lock:
+            if graph not in self._graphs:
+                if graph not in self.graph_keys:
+                    raise mf.ManifestError(f"{self.export_dir}: the export has no {graph} graph (exported with --no-decoder?); re-export to get rationales")
+                self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, self.config.threads, self.config.device_id)
+            return self._graphs[graph]
+
+    def describe(self) -> dict:
+        """Backend, precision per graph and the providers ONNX Runtime really uses."""
+        graphs = {}
+        for g, key in self.graph_keys.items():
+            entry = self.manifest.graphs[key]
+            info = {"key": key, "precision": entry.precision, "file": entry.file}
+            if g in self._graphs and hasattr(self._graphs[g], "providers"):
+                info["providers"] = self._graphs[g].providers
+            graphs[g] = info
+        return {"export": str(self.export_dir), "backend": self.backend, "precision": self.config.precision,
+                "available_backends": backends.available_backends(bool(self.manifest.tensorrt.get("engines"))),
+                "graphs": graphs, "status": self.manifest.status}
+
+    @property
+    def images_encoded(self) -> int:
+        """Vision encodes since load (cache hits are not encodes)."""
+        return self._encoded
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    # ------------------------------------------------------------ stages
+
+    def embed(self, images: list, timings: dict | None = None) -> list[np.ndarray]:
+        """[image_seq_len, hidden] per image; each distinct content is encoded once and cached."""
+        return self._embed(images, timings if timings is not None else {})[0]
+
+    def _embed(self, images: list, timings: dict) -> tuple[list[np.ndarray], int]:
+        keys = [content_key(src) for src in images]
+        have: dict[str, np.ndarray] = {}
+        todo: dict[str, object] = {}
+        with self._cache_lock:
+            for key, src in zip(keys, images):
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    have[key] = self._cache[key]
+                elif key not in todo:
+                    todo[key] = src
+        fresh: dict[str, np.ndarray] = {}
+        if todo:
+            t0 = time.perf_counter()
+            pixels = np.stack([preprocess(src, self.manifest.preprocessing, self.config.max_pixels) for src in todo.values()])
+            t1 = time.perf_counter()
+            vision = self._graph(mf.VISION)
+            dtype = self._dtype(mf.VISION, "pixel_values", np.float32)
+            outs = []
+            for i in range(0, len(pixels), self.config.batch_size):
+                outs.append(vision.run({"pixel_values": pixels[i: i + self.config.batch_size].astype(dtype, copy=False)})["image_embeds"])
+            embeds = np.concatenate(outs).astype(np.float32, copy=False)
+            t2 = time.perf_counter()
+            _add(timings, "preprocess", t1 - t0)
+            _add(timings, "vision", t2 - t1)
+            fresh = dict(zip(todo, embeds))
+        with self._cache_lock:
+            self._encoded += len(fresh)
+            for key, emb in fresh.items():
+                self._cache[key] = emb
+            while len(self._cache) > self.config.cache_images:
+                self._cache.popitem(last=False)
+        have.update(fresh)
+        return [have[k] for k in keys], len(fresh)
+
+    def _dtype(self, graph: str, name: str, default):
+        entry = self.manifest.graphs[self.graph_keys[graph]]
+        return np.dtype(entry.inputs.get(name, {}).get("dtype", np.dtype(default).name))
+
+    def _rows(self, jobs: list[tuple[list[int], np.ndarray, np.ndarray]], graph: str) -> dict[str, np.ndarray]:
+        """Left-padded judge feeds for rows of (prompt ids, Creative A embeds, Creative B embeds)."""
+        width = max(len(ids) for ids, _, _ in jobs)
+        input_ids = np.full((len(jobs), width), self.manifest.prompt.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(jobs), width), dtype=np.int64)
+        for r, (ids, _, _) in enumerate(jobs):
+            input_ids[r, width - len(ids):] = ids
+            mask[r, width - len(ids):] = 1
+        embeds = np.stack([np.concatenate([a, b]) for _, a, b in jobs])
+        return {"input_ids": input_ids.astype(self._dtype(graph, "input_ids", np.int64), copy=False),
+                "attention_mask": mask.astype(self._dtype(graph, "attention_mask", np.int64), copy=False),
+                "image_embeds": embeds.astype(self._dtype(graph, "image_embeds", np.float32), copy=False)}
+
+    def _judge(self, items: list[tuple[list[int], np.ndarray, np.ndarray]], timings: dict) -> np.ndarray:
+        """[P, 2] P(pair's A wins) per order, plus logits; ``items``: (ids, emb_a, emb_b) per pair."""
+        judge = self._graph(mf.JUDGE)
+        t0 = time.perf_counter()
+        logits = []
+        for i in range(0, len(items), self.config.batch_size):
+            jobs = []
+            for ids, ea, eb in items[i: i + self.config.batch_size]:
+                jobs += [(ids, ea, eb), (ids, eb, ea)]
+            logits.append(judge.run(self._rows(jobs, mf.JUDGE))["verdict_logits"].astype(np.float32))
+        _add(timings, "judge", time.perf_counter() - t0)
+        return np.concatenate(logits)
+
+    def _explain(self, ids: list[int], ea: np.ndarray, eb: np.ndarray, verdict: str, timings: dict, min_new_tokens: int = 0) -> str:
+        t0 = time.perf_counter()
+        prefill, step = self._graph(mf.DECODER_PREFILL), self._graph(mf.DECODER_STEP)
+        feeds = self._rows([(ids, ea, eb)], mf.DECODER_PREFILL)
+        spec = self.manifest.prompt
+        forced = [spec.verdict_token_ids[0 if verdict == "A" else 1], *spec.answer_close_ids]
+        tokens = explain.greedy_decode(
+            prefill, step, feeds["input_ids"], feeds["attention_mask"], feeds["image_embeds"], self.manifest.dims.num_layers,
+            [forced], self.config.max_new_tokens, set(spec.eos_token_ids), spec.pad_token_id, min_new_tokens,
+        )[0]
+        _add(timings, "explain", time.perf_counter() - t0)
+        return self.tokenizer.decode(tokens).strip()
+
+    # ------------------------------------------------------------ public API
+
+    def compare(self, a, b, query: str = "", title: str = "", explain: bool = False, min_new_tokens: int = 0) -> CompareResult:
+        """Which creative users will more likely click; images as paths, bytes or PIL images."""
+        return self.compare_many([(a, b, query, title)], explain=explain, min_new_tokens=min_new_tokens)[0]
+
+    def compare_many(self, items, explain: bool = False, min_new_tokens: int = 0) -> list[CompareResult]:
+        """``items``: (a, b, query, title) tuples; pairs run in judge batches of ``batch_size``."""
+        t_start = time.perf_counter()
+        timings: dict = {}
+        items = list(items)
+        if not items:
+            return []
+        ids = [self.tokenizer.judge_ids(q, t) for _, _, q, t in items]
+        flat = [src for a, b, _, _ in items for src in (a, b)]
+        embeds, _ = self._embed(flat, timings)
+        jobs = [(ids[k], embeds[2 * k], embeds[2 * k + 1]) for k in range(len(items))]
+        logits = self._judge(jobs, timings)
+        p = softmax_p_a(logits)
+        results = []
+        for k in range(len(items)):
+            pk = p[k]
+            p_a = float(pk.mean())
+            winner = "A" if p_a >= 0.5 else "B"
+            rationale = None
+            if explain:
+                rationale = self._explain(*jobs[k], winner, timings, min_new_tokens)
+            results.append(CompareResult(
+                winner, p_a, (float(pk[0]), float(pk[1])), bool((pk[0] >= 0.5) == (pk[1] >= 0.5)),
+                tuple(tuple(float(v) for v in row) for row in logits[2 * k: 2 * k + 2]), rationale,
+            ))
+        timings["total"] = time.perf_counter() - t_start
+        ms = {k: round(v * 1000, 3) for k, v in timings.items()}
+        for r in results:
+            r.timings_ms = dict(ms)
+        return results
+
+    def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None) -> RankResult:
+        """Order ``images`` best first: round robin or Swiss + leaders' round robin, Bradley–Terry scores."""
+        t_start = time.perf_counter()
+        images = list(images)
+        if not images:
+            raise ValueError("rank needs at least one image")
+        top_k = len(images) if top_k is None else top_k
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        timings: dict = {}
+        embeds, encoded = self._embed(images, timings)
+        ids = self.tokenizer.judge_ids(query, title)
+
+        def compare(pairs):
+            p = softmax_p_a(self._judge([(ids, embeds[i], embeds[j]) for i, j in pairs], timings))
+            return [float(x) for x in p.mean(-1)]
+
+        cfg = self.config
+        result = tournament.run(
+            len(images), compare, top_k=min(top_k, len(images)), round_robin_max=cfg.round_robin_max,
+            swiss_rounds=cfg.swiss_rounds or None, finalists=cfg.finalists or None,
+        )
+        timings["total"] = time.perf_counter() - t_start
+        return RankResult(result.order[:top_k], result.scores, result.comparisons, result.strategy, encoded,
+                          {k: round(v * 1000, 3) for k, v in timings.items()})
+
+
+def _add(timings: dict, stage: str, seconds: float) -> None:
+    timings[stage] = timings.get(stage, 0.0) + seconds
