@@ -151,15 +151,18 @@ def _callbacks(log_path: Path, progress):
     return [RunLog()]
 
 
-def _prepare_output(cfg: DistillConfig) -> Path:
-    """Check ``out`` and its working folder; returns the checkpoint folder to resume from, or None."""
+def _prepare_output(cfg: DistillConfig, main: bool = True) -> Path:
+    """Check ``out`` and its working folder; returns the checkpoint folder to resume from, or None.
+
+    Only the main process (``main``) removes anything; the others just check.
+    """
     from creative4u_small.artifacts import check_fresh_output
 
     out, work = Path(cfg.out), partial_dir(cfg.out)
     check_fresh_output(out, cfg.overwrite, "student")
     if work.exists() and not (cfg.resume or cfg.overwrite):
         raise FileExistsError(f"{work} holds an interrupted run; pass --resume to continue it or --overwrite to start over")
-    if work.exists() and cfg.overwrite:
+    if work.exists() and cfg.overwrite and main:
         shutil.rmtree(work)
     if cfg.resume:
         ckpts = sorted((work / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
@@ -213,13 +216,15 @@ def _summarise(log_path: Path) -> dict:
 def distill(cfg: DistillConfig, progress=None) -> dict:
     """Train the student described by ``cfg``; returns report.json's content."""
     import torch
+    from accelerate import PartialState
     from transformers import PrinterCallback, TrainingArguments, set_seed
 
     from creative4u_small.artifacts import atomic_dir, write_json_atomic, write_provenance
-    from creative4u_small.pairs import load_pairs
     from creative4u_small.distill.distill_data import DistillCollator, make_examples
+    from creative4u_small.pairs import load_pairs
 
-    resume_from = _prepare_output(cfg)
+    state = PartialState()  # the processes of `accelerate launch`, or just this one
+    resume_from = _prepare_output(cfg, state.is_main_process)
     pairs = load_pairs(Path(cfg.labels), check_images="exists", require="label_or_teacher")
     eval_pairs = load_pairs(Path(cfg.eval_pairs), check_images="exists") if cfg.eval_pairs else None
     set_seed(cfg.seed)
@@ -228,11 +233,14 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
     examples = make_examples(pairs, cfg.label_weight, with_rationale)
     module = _verdict_module_class()(student, ids, cfg.rationale_weight)
     work = partial_dir(cfg.out)
-    work.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(work / CONFIG_FILE, cfg.to_dict())
     log_path = work / LOG_FILE
-    if resume_from is None and log_path.exists():
-        log_path.unlink()
+    state.wait_for_everyone()
+    if state.is_main_process:
+        work.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(work / CONFIG_FILE, cfg.to_dict())
+        if resume_from is None and log_path.exists():
+            log_path.unlink()
+    state.wait_for_everyone()
     args = TrainingArguments(
         output_dir=str(work / "checkpoints"),
         per_device_train_batch_size=cfg.batch_size,
@@ -254,6 +262,7 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
         label_names=["target_a"],
         report_to="none",
         disable_tqdm=True,
+        ddp_find_unused_parameters=False,
         use_cpu=not torch.cuda.is_available(),
     )
     trainer = _trainer_class()(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -58,7 +59,8 @@ def distill_cmd(
     progress, update = _progress("distill")
     with progress:
         report = distill(cfg, progress=update)
-    emit_json(report)
+    if os.environ.get("RANK", "0") == "0":  # one report under `accelerate launch` / torchrun
+        emit_json(report)
 
 
 @friendly_errors
