@@ -30,6 +30,7 @@ class ExportConfig:
     trt_max_new_tokens: int = field(default=256, metadata={"help": "TensorRT profile: longest rationale the decoder step engine serves."})
     trt_workspace_mb: int = field(default=4096, metadata={"help": "TensorRT builder workspace memory pool limit in MiB."})
     overwrite: bool = field(default=False, metadata={"help": "Replace an existing export folder (the old one stays intact until the new one is complete)."})
+    threads: int = field(default=0, metadata={"help": "torch / onnxruntime intra-op threads during the export; 0 = library default."})
     seed: int = field(default=0, metadata={"help": "Seed for synthetic parity pairs."})
 
     def __post_init__(self):
@@ -47,6 +48,8 @@ class ExportConfig:
             raise ValueError("min_decisive must be at least 1")
         if self.fp32_max_dp <= 0:
             raise ValueError("fp32_max_dp must be positive")
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (library default) or positive")
         if self.trt_max_seq < 0:
             raise ValueError("trt_max_seq must be 0 (automatic) or positive")
 

@@ -75,13 +75,19 @@ def model_hash(path: Path) -> dict:
     return {"sha256": h.hexdigest(), "files": per_file}
 
 
-def parity_items(cfg: ExportConfig, image_size: int, workdir: Path):
-    """(calibration items, parity items, description). Pairs from --calib, else synthetic pairs."""
+def load_calib(cfg: ExportConfig):
+    """The --calib pairs (every bad line reported by ``load_pairs``), or None for synthetic pairs."""
+    from creative4u_small.pairs import load_pairs
+
+    return load_pairs(cfg.calib, check_images="decode") if cfg.calib is not None else None
+
+
+def parity_items(cfg: ExportConfig, pairs, image_size: int, workdir: Path):
+    """(calibration items, held-out parity items, description) from ``pairs`` or fresh synthetic pairs."""
     from creative4u_small.pairs import load_pairs
 
     n = cfg.calib_pairs
-    if cfg.calib is not None:
-        pairs = load_pairs(cfg.calib, check_images="decode")
+    if pairs is not None:
         source = f"{cfg.calib} ({len(pairs)} pairs)"
     else:
         from creative4u_small.synth import synthesize
@@ -104,6 +110,18 @@ def run_export(cfg: ExportConfig, progress=None) -> dict:
     """Export ``cfg.model`` into ``cfg.out``; returns a summary. Raises ParityFailed after writing a failed export."""
     import torch
 
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run_export(cfg, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_export(cfg: ExportConfig, progress=None) -> dict:
+    import torch
+
     from creative4u_small.artifacts import atomic_dir, versions, write_provenance
     from creative4u_small.distill.checkpoint import load_model
     from creative4u_small.export import graphs as G
@@ -117,6 +135,7 @@ def run_export(cfg: ExportConfig, progress=None) -> dict:
         from creative4u_small.export.tensorrt_build import check_tensorrt
 
         check_tensorrt()
+    calib_pairs = load_calib(cfg)
     model, processor, verdict_ids = load_model(cfg.model)
     spec = build_prompt_spec(processor, eos_token_ids=_eos_ids(model))
     pre = build_preprocessing(processor)
@@ -124,7 +143,7 @@ def run_export(cfg: ExportConfig, progress=None) -> dict:
     torch.manual_seed(cfg.seed)
 
     with tempfile.TemporaryDirectory(prefix="c4u-export-") as work:
-        calib_items, held_items, parity_source = parity_items(cfg, pre.image_size, Path(work))
+        calib_items, held_items, parity_source = parity_items(cfg, calib_pairs, pre.image_size, Path(work))
         progress("PyTorch reference", 0, len(held_items))
         reference = P.reference_logits(model, processor, verdict_ids, held_items, cfg.batch_size,
                                        lambda d: progress("PyTorch reference", min(d, len(held_items)), len(held_items)))
@@ -150,12 +169,12 @@ def run_export(cfg: ExportConfig, progress=None) -> dict:
 
             parity = {}
             progress("parity fp32", 0, 1)
-            drv = P.OrtVerdictDriver(tmp / entries[mf.VISION].file, tmp / entries[mf.JUDGE].file)
+            drv = P.OrtVerdictDriver(tmp / entries[mf.VISION].file, tmp / entries[mf.JUDGE].file, threads=cfg.threads)
             fp32 = P.exported_logits(drv, processor, held_items, cfg.batch_size)
             parity["fp32"] = P.compare(reference, fp32, P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp), cfg.margin, cfg.min_decisive)
             parity["fp32"]["graphs"] = [mf.VISION, mf.JUDGE]
             if cfg.decoder:
-                parity["fp32"]["decoder"] = _decoder_check(model, processor, held_items[:2], tmp, entries)
+                parity["fp32"]["decoder"] = _decoder_check(model, processor, held_items[:2], tmp, entries, cfg.threads)
                 if parity["fp32"]["decoder"]["max_abs_dlogit"] > DECODER_MAX_DLOGIT:
                     parity["fp32"]["status"] = "failed"
                     parity["fp32"]["reason"] = (parity["fp32"].get("reason", "") + "; " if parity["fp32"].get("reason") else "") + \
@@ -169,7 +188,7 @@ def run_export(cfg: ExportConfig, progress=None) -> dict:
                     variants.append(("int8-qdq", mf.VISION + ".int8", mf.JUDGE + ".int8-qdq"))
                 for prec, v, j in variants:
                     progress(f"parity {prec}", 0, 1)
-                    d8 = P.OrtVerdictDriver(tmp / entries[v].file, tmp / entries[j].file)
+                    d8 = P.OrtVerdictDriver(tmp / entries[v].file, tmp / entries[j].file, threads=cfg.threads)
                     parity[prec] = P.compare(reference, P.exported_logits(d8, processor, held_items, cfg.batch_size),
                                              int8_floor, cfg.margin, cfg.min_decisive)
                     parity[prec]["graphs"] = [v, j]
@@ -233,7 +252,7 @@ def _save_tokenizer(model_dir: Path, processor, dst: Path) -> None:
         processor.tokenizer.backend_tokenizer.save(str(dst))
 
 
-def _decoder_check(model, processor, items, folder: Path, entries: dict) -> dict:
+def _decoder_check(model, processor, items, folder: Path, entries: dict, threads: int = 0) -> dict:
     """ORT prefill + one greedy step against the PyTorch wrappers on a small padded batch."""
     import onnxruntime as ort
     import torch
@@ -244,6 +263,8 @@ def _decoder_check(model, processor, items, folder: Path, entries: dict) -> dict
     batch = next(P.batches(processor, items, len(items)))
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
     prefill = ort.InferenceSession(str(folder / entries[mf.DECODER_PREFILL].file), opts, providers=["CPUExecutionProvider"])
     step = ort.InferenceSession(str(folder / entries[mf.DECODER_STEP].file), opts, providers=["CPUExecutionProvider"])
     with torch.no_grad():

@@ -1,0 +1,64 @@
+"""INT8 export of a trained tiny model meets its agreement floor on 50 held-out synthetic pairs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from creative4u_small.runtime import manifest as mf
+
+
+@pytest.fixture(scope="module")
+def trained_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import run_export
+
+    out = tmp_path_factory.mktemp("exports") / "trained"
+    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, decoder=False, calib=heldout_pairs_file, calib_pairs=50,
+                       threads=1)
+    return out, run_export(cfg)
+
+
+def test_trained_model_is_decisive_and_int8_meets_floor(trained_export):
+    out, summary = trained_export
+    parity = json.loads((out / mf.MANIFEST_FILE).read_text())["parity"]
+    fp32, int8 = parity["fp32"], parity["int8"]
+    assert fp32["pairs"] == int8["pairs"] == 50
+    # decisive pairs are what make agreement meaningful; an untrained model has none
+    assert fp32["decisive"] >= fp32["min_decisive"], "training did not make the tiny model decisive"
+    assert fp32["status"] == "passed" and fp32["agreement"] == 1.0 and fp32["max_abs_dp_a"] <= 1e-4
+    assert int8["status"] == "passed" and int8["agreement"] >= 0.99
+    assert int8["max_abs_dlogit"] > 0  # really a different (quantized) graph
+    assert summary["status"] == "passed"
+    assert (out / mf.PARITY_FILE).read_text().startswith("# Parity report — PASSED")
+
+
+def test_int8_graphs_are_quantized(trained_export):
+    import onnx
+
+    out, _ = trained_export
+    m = mf.read_manifest(out)
+    assert m.graphs["vision.int8"].precision == "int8-qdq" and m.graphs["judge.int8"].precision == "int8"
+    vision_ops = {n.op_type for n in onnx.load(str(out / m.graphs["vision.int8"].file)).graph.node}
+    judge_ops = {n.op_type for n in onnx.load(str(out / m.graphs["judge.int8"].file)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= vision_ops
+    assert "MatMulInteger" in judge_ops or "DynamicQuantizeMatMul" in judge_ops
+
+
+def test_failed_parity_is_written_marked_failed_and_raises(trained_tiny_dir, heldout_pairs_file, tmp_path):
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import ParityFailed, run_export
+
+    out = tmp_path / "strict"
+    cfg = ExportConfig(model=trained_tiny_dir, out=out, decoder=False, calib=heldout_pairs_file, calib_pairs=10,
+                       fp32_max_dp=1e-15, min_decisive=1, threads=1,
+                       prefer_dynamo=False)  # also covers the TorchScript exporter, and is faster
+    with pytest.raises(ParityFailed, match="parity FAILED"):
+        run_export(cfg)
+    m = mf.read_manifest(out)
+    assert m.status == "failed" and m.parity["fp32"]["status"] == "failed"
+    assert "above the ceiling" in m.parity["fp32"]["reason"]
+    assert {m.graphs[k].exporter for k in ("vision", "judge")} == {"torchscript"}
+    assert m.parity["fp32"]["max_abs_dlogit"] < 1e-4  # the TorchScript graphs are right; only the absurd floor fails
+    assert (out / mf.PARITY_FILE).read_text().startswith("# Parity report — FAILED")
