@@ -213,6 +213,30 @@ def _summarise(log_path: Path) -> dict:
     return {"first": mean(rows[:1]), "final": mean(tail), "logged_steps": len(rows)}
 
 
+def plot_losses(log_path: Path, png: Path) -> bool:
+    """Loss curves (total, verdict, rationale tokens) from log.jsonl; False when matplotlib is absent."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in ("loss", "verdict_loss", "token_loss"):
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        if pts and any(v for _, v in pts):
+            ax.plot(*zip(*pts), label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def distill(cfg: DistillConfig, progress=None) -> dict:
     """Train the student described by ``cfg``; returns report.json's content."""
     import torch
@@ -299,6 +323,7 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
         processor.save_pretrained(tmp)
         if log_path.exists():
             shutil.copy(log_path, tmp / LOG_FILE)
+            plot_losses(log_path, tmp / "loss_curve.png")
         write_json_atomic(tmp / CONFIG_FILE, cfg.to_dict())
         write_json_atomic(tmp / REPORT_FILE, report)
         write_provenance(tmp, "distill", cfg.to_dict(), report)

@@ -51,6 +51,7 @@ def test_distill_changes_weights_and_writes_a_loadable_student(tiny_model_dir, l
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all("verdict_loss" in r for r in log)
     assert json.loads((out / "report.json").read_text())["steps"] == 4
     assert (out / "c4u_provenance.json").is_file() and (out / "distill_config.json").is_file()
+    assert (out / "loss_curve.png").stat().st_size > 1000
     assert not partial_dir(out).exists()
     with pytest.raises(OutputExistsError, match="--overwrite"):
         distill(_cfg(tiny_model_dir, labelled, out))
