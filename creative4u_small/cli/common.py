@@ -43,12 +43,14 @@ def emit_json(data) -> None:
 
 
 def progress_bar(description: str, total: int | None = None):
-    """A rich progress bar; returns (progress context, update callable(done, total))."""
+    """A rich progress bar on stderr (stdout stays clean JSON); returns (context, update(done, total))."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True),
     )
     task = progress.add_task(description, total=total)
 

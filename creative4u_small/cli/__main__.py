@@ -1,0 +1,3 @@
+from creative4u_small.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""The whole pipeline on synthetic data, stage by stage, each a real `c4u` command.
+
+Each stage runs as its own process (what a user would type), prints one line of what it does,
+and leaves a marker when it completes; a rerun skips completed stages, and labelling resumes
+where a killed run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from creative4u_small.quickstart_config import QuickstartConfig
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    message: str
+    argv: tuple[str, ...]
+    stdout: Path | None = None  # where the command's JSON output is kept
+
+
+def c4u(*args) -> tuple[str, ...]:
+    return (sys.executable, "-m", "creative4u_small.cli", *map(str, args))
+
+
+def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
+    d, m = out / "data", out / "models"
+    train, unl, held = (d / k / "pairs.jsonl" for k in ("train", "unlabelled", "heldout"))
+    labels, held_labels = out / "labels" / "train.jsonl", out / "labels" / "heldout.jsonl"
+
+    def synth(name, n, seed):
+        return c4u("data", "synth", "--n", n, "--out", d / name, "--seed", seed, "--image-size", cfg.image_size, "--overwrite")
+
+    def label(pairs, dest):
+        return c4u("label", "--teacher", m / "teacher", "--pairs", pairs, "--out", dest, "--k", cfg.label_k,
+                   "--max-new-tokens", cfg.label_max_new_tokens, "--seed", cfg.seed)
+
+    return [
+        Stage("synth", f"rendering {cfg.train_pairs} training pairs for the teacher",
+              synth("train", cfg.train_pairs, cfg.seed)),
+        Stage("synth-unlabelled", f"rendering {cfg.label_pairs} unlabelled pairs for the teacher to label",
+              synth("unlabelled", cfg.label_pairs, cfg.seed + 500)),
+        Stage("synth-heldout", f"rendering {cfg.heldout_pairs} held-out pairs", synth("heldout", cfg.heldout_pairs, cfg.seed + 1000)),
+        Stage("teacher-init", f"building the {cfg.teacher_preset} teacher preset",
+              c4u("model", "init", "--preset", cfg.teacher_preset, "--out", m / "teacher-init", "--seed", cfg.seed, "--overwrite")),
+        Stage("teacher-sft", f"teacher CoT-SFT on {cfg.train_pairs} pairs in both orders (reason, then select)",
+              c4u("teacher", "sft", "--model", m / "teacher-init", "--data", train, "--out", m / "teacher-sft",
+                  "--epochs", cfg.sft_epochs, "--lr", cfg.sft_lr, "--batch-size", cfg.sft_batch_size,
+                  "--seed", cfg.seed, "--overwrite")),
+        Stage("teacher-grpo", f"teacher GRPO ({cfg.grpo_steps} steps: format, accuracy and consistency rewards)",
+              c4u("teacher", "grpo", "--model", m / "teacher-sft", "--data", train, "--out", m / "teacher",
+                  "--max-steps", cfg.grpo_steps, "--seed", cfg.seed, "--overwrite")),
+        Stage("label", f"teacher labels {cfg.label_pairs} pairs in both orders (resumes after a kill)", label(unl, labels)),
+        Stage("label-heldout", "teacher labels the held-out pairs (its accuracy, the student's agreement)",
+              label(held, held_labels)),
+        Stage("student-init", f"building the {cfg.student_preset} student preset",
+              c4u("model", "init", "--preset", cfg.student_preset, "--out", m / "student-init", "--seed", cfg.seed + 1, "--overwrite")),
+        Stage("distill", "distilling the student (answer first, soft teacher verdicts + rationale)",
+              c4u("distill", "--student", m / "student-init", "--labels", labels, "--out", m / "student",
+                  "--epochs", cfg.distill_epochs, "--lr", cfg.distill_lr, "--batch-size", cfg.distill_batch_size,
+                  "--rationale-weight", cfg.rationale_weight, "--seed", cfg.seed, "--save-steps", 0, "--overwrite")),
+        Stage("eval", "evaluating the student on the held-out pairs",
+              c4u("eval", "--model", m / "student", "--pairs", held_labels, "--out", out / "eval" / "student.json"),
+              stdout=out / "eval" / "stdout.json"),
+        Stage("export", "exporting the student: ONNX graphs, INT8, parity against PyTorch",
+              c4u("export", "--model", m / "student", "--out", out / "export", "--int8", "--calib", held, "--overwrite")),
+        Stage("rank", f"ranking a held-out pool of {cfg.pool_size} creatives with the INT8 runtime",
+              c4u("rank", *pool_images(held, cfg.pool_size), "--export", out / "export", "--query", pool_query(held),
+                  "--top-k", cfg.pool_size, "--precision", "int8", "--json"),
+              stdout=out / "rank.json"),
+        Stage("bench", "benchmarking the runtime (fp32, INT8) against the transformers baseline",
+              c4u("bench", "--export", out / "export", "--pairs", held, "--baseline", "transformers", "--model", m / "student",
+                  "--runs", cfg.bench_runs, "--batch-sizes", cfg.bench_batch_sizes, "--rank-sizes", cfg.bench_rank_sizes,
+                  "--generate-tokens", cfg.bench_generate_tokens, "--json", out / "bench.json", "--plot", out / "latency.png"),
+              stdout=out / "bench_summary.json"),
+    ]
+
+
+def _heldout_records(held: Path) -> list[dict]:
+    return [json.loads(line) for line in held.read_text().splitlines() if line.strip()] if held.exists() else []
+
+
+def pool_images(held: Path, n: int) -> list[str]:
+    """The first ``n`` distinct creatives of the held-out set (resolved when the stage runs)."""
+    out = []
+    for rec in _heldout_records(held):
+        for k in ("image_a", "image_b"):
+            path = str(held.parent / rec[k])
+            if path not in out:
+                out.append(path)
+    return out[:n] or [str(held.parent / "img")]
+
+
+def pool_query(held: Path) -> str:
+    recs = _heldout_records(held)
+    return recs[0].get("query", "") if recs else ""
+
+
+def run(out: Path, fast: bool = False, config: QuickstartConfig | None = None, echo=print) -> Path:
+    """Run every stage not yet done, then write the report; returns the report path."""
+    from creative4u_small.quickstart_report import build_report
+
+    cfg = config or QuickstartConfig()
+    cfg = cfg.fast() if fast else cfg
+    out = Path(out).resolve()
+    marks = out / ".done"
+    marks.mkdir(parents=True, exist_ok=True)
+    (out / "quickstart_config.json").write_text(json.dumps({"fast": fast, **asdict(cfg)}, indent=2))
+    timings_file = out / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    plan = stages(cfg, out)
+    for i, stage in enumerate(plan, 1):
+        if (marks / stage.name).exists():
+            echo(f"[{i}/{len(plan)}] {stage.name}: done earlier, skipped")
+            continue
+        # argv that depends on earlier outputs (the pool) is resolved now that they exist
+        stage = next(s for s in stages(cfg, out) if s.name == stage.name)
+        echo(f"[{i}/{len(plan)}] {stage.name}: {stage.message}")
+        t0 = time.perf_counter()
+        if stage.stdout is not None:
+            stage.stdout.parent.mkdir(parents=True, exist_ok=True)
+            with open(stage.stdout.with_name(stage.stdout.name + ".tmp"), "wb") as fh:
+                result = subprocess.run(stage.argv, stdout=fh)
+        else:
+            result = subprocess.run(stage.argv)
+        if result.returncode != 0:
+            raise RuntimeError(f"quickstart stage {stage.name} failed (exit {result.returncode}); "
+                               f"fix the cause and rerun the same command to resume from this stage")
+        if stage.stdout is not None:
+            stage.stdout.with_name(stage.stdout.name + ".tmp").replace(stage.stdout)
+        if stage.name == "rank":
+            (out / "rank_query.json").write_text(json.dumps({"query": pool_query(out / "data" / "heldout" / "pairs.jsonl")}))
+        timings[stage.name] = round(time.perf_counter() - t0, 1)
+        timings_file.write_text(json.dumps(timings, indent=2))
+        (marks / stage.name).touch()
+    report = build_report(out, timings)
+    echo(f"report: {report}")
+    return report

@@ -1,0 +1,67 @@
+"""Gather the quickstart's measured outputs into ``report.html`` and ``results.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from creative4u_small.artifacts import write_json_atomic
+from creative4u_small.report import contact_sheet, write_report
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; the stage that writes it did not finish — rerun the quickstart")
+    return json.loads(path.read_text())
+
+
+def results(out: Path, timings: dict) -> dict:
+    """The headline figures, from the files the stages wrote."""
+    student = _read(out / "eval" / "student.json")
+    manifest = _read(out / "export" / "manifest.json")
+    rank = _read(out / "rank.json")
+    bench = _read(out / "bench.json") if (out / "bench.json").is_file() else {}
+    teacher_block = student.get("teacher", {})
+    return {
+        "teacher": {"accuracy": teacher_block.get("teacher_accuracy")},
+        "student": {
+            "accuracy": student.get("accuracy"),
+            "teacher_agreement": teacher_block.get("agreement"),
+            "order_consistency": student.get("order_consistency"),
+            "ece": student.get("ece"),
+            "n": student.get("pairs"),
+        },
+        "export_status": manifest.get("status"),
+        "parity": manifest.get("parity", {}),
+        "rank": {"order": rank["order"], "scores": rank["scores"], "comparisons": len(rank["comparisons"]),
+                 "strategy": rank.get("strategy"), "images_encoded": rank.get("images_encoded")},
+        "bench_ratios": bench.get("ratios", {}),
+        "timings_s": timings,
+        "total_s": round(sum(timings.values()), 1),
+    }
+
+
+def _rationale(out: Path, order: list[str], query: str) -> str:
+    """The student's explanation of why the top creative beats the runner-up (torch-free runtime)."""
+    from creative4u_small.runtime.selector import Selector
+
+    selector = Selector.load(out / "export", backend="cpu")
+    result = selector.compare(order[0], order[1], query=query, explain=True)
+    return f"winner: Creative {'A (#1)' if result.winner == 'A' else 'B (#2)'}, p_a = {result.p_a:.3f}\n{result.rationale}"
+
+
+def build_report(out: Path, timings: dict) -> Path:
+    out = Path(out)
+    res = results(out, timings)
+    write_json_atomic(out / "results.json", res)
+    order = res["rank"]["order"]
+    query = json.loads((out / "rank_query.json").read_text())["query"] if (out / "rank_query.json").is_file() else ""
+    sheet = contact_sheet([Path(p) for p in order], [res["rank"]["scores"][p] for p in order])
+    sheet.save(out / "ranked_pool.png")
+    metrics = {"teacher": res["teacher"], "student": res["student"]}
+    ranked = {"query": query, "order": order, "comparisons": res["rank"]["comparisons"]}
+    bench_rows = {k: (f"{v:.2f}x" if isinstance(v, (int, float)) else str(v)) for k, v in res["bench_ratios"].items()}
+    return write_report(
+        out / "report.html", metrics=metrics, parity=res["parity"], ranked=ranked, sheet=sheet,
+        rationale=_rationale(out, order, query), latency_png=out / "latency.png", timings=timings, bench=bench_rows,
+    )
