@@ -285,8 +285,11 @@ class Selector:
             r.timings_ms = dict(ms)
         return results
 
-    def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None) -> RankResult:
-        """Order ``images`` best first: round robin or Swiss + leaders' round robin, Bradley–Terry scores."""
+    def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None, progress=None) -> RankResult:
+        """Order ``images`` best first: round robin or Swiss + leaders' round robin, Bradley–Terry scores.
+
+        ``progress(done, planned)`` is called after each judge batch (``planned`` is an upper bound).
+        """
         t_start = time.perf_counter()
         images = list(images)
         if not images:
@@ -298,15 +301,28 @@ class Selector:
         embeds, encoded = self._embed(images, timings)
         ids = self.tokenizer.judge_ids(query, title)
 
-        def compare(pairs):
-            p = softmax_p_a(self._judge([(ids, embeds[i], embeds[j]) for i, j in pairs], timings))
-            return [float(x) for x in p.mean(-1)]
-
         cfg = self.config
+        planned = tournament.planned_comparisons(len(images), min(top_k, len(images)), cfg.round_robin_max,
+                                                 cfg.swiss_rounds or None, cfg.finalists or None)
+        done = [0]
+
+        def compare(pairs):
+            out = []
+            for k in range(0, len(pairs), cfg.batch_size):
+                chunk = pairs[k: k + cfg.batch_size]
+                p = softmax_p_a(self._judge([(ids, embeds[i], embeds[j]) for i, j in chunk], timings))
+                out += [float(x) for x in p.mean(-1)]
+                done[0] += len(chunk)
+                if progress:
+                    progress(done[0], max(planned, done[0]))
+            return out
+
         result = tournament.run(
             len(images), compare, top_k=min(top_k, len(images)), round_robin_max=cfg.round_robin_max,
             swiss_rounds=cfg.swiss_rounds or None, finalists=cfg.finalists or None,
         )
+        if progress:
+            progress(done[0], done[0])
         timings["total"] = time.perf_counter() - t_start
         return RankResult(result.order[:top_k], result.scores, result.comparisons, result.strategy, encoded,
                           {k: round(v * 1000, 3) for k, v in timings.items()})

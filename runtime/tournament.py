@@ -62,6 +62,16 @@ def swiss_rounds_for(n: int) -> int:
     return math.ceil(math.log2(max(n, 2))) + 1
 
 
+def planned_comparisons(n: int, top_k: int = 1, round_robin_max: int = 12, swiss_rounds: int | None = None,
+                        finalists: int | None = None) -> int:
+    """Most comparisons ``run`` can make with these settings (for progress bars and budgets)."""
+    if n <= round_robin_max:
+        return n * (n - 1) // 2
+    rounds = swiss_rounds if swiss_rounds is not None else swiss_rounds_for(n)
+    k = min(n, finalists if finalists is not None else max(2 * top_k, 8))
+    return rounds * (n // 2) + k * (k - 1) // 2
+
+
 def _play(compare: Comparator, pairs: list[tuple[int, int]], log: list[Comparison], played: set[frozenset]) -> None:
     if not pairs:
         return

@@ -22,6 +22,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 __import__("creative4u_small.cli.distill", fromlist=["register"]).register(app)  # c4u distill, c4u eval
 __import__("creative4u_small.cli.teacher", fromlist=["register"]).register(app)  # c4u teacher sft|grpo, c4u label
+__import__("creative4u_small.cli.export", fromlist=["register"]).register(app)  # c4u export
+__import__("creative4u_small.cli.runtime", fromlist=["register"]).register(app)  # c4u select, c4u rank, c4u bench
 
 
 def main() -> None:

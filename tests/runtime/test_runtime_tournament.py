@@ -96,3 +96,12 @@ def test_bradley_terry_rejects_bad_comparisons():
         bradley_terry.fit(2, [(0, 1, 1.5)])
     with pytest.raises(ValueError, match="two different items"):
         bradley_terry.fit(2, [(0, 0, 0.5)])
+
+
+@pytest.mark.parametrize("n", [5, 13, 64])
+def test_planned_comparisons_bound_the_real_ones(n):
+    strength = np.arange(n, dtype=float)
+    result = tournament.run(n, _comparator(strength), top_k=2)
+    planned = tournament.planned_comparisons(n, top_k=2)
+    assert len(result.comparisons) <= planned
+    assert planned == (n * (n - 1) // 2 if n <= 12 else tournament.swiss_rounds_for(n) * (n // 2) + 28)

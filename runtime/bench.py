@@ -1,0 +1,338 @@
+"""`c4u bench` as a plain function: every backend side by side with the plain transformers model.
+
+Per backend and precision: compare latency percentiles (both orders, fresh images each time, so
+preprocessing and vision are included), pairs per second at several batch sizes, rank time for
+several pool sizes, the explain (rationale) time, a per-stage breakdown and peak memory. The
+optional baseline runs the same workload on the PyTorch model: teacher-style ``generate`` and the
+single-pass ``distill.scorer.VerdictScorer`` (rank = every ordered pair through the scorer). Each
+figure is also given as a ratio to the baseline. Warm-up runs are never timed. Torch is imported
+only for the baseline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from creative4u_small.runtime.bench_config import BenchConfig
+
+STAGE_KEYS = ("preprocess", "vision", "judge", "explain")
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def percentiles(ms: list[float]) -> dict:
+    a = np.asarray(ms, dtype=float)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99)),
+            "mean": float(a.mean()), "n": int(a.size)}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if platform.system() == "Darwin" else 2**10)
+
+
+def machine_info() -> dict:
+    from creative4u_small.artifacts import versions
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        pass
+    from creative4u_small.runtime.backends import available_backends
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem, 1) if mem else None, "platform": platform.platform(),
+            "available_backends": available_backends(), "versions": versions()}
+
+
+# ---------------------------------------------------------------- workload
+
+
+def workload(cfg: BenchConfig, workdir: Path, image_size: int) -> list[tuple]:
+    """(image_a, image_b, query, title) items; enough for the largest batch and the largest pool."""
+    from creative4u_small.pairs import load_pairs
+
+    need = max(max(cfg.batch_sizes, default=1), math.ceil(max(cfg.rank_sizes, default=2) / 2), cfg.runs, 2)
+    if cfg.pairs is not None:
+        pairs = load_pairs(cfg.pairs, check_images="decode")
+    else:
+        from creative4u_small.synth import synthesize
+
+        pairs = load_pairs(synthesize(need, Path(workdir) / "synth", seed=cfg.seed, image_size=image_size))
+    items = [(p.image_a, p.image_b, p.query, p.title) for p in pairs]
+    images = list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))
+    if len(items) < max(cfg.batch_sizes, default=1) or len(images) < max(cfg.rank_sizes, default=2):
+        raise ValueError(f"{cfg.pairs}: {len(items)} pairs / {len(images)} distinct images are too few for batch sizes "
+                         f"{list(cfg.batch_sizes)} and rank sizes {list(cfg.rank_sizes)}; give more pairs or smaller sizes")
+    return items
+
+
+def _images(items) -> list:
+    return list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))
+
+
+# ---------------------------------------------------------------- the runtime
+
+
+def bench_selector(sel, items, cfg: BenchConfig, progress=_noop, label: str = "") -> dict:
+    """Figures for one loaded Selector (cache cleared before every timed call: new creatives each time)."""
+    from creative4u_small.runtime.backends import gpu_memory_mb
+
+    out: dict = {"describe": sel.describe()}
+    cycle = itertools.cycle(items)
+    for _ in range(cfg.warmup):
+        sel.clear_cache()
+        sel.compare(*next(cycle))
+    lat, stages = [], {k: [] for k in STAGE_KEYS}
+    for i in range(cfg.runs):
+        progress(f"{label} compare", i, cfg.runs)
+        sel.clear_cache()
+        t0 = time.perf_counter()
+        r = sel.compare(*items[i % len(items)])
+        lat.append((time.perf_counter() - t0) * 1000)
+        for k in STAGE_KEYS:
+            if k in r.timings_ms:
+                stages[k].append(r.timings_ms[k])
+    out["compare_ms"] = percentiles(lat)
+
+    throughput = {}
+    for b in cfg.batch_sizes:
+        reps = max(1, math.ceil(cfg.runs / b))
+        times = []
+        for rep in range(reps):
+            progress(f"{label} batch {b}", rep, reps)
+            batch = [items[(rep * b + k) % len(items)] for k in range(b)]
+            sel.clear_cache()
+            t0 = time.perf_counter()
+            sel.compare_many(batch)
+            times.append(time.perf_counter() - t0)
+        throughput[str(b)] = {"pairs_per_s": b / float(np.median(times)), "seconds_per_batch": float(np.median(times)), "reps": reps}
+    out["throughput"] = throughput
+
+    images = _images(items)
+    ranks = {}
+    for n in cfg.rank_sizes:
+        progress(f"{label} rank {n}", 0, 1)
+        sel.clear_cache()
+        t0 = time.perf_counter()
+        r = sel.rank(images[:n], items[0][2], items[0][3])
+        ranks[str(n)] = {"seconds": time.perf_counter() - t0, "comparisons": len(r.comparisons), "strategy": r.strategy,
+                         "images_encoded": r.images_encoded, "round_robin_pairs": n * (n - 1) // 2}
+    out["rank"] = ranks
+
+    if cfg.explain_runs and cfg.generate_tokens and "decoder_prefill" in sel.graph_keys:
+        ex = []
+        sel.clear_cache()
+        sel.compare(*items[0], explain=True, min_new_tokens=cfg.generate_tokens)  # warm-up: opens the decoder sessions
+        for i in range(cfg.explain_runs):
+            progress(f"{label} explain", i, cfg.explain_runs)
+            sel.clear_cache()
+            t0 = time.perf_counter()
+            r = sel.compare(*items[i % len(items)], explain=True, min_new_tokens=cfg.generate_tokens)
+            ex.append((time.perf_counter() - t0) * 1000)
+            stages["explain"].append(r.timings_ms.get("explain", 0.0))
+        out["compare_explain_ms"] = percentiles(ex)
+    out["stages_ms"] = {k: float(np.mean(v)) for k, v in stages.items() if v}
+    out["peak_rss_mb"] = peak_rss_mb()
+    gpu = gpu_memory_mb(sel.config.device_id) if sel.backend != "cpu" else None
+    if gpu is not None:
+        out["gpu_memory_mb"] = gpu
+    return out
+
+
+# ---------------------------------------------------------------- the transformers baseline
+
+
+def bench_transformers(cfg: BenchConfig, items, progress=_noop) -> dict:
+    """The same workload on the PyTorch model: teacher-style generate and the single-pass scorer."""
+    import torch
+
+    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.distill.scorer import VerdictScorer, prompt_chat_text
+    from creative4u_small.images import open_image
+
+    model, processor, verdict_ids = load_model(cfg.model)
+    out: dict = {"model": str(cfg.model), "torch_threads": torch.get_num_threads()}
+
+    def scorer(batch_size=16):
+        return VerdictScorer(model, processor, verdict_ids, batch_size=batch_size)
+
+    for _ in range(cfg.warmup):
+        scorer().score([items[0]])
+    lat = []
+    for i in range(cfg.runs):
+        progress("transformers scorer", i, cfg.runs)
+        t0 = time.perf_counter()
+        scorer().score([items[i % len(items)]])
+        lat.append((time.perf_counter() - t0) * 1000)
+    out["scorer_compare_ms"] = percentiles(lat)
+
+    throughput = {}
+    for b in cfg.batch_sizes:
+        reps = max(1, math.ceil(cfg.runs / b))
+        times = []
+        for rep in range(reps):
+            progress(f"transformers batch {b}", rep, reps)
+            batch = [items[(rep * b + k) % len(items)] for k in range(b)]
+            t0 = time.perf_counter()
+            scorer(batch_size=b).score(batch)
+            times.append(time.perf_counter() - t0)
+        throughput[str(b)] = {"pairs_per_s": b / float(np.median(times)), "seconds_per_batch": float(np.median(times)), "reps": reps}
+    out["scorer_throughput"] = throughput
+
+    images = _images(items)
+    ranks = {}
+    for n in cfg.rank_sizes:
+        if n > cfg.baseline_rank_max:
+            continue
+        progress(f"transformers rank {n} (every ordered pair)", 0, 1)
+        pairs = [(images[i], images[j], items[0][2], items[0][3]) for i in range(n) for j in range(i + 1, n)]
+        t0 = time.perf_counter()
+        scorer().score(pairs)  # both orders of every unordered pair = every ordered pair
+        ranks[str(n)] = {"seconds": time.perf_counter() - t0, "ordered_pairs": 2 * len(pairs)}
+    out["scorer_rank_all_ordered_pairs"] = ranks
+
+    if cfg.explain_runs and cfg.generate_tokens:
+        def generate(item):
+            """Plain transformers: processor on the teacher prompt, then greedy generate of the reasoning."""
+            a, b, q, t = item
+            inputs = processor(text=[prompt_chat_text(processor, q, t)], images=[[open_image(a), open_image(b)]], return_tensors="pt")
+            with torch.inference_mode():
+                ids = model.generate(**inputs, max_new_tokens=cfg.generate_tokens, min_new_tokens=cfg.generate_tokens, do_sample=False)
+            return int(ids.shape[1] - inputs["input_ids"].shape[1])
+
+        generate(items[0])  # warm-up
+        gen, new_tokens = [], 0
+        for i in range(cfg.explain_runs):
+            progress("transformers generate", i, cfg.explain_runs)
+            t0 = time.perf_counter()
+            new_tokens = generate(items[i % len(items)])
+            gen.append((time.perf_counter() - t0) * 1000)
+        out["generate_ms"] = percentiles(gen)
+        out["generate_new_tokens"] = new_tokens
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+# ---------------------------------------------------------------- ratios and report
+
+
+def ratios(report: dict) -> dict:
+    """Speed-ups (baseline time / runtime time; runtime pairs/s / baseline pairs/s); >1 means the runtime is faster."""
+    base = report.get("baseline") or {}
+    out = {}
+    for key, fig in report["backends"].items():
+        if "skipped" in fig:
+            continue
+        r = {}
+        p50 = fig["compare_ms"]["p50"]
+        if "generate_ms" in base:
+            r["compare_vs_generate"] = base["generate_ms"]["p50"] / p50
+            if "compare_explain_ms" in fig:
+                r["compare_explain_vs_generate"] = base["generate_ms"]["p50"] / fig["compare_explain_ms"]["p50"]
+        if "scorer_compare_ms" in base:
+            r["compare_vs_scorer"] = base["scorer_compare_ms"]["p50"] / p50
+        for b, t in fig["throughput"].items():
+            if b in base.get("scorer_throughput", {}):
+                r[f"pairs_per_s_batch{b}_vs_scorer"] = t["pairs_per_s"] / base["scorer_throughput"][b]["pairs_per_s"]
+        for n, t in fig["rank"].items():
+            if n in base.get("scorer_rank_all_ordered_pairs", {}):
+                r[f"rank{n}_vs_scorer_all_ordered_pairs"] = base["scorer_rank_all_ordered_pairs"][n]["seconds"] / t["seconds"]
+        backend, precision = key.split("/")
+        fp32 = report["backends"].get(f"{backend}/fp32", {})
+        if precision != "fp32" and "compare_ms" in fp32:
+            r["compare_vs_fp32"] = fp32["compare_ms"]["p50"] / p50
+        out[key] = r
+    return out
+
+
+def plot_report(report: dict, path: Path) -> Path:
+    """Compare p50 and pairs/s per backend (and baseline) as one PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'creative4u-small[plot]'") from None
+    runs = {k: v for k, v in report["backends"].items() if "skipped" not in v}
+    base = report.get("baseline") or {}
+    names = list(runs) + (["transformers scorer"] if "scorer_compare_ms" in base else []) + (["transformers generate"] if "generate_ms" in base else [])
+    p50 = [runs[k]["compare_ms"]["p50"] for k in runs] + ([base["scorer_compare_ms"]["p50"]] if "scorer_compare_ms" in base else []) + \
+        ([base["generate_ms"]["p50"]] if "generate_ms" in base else [])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax1.barh(names, p50, color=["tab:blue"] * len(runs) + ["tab:gray"] * (len(names) - len(runs)))
+    ax1.set_xscale("log")
+    ax1.set_xlabel("compare latency p50 (ms, both orders; log scale)")
+    sizes = sorted({int(b) for v in runs.values() for b in v["throughput"]})
+    width = 0.8 / max(1, len(runs) + bool(base.get("scorer_throughput")))
+    for i, (k, v) in enumerate(runs.items()):
+        ax2.bar([x + i * width for x in range(len(sizes))], [v["throughput"].get(str(s), {}).get("pairs_per_s", 0) for s in sizes], width, label=k)
+    if base.get("scorer_throughput"):
+        ax2.bar([x + len(runs) * width for x in range(len(sizes))],
+                [base["scorer_throughput"].get(str(s), {}).get("pairs_per_s", 0) for s in sizes], width, label="transformers scorer", color="tab:gray")
+    ax2.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(sizes))], [f"batch {s}" for s in sizes])
+    ax2.set_ylabel("pairs per second")
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"c4u bench: {Path(report['config']['export']).name} on {report['machine']['cpu']}", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_bench(cfg: BenchConfig, progress=None) -> dict:
+    """Measure every requested backend/precision (and the baseline); write JSON/PNG when asked."""
+    from creative4u_small.artifacts import write_json_atomic
+    from creative4u_small.runtime import manifest as mf
+    from creative4u_small.runtime.backends import BackendError
+    from creative4u_small.runtime.selector import Selector
+
+    progress = progress or _noop
+    manifest = mf.read_manifest(cfg.export)
+    report: dict = {"machine": machine_info(), "config": cfg.to_dict(), "export_status": manifest.status, "backends": {}}
+    with tempfile.TemporaryDirectory(prefix="c4u-bench-") as work:
+        items = workload(cfg, Path(work), manifest.preprocessing.image_size)
+        report["workload"] = {"pairs": len(items), "images": len(_images(items)),
+                              "source": str(cfg.pairs) if cfg.pairs else f"synthetic, {manifest.preprocessing.image_size} px, seed {cfg.seed}"}
+        for backend, precision in itertools.product(cfg.backends, cfg.precisions):
+            key = f"{backend}/{precision}"
+            try:
+                sel = Selector.load(cfg.export, backend=backend, precision=precision, threads=cfg.threads,
+                                    max_new_tokens=max(cfg.generate_tokens, 1), verify_hashes=False)
+            except (BackendError, mf.ManifestError) as e:
+                report["backends"][key] = {"skipped": str(e)}
+                continue
+            report["backends"][key] = bench_selector(sel, items, cfg, progress, key)
+            del sel
+        if cfg.baseline == "transformers":
+            report["baseline"] = bench_transformers(cfg, items, progress)
+    report["ratios"] = ratios(report)
+    if cfg.json_out:
+        Path(cfg.json_out).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(cfg.json_out), report)
+    if cfg.plot:
+        report["plot"] = str(plot_report(report, Path(cfg.plot)))
+    return report
