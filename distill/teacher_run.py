@@ -32,9 +32,10 @@ def prepare_run_folder(out: Path, config, stage: str) -> str | None:
     ``config.resume`` needs a folder of the same stage and settings. Under ``accelerate launch``
     every process checks (so a refusal stops them all) before the main process writes.
     """
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # as the training arguments will set it up
     out = Path(out)
     resolved = {"stage": stage, **asdict(config)}
     saved_path = out / RUN_CONFIG_FILE
@@ -124,6 +125,7 @@ def train_summary(trainer, resumed_from: str | None, started_at: float) -> dict:
     history = [h for h in trainer.state.log_history if "loss" in h]
     return {
         "global_step": trainer.state.global_step,
+        "processes": trainer.accelerator.num_processes,
         "resumed_from": resumed_from,
         "first_loss": history[0]["loss"] if history else None,
         "last_loss": history[-1]["loss"] if history else None,

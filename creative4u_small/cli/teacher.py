@@ -5,6 +5,7 @@ Option help comes from the stage configs' field metadata, so it is written once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -19,6 +20,12 @@ app = typer.Typer(help="Teacher Reason-to-Select RFT: CoT-SFT, then GRPO.", no_a
 
 def _h(config, name: str) -> str:
     return config.__dataclass_fields__[name].metadata["help"]
+
+
+def _emit_once(summary: dict) -> None:
+    """Print the JSON summary from the main process only (``accelerate launch`` runs several)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        emit_json(summary)
 
 
 def _progress(description: str):
@@ -70,7 +77,7 @@ def sft(
     progress, update = _progress("teacher sft")
     with progress:
         summary = train_sft(cfg, progress=update)
-    emit_json(summary)
+    _emit_once(summary)
 
 
 @app.command("grpo")
@@ -117,7 +124,7 @@ def grpo(
     progress, update = _progress("teacher grpo")
     with progress:
         summary = train_grpo(cfg, progress=update)
-    emit_json(summary)
+    _emit_once(summary)
 
 
 @friendly_errors
