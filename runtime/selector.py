@@ -288,21 +288,24 @@ class Selector:
     def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None, progress=None) -> RankResult:
         """Order ``images`` best first: round robin or Swiss + leaders' round robin, Bradley–Terry scores.
 
-        ``progress(done, planned)`` is called after each judge batch (``planned`` is an upper bound).
+        ``top_k``: how many to return (all when None). Large pools play their final round robin among
+        max(2 * top_k, 8) leaders (8 when top_k is None), so the top of the order rests on direct games
+        and the tail on the Swiss standings. ``progress(done, planned)`` is called after each judge
+        batch (``planned`` is an upper bound).
         """
         t_start = time.perf_counter()
         images = list(images)
         if not images:
             raise ValueError("rank needs at least one image")
-        top_k = len(images) if top_k is None else top_k
-        if top_k < 1:
+        if top_k is not None and top_k < 1:
             raise ValueError("top_k must be at least 1")
+        focus = min(top_k or 1, len(images))
         timings: dict = {}
         embeds, encoded = self._embed(images, timings)
         ids = self.tokenizer.judge_ids(query, title)
 
         cfg = self.config
-        planned = tournament.planned_comparisons(len(images), min(top_k, len(images)), cfg.round_robin_max,
+        planned = tournament.planned_comparisons(len(images), focus, cfg.round_robin_max,
                                                  cfg.swiss_rounds or None, cfg.finalists or None)
         done = [0]
 
@@ -318,13 +321,13 @@ class Selector:
             return out
 
         result = tournament.run(
-            len(images), compare, top_k=min(top_k, len(images)), round_robin_max=cfg.round_robin_max,
+            len(images), compare, top_k=focus, round_robin_max=cfg.round_robin_max,
             swiss_rounds=cfg.swiss_rounds or None, finalists=cfg.finalists or None,
         )
         if progress:
             progress(done[0], done[0])
         timings["total"] = time.perf_counter() - t_start
-        return RankResult(result.order[:top_k], result.scores, result.comparisons, result.strategy, encoded,
+        return RankResult(result.order[: top_k or len(images)], result.scores, result.comparisons, result.strategy, encoded,
                           {k: round(v * 1000, 3) for k, v in timings.items()})
 
 
