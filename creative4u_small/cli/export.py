@@ -46,21 +46,30 @@ def export(
                        decoder=not no_decoder, margin=margin, min_decisive=min_decisive, fp32_max_dp=fp32_max_dp,
                        int8_agreement=int8_agreement, opset=opset, trt_max_rows=trt_max_rows, trt_max_seq=trt_max_seq,
                        threads=threads, overwrite=overwrite)
-    say(f"exporting {model} into {out}")
     progress, _ = progress_bar("export")
     task = progress.task_ids[0]
 
     def update(stage: str, done: int, total: int) -> None:
+        if not progress.live.is_started:  # the bar appears once the checks have passed
+            say(f"exporting {model} into {out}")
+            progress.start()
         progress.update(task, description=stage, completed=done, total=total)
 
     try:
-        with progress:
-            summary = run_export(cfg, update)
+        summary = run_export(cfg, update)
     except ParityFailed as e:
+        _stop(progress)
         fail(str(e), 3)
+    finally:
+        _stop(progress)
     emit_json(summary)
     if summary["status"] == "unverified":
         say("parity UNVERIFIED: too few decisive pairs (an untrained model?); see parity.md — this export is not vouched for")
+
+
+def _stop(progress) -> None:
+    if progress.live.is_started:
+        progress.stop()
 
 
 def register(app: typer.Typer) -> None:

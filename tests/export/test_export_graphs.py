@@ -1,0 +1,139 @@
+"""fp32 graphs of the tiny preset: checker, ORT vs the PyTorch scorer, and the wrappers' glue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from creative4u_small.runtime import manifest as mf
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model_dir):
+    from creative4u_small.distill.checkpoint import load_model
+
+    return load_model(tiny_model_dir)
+
+
+def test_every_graph_passes_onnx_checker(tiny_export):
+    import onnx
+
+    out, _ = tiny_export
+    m = mf.read_manifest(out)
+    assert {"vision", "judge", "decoder_prefill", "decoder_step", "vision.int8", "judge.int8"} <= set(m.graphs)
+    for key, entry in m.graphs.items():
+        model = onnx.load(str(out / entry.file))
+        onnx.checker.check_model(model, full_check=True)
+        assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17, key
+
+
+def _items():
+    wide = Image.new("RGB", (90, 40), (200, 30, 30))
+    tall = Image.new("RGB", (25, 70), (20, 40, 220))
+    noisy = Image.effect_noise((64, 64), 60).convert("RGB")
+    return [
+        (wide, tall, "red running shoe", "Men's trail shoe"),
+        (noisy, wide, "", "a much longer product title with many more words than the others have"),
+        (tall, noisy, "café ☕ 50% off!!", None),
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_ort_matches_pytorch_scorer(tiny_export, loaded, n):
+    """Batch 1, and a left-padded batch of 3 pairs (6 rows) with different prompt lengths and image sizes."""
+    from creative4u_small.distill.scorer import build_judge_batch, verdict_logits
+    from creative4u_small.export.parity import OrtVerdictDriver
+
+    out, _ = tiny_export
+    model, processor, verdict_ids = loaded
+    batch = build_judge_batch(processor, _items()[:n])
+    if n == 3:
+        lengths = batch.attention_mask.sum(-1)
+        assert len(set(lengths.tolist())) == 3 and int(lengths.min()) < batch.input_ids.shape[1]  # really padded
+    import torch
+
+    with torch.no_grad():
+        ref = verdict_logits(model, batch, verdict_ids).numpy()
+    drv = OrtVerdictDriver(out / "vision.onnx", out / "judge.onnx", threads=1)
+    got = drv.logits(batch.input_ids.numpy(), batch.attention_mask.numpy(), batch.pixel_values.numpy(), batch.image_index.numpy())
+    assert got.shape == (2 * n, 2)
+    assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_decoder_graphs_match_pytorch(tiny_export):
+    out, _ = tiny_export
+    dec = mf.read_manifest(out).parity["fp32"]["decoder"]
+    assert dec["rows"] == 4 and dec["max_abs_dlogit"] <= 1e-4
+
+
+def test_decoder_step_continues_prefill(tiny_export, loaded):
+    """Greedy step with the cache equals a prefill over the longer sequence (both in ORT)."""
+    import onnxruntime as ort
+
+    from creative4u_small.distill.scorer import build_judge_batch
+
+    out, _ = tiny_export
+    _, processor, _ = loaded
+    batch = build_judge_batch(processor, _items()[:2], orders=("AB",))
+    vision = ort.InferenceSession(str(out / "vision.onnx"), providers=["CPUExecutionProvider"])
+    prefill = ort.InferenceSession(str(out / "decoder_prefill.onnx"), providers=["CPUExecutionProvider"])
+    step = ort.InferenceSession(str(out / "decoder_step.onnx"), providers=["CPUExecutionProvider"])
+    emb = vision.run(None, {"pixel_values": batch.pixel_values.numpy()})[0]
+    idx = batch.image_index.numpy()
+    rows = emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])
+    ids, mask = batch.input_ids.numpy(), batch.attention_mask.numpy()
+    logits, *present = prefill.run(None, {"input_ids": ids, "attention_mask": mask, "image_embeds": rows})
+    nxt = logits.argmax(-1)[:, None].astype(np.int64)
+    mask2 = np.concatenate([mask, np.ones_like(nxt)], 1)
+    past = dict(zip(mf.past_names(len(present) // 2), present))
+    step_logits, *present2 = step.run(None, {"input_ids": nxt, "attention_mask": mask2, **past})
+    full_logits, *_ = prefill.run(None, {"input_ids": np.concatenate([ids, nxt], 1), "attention_mask": mask2, "image_embeds": rows})
+    assert present2[0].shape[2] == present[0].shape[2] + 1
+    assert np.abs(step_logits - full_logits).max() <= 1e-4
+
+
+def test_patch_positions_integer_formula_matches_hf(loaded):
+    import torch
+
+    from creative4u_small.export.wrappers import exact_patch_position_ids, hf_patch_position_ids, patch_mask_from_pixels
+
+    model, _, _ = loaded
+    emb = model.model.vision_model.embeddings
+    side = emb.num_patches_per_side
+    assert torch.equal(hf_patch_position_ids(emb, side * emb.patch_size), exact_patch_position_ids(side, side, side))
+    # fewer patches than the grid (a smaller frame): HF's float bucketize vs exact floor(i * side / n)
+    for n in range(1, side + 1):
+        want = (torch.arange(n) * side // n)
+        boundaries = torch.arange(1 / side, 1.0, 1 / side)
+        hf = torch.bucketize(torch.clamp(torch.arange(n, dtype=torch.float32) * (1.0 / n), max=1 - 1e-6), boundaries, right=True)
+        assert torch.equal(hf, want), n
+    pixel_mask = torch.zeros(2, 32, 32, dtype=torch.bool)
+    pixel_mask[0, :20, :9] = True
+    pixel_mask[1] = True
+    unfolded = pixel_mask.unfold(1, 8, 8).unfold(2, 8, 8).sum(dim=(-1, -2)) > 0
+    assert torch.equal(patch_mask_from_pixels(pixel_mask, 8), unfolded)
+
+
+def test_place_images_matches_masked_scatter():
+    import torch
+
+    from creative4u_small.export.wrappers import place_images
+
+    image_id, s, h = 7, 3, 5
+    ids = torch.tensor([[0, 0, 1, 7, 7, 7, 2, 7, 7, 7, 3], [1, 2, 7, 7, 7, 4, 5, 7, 7, 7, 6]])
+    embeds = torch.randn(2, ids.shape[1], h)
+    images = torch.randn(2, 2 * s, h)
+    want = embeds.masked_scatter((ids == image_id)[..., None], images)
+    assert torch.equal(place_images(embeds, ids, images, image_id), want)
+
+
+def test_fp32_parity_figures_and_exporter_recorded(tiny_export):
+    out, summary = tiny_export
+    m = mf.read_manifest(out)
+    fp32 = m.parity["fp32"]
+    assert fp32["max_abs_dlogit"] <= 1e-4 and fp32["max_abs_dp_a"] <= 1e-4
+    assert all(m.graphs[k].exporter in ("dynamo", "torchscript") for k in mf.GRAPHS)
+    assert m.versions["exporters"]["judge"]["exporter"] == m.graphs["judge"].exporter
+    assert m.graphs["judge"].inputs["input_ids"]["shape"] == ["rows", "seq"]
+    assert m.graphs["judge"].outputs["verdict_logits"]["shape"] == ["rows", 2]

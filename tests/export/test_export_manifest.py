@@ -1,0 +1,89 @@
+"""The export folder: manifest contents, file hashes, untrained = unverified, never 'passed'."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from creative4u_small.runtime import manifest as mf
+
+
+def test_manifest_hashes_match_every_file(tiny_export):
+    out, _ = tiny_export
+    data = json.loads((out / mf.MANIFEST_FILE).read_text())
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != mf.MANIFEST_FILE}
+    assert set(data["files"]) == on_disk
+    for rel, digest in data["files"].items():
+        assert mf.sha256_file(out / rel) == digest, rel
+    for entry in data["graphs"].values():
+        assert entry["file"] in data["files"]
+    assert mf.TOKENIZER_FILE in data["files"] and mf.PARITY_FILE in data["files"]
+
+
+def test_tampered_file_is_detected(tiny_export, tmp_path):
+    out, _ = tiny_export
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with open(copy / "judge.onnx", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(mf.ManifestError, match="sha256"):
+        mf.read_manifest(copy)
+
+
+def test_manifest_records_versions_prompt_dims_and_source(tiny_export, tiny_model_dir):
+    from transformers import AutoProcessor
+
+    from creative4u_small.export.prompt_spec import build_prompt_spec
+
+    out, _ = tiny_export
+    m = mf.read_manifest(out)
+    assert m.format_version == mf.FORMAT_VERSION
+    for lib in ("torch", "transformers", "onnx", "onnxruntime"):
+        assert m.versions[lib]
+    assert m.versions["opset"] >= 17
+    assert m.source_model["model_type"] == "idefics3" and len(m.source_model["sha256"]) == 64
+    assert m.source_model["files"]["model.safetensors"] == mf.sha256_file(tiny_model_dir / "model.safetensors")
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    assert m.prompt == build_prompt_spec(processor, eos_token_ids=m.prompt.eos_token_ids)
+    assert m.dims.image_seq_len == processor.image_seq_len == 4 and m.dims.num_layers == 2
+    assert m.preprocessing.image_size == 32
+    assert {k: v.precision for k, v in m.graphs.items() if "int8" in k} == {
+        "vision.int8": "int8-qdq", "judge.int8": "int8", "decoder_prefill.int8": "int8", "decoder_step.int8": "int8"}
+    assert (out / mf.TOKENIZER_FILE).read_bytes() == (tiny_model_dir / mf.TOKENIZER_FILE).read_bytes()
+
+
+def test_untrained_model_is_unverified_not_passed(tiny_export):
+    out, summary = tiny_export
+    m = mf.read_manifest(out)
+    assert m.status == summary["status"] == "unverified"
+    for prec in ("fp32", "int8"):
+        assert m.parity[prec]["status"] == "unverified"
+        assert m.parity[prec]["decisive"] < m.parity[prec]["min_decisive"]
+    report = (out / mf.PARITY_FILE).read_text()
+    assert report.startswith("# Parity report — UNVERIFIED") and "PASSED" not in report
+
+
+def test_provenance_holds_resolved_config(tiny_export):
+    from creative4u_small.artifacts import PROVENANCE_FILE
+
+    out, _ = tiny_export
+    prov = json.loads((out / PROVENANCE_FILE).read_text())
+    assert prov["stage"] == "export" and prov["config"]["int8"] is True and prov["config"]["calib_pairs"] == 8
+
+
+def test_compare_counts_only_decisive_pairs():
+    import numpy as np
+
+    from creative4u_small.export.parity import Floors, compare
+
+    # pair 0 decisive (A), pair 1 a coin flip that the export flips: not counted
+    ref = np.array([[2.0, 0.0], [0.0, 2.0], [0.01, 0.0], [0.0, 0.01]])
+    got = np.array([[2.0, 0.0], [0.0, 2.0], [0.0, 0.01], [0.01, 0.0]])
+    f = compare(ref, got, Floors(1.0), margin=0.05, min_decisive=1)
+    assert (f["decisive"], f["agreeing"], f["agreement"], f["status"]) == (1, 1, 1.0, "passed")
+    f = compare(ref, got[[2, 3, 0, 1]], Floors(1.0), margin=0.05, min_decisive=1)
+    assert f["status"] == "failed" and "below the floor" in f["reason"]
+    f = compare(ref, ref, Floors(1.0), margin=0.05, min_decisive=2)
+    assert f["status"] == "unverified" and "only 1 of 2" in f["reason"]
