@@ -24,6 +24,7 @@ __import__("creative4u_small.cli.distill", fromlist=["register"]).register(app) 
 __import__("creative4u_small.cli.teacher", fromlist=["register"]).register(app)  # c4u teacher sft|grpo, c4u label
 __import__("creative4u_small.cli.export", fromlist=["register"]).register(app)  # c4u export
 __import__("creative4u_small.cli.runtime", fromlist=["register"]).register(app)  # c4u select, c4u rank, c4u bench
+__import__("creative4u_small.cli.quickstart", fromlist=["register"]).register(app)  # c4u quickstart
 
 
 def main() -> None:
