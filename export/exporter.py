@@ -195,28 +195,44 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
 
             tensorrt = {}
             if cfg.trt:
+                from creative4u_small.export.tensorrt_build import EngineVerdictDriver
+
                 tensorrt = _build_trt(cfg, tmp, entries, spec, dims, pre, progress)
+                progress("parity tensorrt", 0, 1)
+                batch = max(1, min(cfg.batch_size, cfg.trt_max_rows // 2, cfg.trt_max_images // 2))
+                engines = P.exported_logits(EngineVerdictDriver(tmp, tensorrt), processor, held_items, batch)
+                parity["tensorrt-int8"] = P.compare(reference, engines, P.Floors(cfg.int8_agreement), cfg.margin, cfg.min_decisive)
+                parity["tensorrt-int8"]["graphs"] = [tensorrt["engines"][r]["file"] for r in (mf.VISION, mf.JUDGE)]
             if cfg.triton:
                 from creative4u_small.export.triton import write_repository
 
                 progress("triton repository", 0, 1)
                 summary["triton_models"] = write_repository(tmp, entries, dims, cfg.opset, tensorrt.get("engines"))
 
-            for figures in parity.values():
-                figures["pairs_source"] = parity_source
-            status = P.overall_status(parity)
-            (tmp / mf.PARITY_FILE).write_text(P.parity_markdown(parity, status, str(cfg.model)))
             vers = versions() | {"opset": cfg.opset, "exporters": exporters}
             manifest = mf.Manifest(
                 format_version=mf.FORMAT_VERSION,
                 source_model={"path": str(Path(cfg.model).resolve()), "model_type": model_type, **model_hash(cfg.model)},
                 versions=vers, graphs=entries, preprocessing=pre, prompt=spec, dims=dims,
-                parity=parity, status=status, tensorrt=tensorrt,
+                parity=parity, status="unverified", tensorrt=tensorrt,
             )
+
+            def finish() -> str:
+                for figures in parity.values():
+                    figures["pairs_source"] = parity_source
+                manifest.status = P.overall_status(parity)
+                (tmp / mf.PARITY_FILE).write_text(P.parity_markdown(parity, manifest.status, str(cfg.model)))
+                write_provenance(tmp, "export", cfg.to_dict(), {"status": manifest.status, "parity_pairs": parity_source})
+                mf.write_manifest(tmp, manifest)
+                return manifest.status
+
+            finish()
+            # end to end through the torch-free runtime: its numpy preprocessing and the manifest's prompt pieces
+            progress("parity runtime", 0, 1)
+            parity["runtime-fp32"] = _runtime_check(tmp, reference, held_items, cfg)
+            status = finish()
             summary.update(status=status, parity=parity, parity_pairs=parity_source, graphs=sorted(entries),
                            exporters={k: v["exporter"] for k, v in exporters.items()})
-            write_provenance(tmp, "export", cfg.to_dict(), {"status": status, "parity_pairs": parity_source})
-            mf.write_manifest(tmp, manifest)
             progress("done", 1, 1)
     summary["out"] = str(cfg.out)
     summary["sizes_bytes"] = {e.file: (Path(cfg.out) / e.file).stat().st_size for e in entries.values()}
@@ -250,6 +266,25 @@ def _save_tokenizer(model_dir: Path, processor, dst: Path) -> None:
         shutil.copyfile(src, dst)
     else:
         processor.tokenizer.backend_tokenizer.save(str(dst))
+
+
+def _runtime_check(folder: Path, reference, items, cfg: ExportConfig) -> dict:
+    """fp32 parity of ``runtime.Selector`` (what users embed) on the held-out pairs, against the PyTorch reference."""
+    from creative4u_small.export import parity as P
+    from creative4u_small.runtime.selector import Selector
+
+    floors = P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp)
+    try:
+        selector = Selector.load(folder, backend="cpu", precision="fp32", threads=cfg.threads, batch_size=cfg.batch_size)
+        got = np.array([r.logits for r in selector.compare_many(items)], dtype=np.float64).reshape(-1, 2)
+    except Exception as e:  # noqa: BLE001 - an export the runtime cannot run is a failed export, said plainly
+        figures = P.compare(reference, reference, floors, cfg.margin, cfg.min_decisive)
+        figures.update(status="failed", reason=f"the runtime Selector cannot run this export: {type(e).__name__}: {e}")
+    else:
+        figures = P.compare(reference, got, floors, cfg.margin, cfg.min_decisive)
+    figures["graphs"] = [mf.VISION, mf.JUDGE]
+    figures["path"] = "runtime.Selector: numpy preprocessing + prompt pieces from the manifest"
+    return figures
 
 
 def _decoder_check(model, processor, items, folder: Path, entries: dict, threads: int = 0) -> dict:

@@ -10,7 +10,6 @@ exports carry shapes the symbolic shape inference of onnxruntime cannot follow.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -76,9 +75,3 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
         for leftover in Path(dst).parent.glob("augmented_model*.onnx"):
             leftover.unlink(missing_ok=True)
     return dst
-
-
-def copy_graph(src: Path, dst: Path) -> None:
-    shutil.copyfile(src, dst)
-    for data in Path(src).parent.glob(Path(src).name + "*.data"):
-        shutil.copyfile(data, Path(dst).parent / data.name.replace(Path(src).name, Path(dst).name, 1))

@@ -176,3 +176,61 @@ def build_engines(out_dir: Path, sources: dict[str, tuple[str, Path]], profiles:
         engines[role] = {"file": name, "graph": graph_key, "profile": profiles[role].to_dict()}
     return {"version": trt.__version__, "gpu": gpu, "strongly_typed": True, "timing_cache": TIMING_CACHE_FILE,
             "engines": engines}
+
+
+class EngineRunner:
+    """Runs one serialized engine with the TensorRT 10/11 tensor API (device buffers from torch.cuda)."""
+
+    def __init__(self, trt, path: Path):
+        self.trt = trt
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(Path(path).read_bytes())
+        if self.engine is None:
+            raise RuntimeError(f"TensorRT cannot load {Path(path).name}; it was built for another TensorRT version or GPU")
+        self.context = self.engine.create_execution_context()
+        self.names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+
+    def _is_input(self, name: str) -> bool:
+        return self.engine.get_tensor_mode(name) == self.trt.TensorIOMode.INPUT
+
+    def run(self, feeds: dict) -> dict:
+        import numpy as np
+        import torch
+
+        keep = []
+        for name in filter(self._is_input, self.names):
+            arr = np.ascontiguousarray(feeds[name], dtype=self.trt.nptype(self.engine.get_tensor_dtype(name)))
+            t = torch.from_numpy(arr).cuda()
+            self.context.set_input_shape(name, tuple(arr.shape))
+            self.context.set_tensor_address(name, t.data_ptr())
+            keep.append(t)
+        outputs = {}
+        for name in (n for n in self.names if not self._is_input(n)):
+            dtype = torch.from_numpy(np.empty(0, dtype=self.trt.nptype(self.engine.get_tensor_dtype(name)))).dtype
+            t = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=dtype, device="cuda")
+            self.context.set_tensor_address(name, t.data_ptr())
+            outputs[name] = t
+        stream = torch.cuda.current_stream()
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise RuntimeError("TensorRT execution failed; see the TensorRT log above")
+        stream.synchronize()
+        return {k: v.cpu().numpy() for k, v in outputs.items()}
+
+
+class EngineVerdictDriver:
+    """The verdict path on the vision and judge engines (same interface as ``parity.OrtVerdictDriver``)."""
+
+    def __init__(self, export_dir: Path, section: dict):
+        trt, _ = check_tensorrt()
+        engines = section["engines"]
+        self.vision = EngineRunner(trt, Path(export_dir) / engines[mf.VISION]["file"])
+        self.judge = EngineRunner(trt, Path(export_dir) / engines[mf.JUDGE]["file"])
+
+    def logits(self, input_ids, attention_mask, pixel_values, image_index):
+        import numpy as np
+
+        emb = self.vision.run({mf.VISION_INPUTS[0]: pixel_values})[mf.VISION_OUTPUTS[0]]
+        index = np.asarray(image_index)
+        rows = emb[index].reshape(index.shape[0], -1, emb.shape[-1])
+        feeds = dict(zip(mf.JUDGE_INPUTS, (input_ids, attention_mask, rows)))
+        return self.judge.run(feeds)[mf.JUDGE_OUTPUTS[0]]

@@ -137,3 +137,33 @@ def test_fp32_parity_figures_and_exporter_recorded(tiny_export):
     assert m.versions["exporters"]["judge"]["exporter"] == m.graphs["judge"].exporter
     assert m.graphs["judge"].inputs["input_ids"]["shape"] == ["rows", "seq"]
     assert m.graphs["judge"].outputs["verdict_logits"]["shape"] == ["rows", 2]
+
+
+def test_large_graphs_keep_weights_in_external_data(tmp_path, monkeypatch):
+    """Above the protobuf limit (threshold lowered here) weights go to ``<graph>.onnx.data``; ORT and INT8 still work."""
+    import onnxruntime as ort
+    import torch
+
+    from creative4u_small.export import graphs
+    from creative4u_small.export.quantize import quantize_dynamic_int8
+
+    class Small(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(64, 48)
+
+        def forward(self, x):
+            return self.proj(x).relu()
+
+    monkeypatch.setattr(graphs, "EXTERNAL_DATA_BYTES", 0)
+    module = Small().eval()
+    g = graphs.export_module(module, (torch.randn(3, 64),), tmp_path / "m.onnx", ["x"], ["y"], {"x": {0: "rows"}, "y": {0: "rows"}})
+    assert g.exporter == "dynamo" and g.files == ("m.onnx", "m.onnx.data") and (tmp_path / "m.onnx.data").stat().st_size >= 64 * 48 * 4
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(got - want).max() <= 1e-5
+    quantize_dynamic_int8(tmp_path / "m.onnx", tmp_path / "m.int8.onnx")
+    q = ort.InferenceSession(str(tmp_path / "m.int8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(q - want).max() < 0.1

@@ -206,6 +206,7 @@ def test_trt_export_builds_engines_on_gpu(tiny_model_dir, tmp_path):
     m = mf.read_manifest(out)
     assert m.tensorrt["strongly_typed"] and m.tensorrt["version"] == trt.__version__
     assert m.parity["int8-qdq"]["status"] in ("passed", "unverified") and summary["status"] != "failed"
+    assert m.parity["tensorrt-int8"]["status"] in ("passed", "unverified") and m.parity["tensorrt-int8"]["rows"] == 16
     runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
     for role, engine in m.tensorrt["engines"].items():
         assert trt.__version__ in engine["file"] and engine["file"] in m.files
