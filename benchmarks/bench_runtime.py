@@ -28,7 +28,7 @@ TARGETS = {
 }
 
 
-def ensure_export(preset: str, workdir: Path, calib_pairs: int) -> tuple[Path, Path]:
+def ensure_export(preset: str, workdir: Path, calib_pairs: int, batch_size: int) -> tuple[Path, Path]:
     """(model folder, export folder) for ``preset`` under ``workdir``, built on first use."""
     from creative4u_small.runtime.manifest import MANIFEST_FILE
 
@@ -43,7 +43,8 @@ def ensure_export(preset: str, workdir: Path, calib_pairs: int) -> tuple[Path, P
         from creative4u_small.export.exporter import run_export
 
         print(f"exporting {model} (fp32 + INT8) into {export}", flush=True)
-        run_export(ExportConfig(model=model, out=export, int8=True, calib_pairs=calib_pairs, overwrite=True),
+        # small calibration batches: static QDQ calibration keeps every activation of every batch in memory
+        run_export(ExportConfig(model=model, out=export, int8=True, calib_pairs=calib_pairs, batch_size=batch_size, overwrite=True),
                    lambda stage, done, total: print(f"  {stage} {done}/{total}", flush=True))
     return model, export
 
@@ -73,7 +74,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/c4u_bench_runtime"))
     ap.add_argument("--export", type=Path, help="existing export folder (skips building one)")
     ap.add_argument("--model", type=Path, help="the model the export came from (for the transformers baseline)")
-    ap.add_argument("--calib-pairs", type=int, default=12)
+    ap.add_argument("--calib-pairs", type=int, default=2, help="calibration/parity pairs for the export (memory grows with it)")
+    ap.add_argument("--export-batch-size", type=int, default=1, help="pairs per calibration batch (a 512 px batch of 8 pairs needs > 20 GB)")
     ap.add_argument("--backends", default="cpu")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
@@ -93,7 +95,7 @@ def main() -> None:
             ap.error("--export needs --model for the transformers baseline")
         model, export = args.model, args.export
     else:
-        model, export = ensure_export(args.preset, args.workdir, args.calib_pairs)
+        model, export = ensure_export(args.preset, args.workdir, args.calib_pairs, args.export_batch_size)
     out = args.out or (args.workdir / "bench.json")
     cfg = BenchConfig(
         export=export, backends=tuple(args.backends.split(",")), precisions=("fp32", "int8"), baseline="transformers", model=model,

@@ -273,6 +273,7 @@ def plot_report(report: dict, path: Path) -> Path:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         raise ImportError("--plot needs matplotlib: pip install 'creative4u-small[plot]'") from None
     runs = {k: v for k, v in report["backends"].items() if "skipped" not in v}
@@ -283,6 +284,9 @@ def plot_report(report: dict, path: Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     ax1.barh(names, p50, color=["tab:blue"] * len(runs) + ["tab:gray"] * (len(names) - len(runs)))
     ax1.set_xscale("log")
+    ax1.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for y, v in enumerate(p50):
+        ax1.text(v, y, f" {v:,.0f} ms" if v >= 10 else f" {v:.1f} ms", va="center", fontsize=8)
     ax1.set_xlabel("compare latency p50 (ms, both orders; log scale)")
     sizes = sorted({int(b) for v in runs.values() for b in v["throughput"]})
     width = 0.8 / max(1, len(runs) + bool(base.get("scorer_throughput")))
