@@ -15,6 +15,7 @@ class ExportConfig:
     triton: bool = field(default=False, metadata={"help": "Also write a Triton Inference Server model repository under triton/."})
     calib: Path | None = field(default=None, metadata={"help": "CreativePair JSONL whose pairs calibrate INT8 and check parity; synthetic pairs when absent."})
     calib_pairs: int = field(default=50, metadata={"help": "How many pairs (at most) to use for calibration and parity."})
+    calib_memory_mb: int = field(default=4096, metadata={"help": "Memory the static INT8 calibration may hold (MiB); bounds how many calibration images/rows are used."})
     decoder: bool = field(default=True, metadata={"help": "Export the KV-cache decoder graphs for the on-demand rationale."})
     opset: int = field(default=18, metadata={"help": "ONNX opset of the exported graphs (17 or newer)."})
     prefer_dynamo: bool = field(default=True, metadata={"help": "Try torch.onnx's dynamo exporter first; the TorchScript exporter is the fallback."})
@@ -41,7 +42,7 @@ class ExportConfig:
         for name in ("fp32_agreement", "int8_agreement"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} {getattr(self, name)} must be a fraction in [0, 1]")
-        for name in ("calib_pairs", "batch_size", "trt_max_rows", "trt_max_images", "trt_max_new_tokens", "trt_workspace_mb"):
+        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "trt_max_rows", "trt_max_images", "trt_max_new_tokens", "trt_workspace_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_decisive < 1:

@@ -181,7 +181,7 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                         f"decoder logits differ from PyTorch by {parity['fp32']['decoder']['max_abs_dlogit']:.2e} (> {DECODER_MAX_DLOGIT:.0e})"
 
             if cfg.int8 or cfg.trt:
-                _quantize(cfg, tmp, entries, processor, calib_items, drv, dims, progress)
+                calibration = _quantize(cfg, tmp, entries, processor, calib_items, drv, model, progress)
                 int8_floor = P.Floors(cfg.int8_agreement)
                 variants = [("int8", mf.VISION + ".int8", mf.JUDGE + ".int8")] if cfg.int8 else []
                 if cfg.trt:
@@ -192,6 +192,7 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                     parity[prec] = P.compare(reference, P.exported_logits(d8, processor, held_items, cfg.batch_size),
                                              int8_floor, cfg.margin, cfg.min_decisive)
                     parity[prec]["graphs"] = [v, j]
+                    parity[prec]["calibration"] = calibration
 
             tensorrt = {}
             if cfg.trt:
@@ -319,13 +320,20 @@ def _decoder_check(model, processor, items, folder: Path, entries: dict, threads
             "max_abs_dlogit": max(d1, d2)}
 
 
-def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, dims, progress) -> None:
+def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model, progress) -> dict:
+    """INT8 variants into ``tmp``/``entries``; returns what calibrated them."""
     from creative4u_small.export import parity as P
     from creative4u_small.export import quantize as Q
     from creative4u_small.export.graphs import _io_spec
 
     batches = list(P.batches(processor, calib_items, cfg.batch_size))
-    vision_feeds = [{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches]
+    vc = model.config.vision_config
+    patches = (vc.image_size // vc.patch_size) ** 2
+    n_images = sum(len(b.pixel_values) for b in batches)
+    keep = Q.calibration_budget(Q.vision_bytes_per_image(vc.num_hidden_layers, patches, vc.hidden_size, vc.intermediate_size),
+                                cfg.calib_memory_mb, n_images)
+    vision_feeds = Q.split_feeds([{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches], 2)[: (keep + 1) // 2]
+    calibration = {"vision_images": sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), "vision_images_available": n_images}
 
     def add(key: str, source: str, precision: str) -> None:
         inputs, outputs = _io_spec(tmp / f"{key}.onnx")
@@ -342,14 +350,22 @@ def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, dims, 
             add(key + ".int8", key, "int8")
     if cfg.trt:
         progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
-        feeds = []
+        tc = model.config.text_config
+        feeds, rows = [], 0
         for b in batches:
             emb = drv.image_embeds(b.pixel_values.numpy())
             idx = b.image_index.numpy()
             feeds.append({mf.JUDGE_INPUTS[0]: b.input_ids.numpy(), mf.JUDGE_INPUTS[1]: b.attention_mask.numpy(),
                           mf.JUDGE_INPUTS[2]: emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])})
-        Q.quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", feeds)
+            rows += len(idx)
+        per_row = Q.vision_bytes_per_image(tc.num_hidden_layers, feeds[0][mf.JUDGE_INPUTS[0]].shape[1], tc.hidden_size,
+                                           tc.intermediate_size)
+        keep = Q.calibration_budget(per_row, cfg.calib_memory_mb, rows)
+        judge_feeds = Q.split_feeds(feeds, 2)[: (keep + 1) // 2]
+        calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
+        Q.quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
         add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq")
+    return calibration
 
 
 def fixed_prompt_len(spec: mf.PromptSpec) -> int:
