@@ -30,6 +30,7 @@ def export(
     fp32_max_dp: float = typer.Option(1e-4, "--fp32-max-dp", help=_h("fp32_max_dp")),
     int8_agreement: float = typer.Option(0.99, "--int8-agreement", help=_h("int8_agreement")),
     opset: int = typer.Option(18, "--opset", help=_h("opset")),
+    no_dynamo: bool = typer.Option(False, "--no-dynamo", help="Use the TorchScript exporter only (faster; dynamo is tried first by default)."),
     trt_max_rows: int = typer.Option(16, "--trt-max-rows", help=_h("trt_max_rows")),
     trt_max_seq: int = typer.Option(0, "--trt-max-seq", help=_h("trt_max_seq")),
     threads: int = typer.Option(0, "--threads", help=_h("threads")),
@@ -45,7 +46,7 @@ def export(
     cfg = ExportConfig(model=model, out=out, int8=int8, trt=trt, triton=triton, calib=calib, calib_pairs=calib_pairs,
                        decoder=not no_decoder, margin=margin, min_decisive=min_decisive, fp32_max_dp=fp32_max_dp,
                        int8_agreement=int8_agreement, opset=opset, trt_max_rows=trt_max_rows, trt_max_seq=trt_max_seq,
-                       threads=threads, overwrite=overwrite)
+                       prefer_dynamo=not no_dynamo, threads=threads, overwrite=overwrite)
     progress, _ = progress_bar("export")
     task = progress.task_ids[0]
 

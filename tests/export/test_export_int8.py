@@ -64,3 +64,31 @@ def test_failed_parity_is_written_marked_failed_and_raises(trained_tiny_dir, hel
     assert {m.graphs[k].exporter for k in ("vision", "judge")} == {"torchscript"}
     assert m.parity["fp32"]["max_abs_dlogit"] < 1e-4  # the TorchScript graphs are right; only the absurd floor fails
     assert (out / mf.PARITY_FILE).read_text().startswith("# Parity report — FAILED")
+
+
+def test_cli_failed_parity_exits_non_zero_with_one_line(trained_tiny_dir, heldout_pairs_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from creative4u_small.cli import app
+
+    out = tmp_path / "cli-strict"
+    args = ["export", "--model", str(trained_tiny_dir), "--out", str(out), "--calib", str(heldout_pairs_file),
+            "--calib-pairs", "10", "--no-decoder", "--no-dynamo", "--threads", "1", "--fp32-max-dp", "1e-15", "--min-decisive", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "parity FAILED" in errors[0] and "marked failed" in errors[0]
+    assert mf.read_manifest(out).status == "failed"
+
+
+def test_calibration_budget_and_split():
+    import numpy as np
+
+    from creative4u_small.export.quantize import calibration_budget, split_feeds, vision_bytes_per_image
+
+    per_image = vision_bytes_per_image(layers=12, patches=1024, hidden=768, intermediate=3072)  # SmolVLM-256M's vision
+    assert 500 << 20 < per_image < 700 << 20
+    assert calibration_budget(per_image, 4096, available=16) == 7  # 4 GiB // 576 MiB
+    assert calibration_budget(per_image, 1, available=16) == 2 and calibration_budget(10, 4096, available=5) == 5
+    feeds = split_feeds([{"x": np.zeros((5, 3)), "m": np.ones((5, 2))}], 2)
+    assert [len(f["x"]) for f in feeds] == [2, 2, 1] and all(len(f["x"]) == len(f["m"]) for f in feeds)
