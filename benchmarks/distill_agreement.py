@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=2000)
     ap.add_argument("--heldout", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--teacher", type=Path, default=None, help="use this trained teacher instead of stage 2")
     ap.add_argument("--teacher-epochs", type=float, default=3.0)
     ap.add_argument("--teacher-batch", type=int, default=16)
     ap.add_argument("--label-k", type=int, default=0, help="rationales sampled per pair and order (0: score only)")
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument("--student-batch", type=int, default=32)
     ap.add_argument("--student-lr", type=float, default=3e-4)
     ap.add_argument("--rationale-weight", type=float, default=0.0)
+    ap.add_argument("--label-weight", type=float, default=0.0, help="share of ground truth in the student's target")
     args = ap.parse_args()
 
     from creative4u_small.model_init import build_model, build_processor, init_model
@@ -72,7 +74,7 @@ def main() -> None:
     w.mkdir(parents=True, exist_ok=True)
     timings: dict = {}
     data, train_f, held_f = w / "data", w / "train.jsonl", w / "heldout.jsonl"
-    teacher_init, teacher = w / "teacher_init", w / "teacher"
+    teacher_init, teacher = w / "teacher_init", args.teacher or w / "teacher"
     train_l, held_l = w / "train_labelled.jsonl", w / "heldout_labelled.jsonl"
     student_init, student = w / "student_init", w / "student"
     image_size = get_preset("small").image_size
@@ -112,7 +114,7 @@ def main() -> None:
         print(json.dumps(distill(DistillConfig(
             student=str(student_init), labels=str(train_l), out=str(student), epochs=args.student_epochs,
             batch_size=args.student_batch, learning_rate=args.student_lr, rationale_weight=args.rationale_weight,
-            max_rationale_tokens=128, seed=args.seed, save_steps=100, resume=True,
+            max_rationale_tokens=128, label_weight=args.label_weight, seed=args.seed, save_steps=100, resume=True,
         ))), flush=True)
 
     _stage("data", train_f.is_file() and held_f.is_file(), make_data, timings)
@@ -125,6 +127,7 @@ def main() -> None:
     report = evaluate_model(student, held_l, batch_size=32)
     timings["eval"] = round(time.perf_counter() - t0, 1)
     teacher_acc = report["teacher"]["teacher_accuracy"]
+    orders = [p.teacher.p_a_orders for p in load_pairs(held_l) if len(p.teacher.p_a_orders) == 2]
     result = {
         "benchmark": "distill_agreement",
         "train_pairs": n_train,
@@ -134,6 +137,7 @@ def main() -> None:
         "student_accuracy": report["accuracy"],
         "agreement": report["teacher"]["agreement"],
         "order_consistency": report["order_consistency"],
+        "teacher_order_consistency": sum((a >= 0.5) == (b >= 0.5) for a, b in orders) / len(orders) if orders else None,
         "student_ece": report["ece"],
         "seconds": timings,
     }
