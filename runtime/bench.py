@@ -59,10 +59,18 @@ def machine_info() -> dict:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         pass
+    from importlib.metadata import PackageNotFoundError, version
+
     from creative4u_small.runtime.backends import available_backends
 
+    vers = versions()
+    for name in ("onnxruntime-gpu", "tensorrt", "pillow", "matplotlib"):
+        try:
+            vers[name] = version(name)
+        except PackageNotFoundError:
+            pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem, 1) if mem else None, "platform": platform.platform(),
-            "available_backends": available_backends(), "versions": versions()}
+            "available_backends": available_backends(), "versions": vers}
 
 
 # ---------------------------------------------------------------- workload
