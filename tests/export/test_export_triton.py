@@ -136,3 +136,29 @@ def test_pbtxt_roundtrip_and_errors():
         parse_pbtxt('name: "x"\ninput { name: "a"')
     with pytest.raises(ValueError):
         parse_pbtxt('input [ { name: "a" } { name: "b" } ]')
+
+
+def test_tensorrt_plan_models_and_ensemble(tiny_export, tmp_path):
+    """With engines (written by `--trt` on a GPU; stand-in bytes here) the repository adds tensorrt_plan models."""
+    import shutil
+
+    from creative4u_small.export.triton import parse_pbtxt, write_repository
+
+    out, _ = tiny_export
+    folder = tmp_path / "exp"
+    shutil.copytree(out, folder)
+    m = mf.read_manifest(folder, verify_hashes=False)
+    shutil.rmtree(folder / "triton")
+    engines = {}
+    for role, graph in ((mf.VISION, "vision.int8"), (mf.JUDGE, "judge.int8")):
+        (folder / f"{graph}.trt10.9.0.gpu.plan").write_bytes(b"stand-in engine bytes")
+        engines[role] = {"file": f"{graph}.trt10.9.0.gpu.plan", "graph": graph}
+    names = write_repository(folder, m.graphs, m.dims, 18, engines)
+    assert {"vision_trt", "judge_trt", "verdict_trt"} <= set(names)
+    for role, engine in engines.items():
+        cfg = parse_pbtxt((folder / "triton" / f"{role}_trt" / "config.pbtxt").read_text())
+        assert cfg["platform"] == "tensorrt_plan" and cfg["instance_group"][0]["kind"] == "KIND_GPU"
+        assert [t["name"] for t in cfg["input"]] == list(m.graphs[engine["graph"]].inputs)
+        assert (folder / "triton" / f"{role}_trt" / "1" / "model.plan").read_bytes() == b"stand-in engine bytes"
+    ens = parse_pbtxt((folder / "triton" / "verdict_trt" / "config.pbtxt").read_text())
+    assert [s["model_name"] for s in ens["ensemble_scheduling"]["step"]] == ["vision_trt", "pair_rows", "judge_trt"]
