@@ -147,27 +147,33 @@ class JudgeGraph(_TextBase):
         return last @ self.verdict_head.T
 
 
-class PrefillGraph(_TextBase):
-    """Judge inputs -> logits [R, vocab] at the last position and present.* [R, kv_heads, L, head_dim]."""
-
+class _WithHead(_TextBase):
     def __init__(self, model):
         super().__init__(model)
         self.lm_head = model.get_output_embeddings()
+        self.tied = self.lm_head.weight is self.embed_tokens.weight and getattr(self.lm_head, "bias", None) is None
+
+    def logits(self, last):
+        """[R, vocab]. A tied head multiplies the embedding table as stored ([V, H] @ [R, H, 1]), so the
+        graph keeps one copy of it instead of the table plus its transpose (114 MB at SmolVLM-256M)."""
+        if self.tied:
+            return torch.matmul(self.embed_tokens.weight, last.unsqueeze(-1)).squeeze(-1)
+        return self.lm_head(last)
+
+
+class PrefillGraph(_WithHead):
+    """Judge inputs -> logits [R, vocab] at the last position and present.* [R, kv_heads, L, head_dim]."""
 
     def forward(self, input_ids, attention_mask, image_embeds):
         last, present = self.prefill_hidden(input_ids, attention_mask, image_embeds)
-        return (self.lm_head(last), *present)
+        return (self.logits(last), *present)
 
 
-class StepGraph(_TextBase):
+class StepGraph(_WithHead):
     """input_ids [R, 1], attention_mask [R, P + 1], past.* -> logits [R, vocab] and present.* (P + 1 long)."""
-
-    def __init__(self, model):
-        super().__init__(model)
-        self.lm_head = model.get_output_embeddings()
 
     def forward(self, input_ids, attention_mask, *past):
         embeds = self.embed_tokens(input_ids)
         position_ids = (attention_mask.sum(-1, keepdim=True) - 1).clamp(min=0)
         last, present = self.run(embeds, attention_mask, position_ids, 1, past)
-        return (self.lm_head(last), *present)
+        return (self.logits(last), *present)

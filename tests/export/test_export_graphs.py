@@ -167,3 +167,23 @@ def test_large_graphs_keep_weights_in_external_data(tmp_path, monkeypatch):
     quantize_dynamic_int8(tmp_path / "m.onnx", tmp_path / "m.int8.onnx")
     q = ort.InferenceSession(str(tmp_path / "m.int8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.abs(q - want).max() < 0.1
+
+
+def test_prefill_logits_at_the_verdict_ids_equal_the_scorer(tiny_export, loaded):
+    """An independent reference for the decoder graph: its last-position logits at A/B are the verdict logits."""
+    import onnxruntime as ort
+    import torch
+
+    from creative4u_small.distill.scorer import build_judge_batch, verdict_logits
+
+    out, _ = tiny_export
+    model, processor, verdict_ids = loaded
+    batch = build_judge_batch(processor, _items())
+    with torch.no_grad():
+        ref = verdict_logits(model, batch, verdict_ids).numpy()
+    emb = ort.InferenceSession(str(out / "vision.onnx"), providers=["CPUExecutionProvider"]).run(None, {"pixel_values": batch.pixel_values.numpy()})[0]
+    idx = batch.image_index.numpy()
+    feeds = {"input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy(),
+             "image_embeds": emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])}
+    logits = ort.InferenceSession(str(out / "decoder_prefill.onnx"), providers=["CPUExecutionProvider"]).run(["logits"], feeds)[0]
+    assert np.abs(logits[:, list(verdict_ids)] - ref).max() <= 1e-4
