@@ -175,10 +175,9 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
             parity["fp32"]["graphs"] = [mf.VISION, mf.JUDGE]
             if cfg.decoder:
                 parity["fp32"]["decoder"] = _decoder_check(model, processor, held_items[:2], tmp, entries, cfg.threads)
-                if parity["fp32"]["decoder"]["max_abs_dlogit"] > DECODER_MAX_DLOGIT:
-                    parity["fp32"]["status"] = "failed"
-                    parity["fp32"]["reason"] = (parity["fp32"].get("reason", "") + "; " if parity["fp32"].get("reason") else "") + \
-                        f"decoder logits differ from PyTorch by {parity['fp32']['decoder']['max_abs_dlogit']:.2e} (> {DECODER_MAX_DLOGIT:.0e})"
+                worst = parity["fp32"]["decoder"]["max_abs_dlogit"]
+                if worst > DECODER_MAX_DLOGIT:
+                    _mark_failed(parity["fp32"], f"decoder logits differ from PyTorch by {worst:.2e} (> {DECODER_MAX_DLOGIT:.0e})")
 
             if cfg.int8 or cfg.trt:
                 calibration = _quantize(cfg, tmp, entries, processor, calib_items, drv, model, progress)
@@ -244,6 +243,13 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _mark_failed(figures: dict, reason: str) -> None:
+    """Fail a precision (an unverified one too: a numeric breach needs no decisive pairs to be real)."""
+    earlier = figures.get("reason", "") if figures.get("status") == "failed" else ""
+    figures["status"] = "failed"
+    figures["reason"] = "; ".join(r for r in (earlier, reason) if r)
 
 
 def _eos_ids(model) -> list[int]:

@@ -87,3 +87,15 @@ def test_compare_counts_only_decisive_pairs():
     assert f["status"] == "failed" and "below the floor" in f["reason"]
     f = compare(ref, ref, Floors(1.0), margin=0.05, min_decisive=2)
     assert f["status"] == "unverified" and "only 1 of 2" in f["reason"]
+
+
+def test_a_numeric_breach_fails_even_an_unverified_precision():
+    from creative4u_small.export.exporter import _mark_failed
+    from creative4u_small.export.parity import overall_status
+
+    parity = {"fp32": {"status": "unverified", "reason": "only 0 of 4 pairs are decisive"}, "int8": {"status": "passed"}}
+    _mark_failed(parity["fp32"], "decoder logits differ")
+    assert parity["fp32"] == {"status": "failed", "reason": "decoder logits differ"}
+    assert overall_status(parity) == "failed"
+    assert overall_status({"a": {"status": "passed"}, "b": {"status": "unverified"}}) == "unverified"
+    assert overall_status({}) == "unverified"
