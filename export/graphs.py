@@ -7,7 +7,9 @@ with ``onnx.checker`` and returns a ``GraphEntry`` plus the exporter that produc
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,9 +96,35 @@ def _io_spec(path: Path) -> tuple[dict, dict]:
 def export_module(module, args, path: Path, input_names, output_names, dynamic: dict, opset: int = 18,
                   prefer_dynamo: bool = True) -> ExportedGraph:
     """Export ``module(*args)`` to ``path``; returns the entry read back from the written file."""
+    with _quiet_exporters():
+        return _export_module(module, args, Path(path), input_names, output_names, dynamic, opset, prefer_dynamo)
+
+
+@contextlib.contextmanager
+def _quiet_exporters():
+    """Silence the exporters' chatter that says nothing about this export (skipped torchvision ops,
+    unused axis names, tracer notes on sizes that are fixed by design, e.g. the square frame)."""
     import torch
 
-    path = Path(path)
+    names = ("torch.onnx", "torch.onnx._internal.exporter._registration", "torch.export", "torch._dynamo")
+    levels = {n: logging.getLogger(n).level for n in names}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=r".*axis name.*will not be used.*")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"copyreg|torch.*")
+        for n in names:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for n, level in levels.items():
+                logging.getLogger(n).setLevel(level)
+
+
+def _export_module(module, args, path: Path, input_names, output_names, dynamic: dict, opset: int,
+                   prefer_dynamo: bool) -> ExportedGraph:
+    import torch
+
     external = _param_bytes(module) > EXTERNAL_DATA_BYTES
     module.eval()
     dynamo_error = ""
