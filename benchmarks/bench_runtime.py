@@ -104,7 +104,8 @@ def main() -> None:
         explain_runs=args.explain_runs, threads=args.threads, json_out=out, plot=out.with_suffix(".png"),
     )
     t0 = time.perf_counter()
-    report = run_bench(cfg, lambda stage, done, total: print(f"  [{time.perf_counter() - t0:7.1f}s] {stage} {done}/{total}", flush=True))
+    report = run_bench(cfg, lambda stage, done, total: print(f"  [{time.perf_counter() - t0:7.1f}s] {stage} {done}/{total}", flush=True),
+                       workdir=args.workdir / "workload")
     line = {"bench": "runtime", "export": str(export), "wall_s": round(time.perf_counter() - t0, 1), "report": str(out),
             "machine": {k: report["machine"][k] for k in ("cpu", "cores")}, **headline(report, cfg.backends[0])}
     print(json.dumps(line))

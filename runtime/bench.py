@@ -315,8 +315,12 @@ def plot_report(report: dict, path: Path) -> Path:
     return path
 
 
-def run_bench(cfg: BenchConfig, progress=None) -> dict:
-    """Measure every requested backend/precision (and the baseline); write JSON/PNG when asked."""
+def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> dict:
+    """Measure every requested backend/precision (and the baseline); write JSON/PNG when asked.
+
+    The synthetic workload is rendered into ``workdir`` when given (kept), else a temporary folder.
+    The JSON report is rewritten after each backend, so a long run that dies keeps what it measured.
+    """
     from creative4u_small.artifacts import write_json_atomic
     from creative4u_small.runtime import manifest as mf
     from creative4u_small.runtime.backends import BackendError
@@ -325,8 +329,18 @@ def run_bench(cfg: BenchConfig, progress=None) -> dict:
     progress = progress or _noop
     manifest = mf.read_manifest(cfg.export)
     report: dict = {"machine": machine_info(), "config": cfg.to_dict(), "export_status": manifest.status, "backends": {}}
-    with tempfile.TemporaryDirectory(prefix="c4u-bench-") as work:
-        items = workload(cfg, Path(work), manifest.preprocessing.image_size)
+    def save() -> None:
+        if cfg.json_out:
+            Path(cfg.json_out).parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(Path(cfg.json_out), report)
+
+    with tempfile.TemporaryDirectory(prefix="c4u-bench-") as tmp:
+        work = Path(workdir) if workdir else Path(tmp)
+        if workdir and (work / "synth").exists():
+            import shutil
+
+            shutil.rmtree(work / "synth")
+        items = workload(cfg, work, manifest.preprocessing.image_size)
         report["workload"] = {"pairs": len(items), "images": len(_images(items)),
                               "source": str(cfg.pairs) if cfg.pairs else f"synthetic, {manifest.preprocessing.image_size} px, seed {cfg.seed}"}
         for backend, precision in itertools.product(cfg.backends, cfg.precisions):
@@ -339,12 +353,11 @@ def run_bench(cfg: BenchConfig, progress=None) -> dict:
                 continue
             report["backends"][key] = bench_selector(sel, items, cfg, progress, key)
             del sel
+            save()
         if cfg.baseline == "transformers":
             report["baseline"] = bench_transformers(cfg, items, progress)
     report["ratios"] = ratios(report)
-    if cfg.json_out:
-        Path(cfg.json_out).parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(Path(cfg.json_out), report)
+    save()
     if cfg.plot:
         report["plot"] = str(plot_report(report, Path(cfg.plot)))
     return report
