@@ -20,13 +20,6 @@ import json
 import time
 from pathlib import Path
 
-# A student smaller than the `small` teacher (same 64 px frames and tokenizer size).
-STUDENT_DIMS = dict(
-    name="student-mini", image_size=64, patch_size=8, scale_factor=2,
-    vision_hidden=64, vision_layers=3, vision_heads=2, vision_intermediate=128,
-    text_hidden=64, text_layers=3, text_heads=4, text_kv_heads=2, text_intermediate=128,
-    vocab_size=2048,
-)
 
 
 def _stage(name, done: bool, fn, timings: dict):
@@ -60,7 +53,7 @@ def main() -> None:
 
     from creative4u_small.model_init import build_model, build_processor, init_model
     from creative4u_small.pairs import load_pairs, write_pairs
-    from creative4u_small.presets import Preset, get_preset
+    from creative4u_small.presets import get_preset
     from creative4u_small.synth import synthesize
     from creative4u_small.distill.distill_config import DistillConfig
     from creative4u_small.distill.distill_trainer import distill
@@ -105,7 +98,7 @@ def main() -> None:
         if not (student_init / "config.json").is_file():
             from creative4u_small.artifacts import atomic_dir
 
-            preset = Preset(**STUDENT_DIMS)
+            preset = get_preset("mini")
             processor = build_processor(preset)
             model = build_model(preset, processor.tokenizer, seed=args.seed)
             with atomic_dir(student_init, overwrite=True) as tmp:

@@ -51,6 +51,12 @@ PRESETS: dict[str, Preset] = {
             text_hidden=32, text_layers=2, text_heads=4, text_kv_heads=2, text_intermediate=64,
             vocab_size=1024,
         ),
+        Preset(  # a student smaller than the `small` teacher: same frames and tokenizer, ~375k parameters
+            name="mini", image_size=64, patch_size=8, scale_factor=2,
+            vision_hidden=64, vision_layers=3, vision_heads=2, vision_intermediate=128,
+            text_hidden=64, text_layers=3, text_heads=4, text_kv_heads=2, text_intermediate=128,
+            vocab_size=2048,
+        ),
         Preset(
             name="small", image_size=64, patch_size=8, scale_factor=2,
             vision_hidden=128, vision_layers=4, vision_heads=4, vision_intermediate=256,

@@ -64,7 +64,7 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
         Stage("distill", "distilling the student (answer first, soft teacher verdicts + rationale)",
               c4u("distill", "--student", m / "student-init", "--labels", labels, "--out", m / "student",
                   "--epochs", cfg.distill_epochs, "--lr", cfg.distill_lr, "--batch-size", cfg.distill_batch_size,
-                  "--rationale-weight", cfg.rationale_weight, "--seed", cfg.seed, "--save-steps", 0, "--overwrite")),
+                  "--rationale-weight", cfg.rationale_weight, "--label-weight", cfg.label_weight, "--seed", cfg.seed, "--save-steps", 0, "--overwrite")),
         Stage("eval", "evaluating the student on the held-out pairs",
               c4u("eval", "--model", m / "student", "--pairs", held_labels, "--out", out / "eval" / "student.json"),
               stdout=out / "eval" / "stdout.json"),

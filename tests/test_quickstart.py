@@ -1,0 +1,54 @@
+"""End to end: `c4u quickstart --fast` runs every stage and its report holds real figures."""
+
+import json
+from math import comb
+
+import pytest
+
+from creative4u_small.quickstart_config import QuickstartConfig
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="non-negative"):
+        QuickstartConfig(train_pairs=-1)
+    with pytest.raises(ValueError, match="pool_size"):
+        QuickstartConfig(pool_size=1)
+    fast = QuickstartConfig().fast()
+    assert fast.train_pairs < QuickstartConfig().train_pairs
+
+
+def _binomial_tail(k: int, n: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, 1/2): how likely coin flips score this well."""
+    return sum(comb(n, i) for i in range(k, n + 1)) / 2**n
+
+
+def test_fast_quickstart_end_to_end(tmp_path):
+    from typer.testing import CliRunner
+
+    from creative4u_small.cli import app
+    from creative4u_small.runtime.manifest import read_manifest
+
+    out = tmp_path / "qs"
+    result = CliRunner().invoke(app, ["quickstart", "--fast", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    res = json.loads((out / "results.json").read_text())
+
+    student = res["student"]
+    n, acc = student["n"], student["accuracy"]
+    assert n == QuickstartConfig().fast().heldout_pairs and 0.0 <= acc <= 1.0
+    assert _binomial_tail(round(acc * n), n) < 0.01, f"student accuracy {acc:.2f} on {n} pairs is not above chance"
+    assert 0.0 <= res["teacher"]["accuracy"] <= 1.0
+
+    manifest = read_manifest(out / "export")
+    assert manifest.status in ("passed", "unverified") and set(manifest.parity) >= {"fp32", "int8"}
+    for fig in manifest.parity.values():
+        assert fig["status"] != "failed" and fig["max_abs_dp_a"] < 0.05
+
+    order = res["rank"]["order"]
+    assert len(order) == QuickstartConfig().fast().pool_size and len(set(order)) == len(order)
+    html = (out / "report.html").read_text()
+    assert f"{100 * acc:.1f}%" in html and "ranked contact sheet" in html and "latency chart" in html
+    assert (out / "ranked_pool.png").stat().st_size > 0 and (out / "latency.png").stat().st_size > 0
+
+    rerun = CliRunner().invoke(app, ["quickstart", "--fast", "--out", str(out)])
+    assert rerun.exit_code == 0 and rerun.output.count("done earlier, skipped") == 14
