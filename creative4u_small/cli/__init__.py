@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli import data, model
+from creative4u_small.cli import data, distill, export, model, quickstart, runtime, teacher
 
 app = typer.Typer(
     name="c4u",
@@ -20,11 +20,11 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
-__import__("creative4u_small.cli.distill", fromlist=["register"]).register(app)  # c4u distill, c4u eval
-__import__("creative4u_small.cli.teacher", fromlist=["register"]).register(app)  # c4u teacher sft|grpo, c4u label
-__import__("creative4u_small.cli.export", fromlist=["register"]).register(app)  # c4u export
-__import__("creative4u_small.cli.runtime", fromlist=["register"]).register(app)  # c4u select, c4u rank, c4u bench
-__import__("creative4u_small.cli.quickstart", fromlist=["register"]).register(app)  # c4u quickstart
+distill.register(app)  # c4u distill, c4u eval
+teacher.register(app)  # c4u teacher sft|grpo, c4u label
+export.register(app)  # c4u export
+runtime.register(app)  # c4u select, c4u rank, c4u bench
+quickstart.register(app)  # c4u quickstart
 
 
 def main() -> None:
