@@ -7,7 +7,7 @@ EXTRAS ?= cpu,train,export,test,plot
 
 install:
 	$(PIP) install "torch==2.13.0"
-	$(PIP) install -e ".[$(EXTRAS)]"
+	$(PIP) install -e ".[$(EXTRAS)]" -c constraints.txt
 
 test: install
 	pytest
