@@ -28,3 +28,22 @@ def synth_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synth_pairs_file(synth_dir):
     return synth_dir / "pairs.jsonl"
+
+
+@pytest.fixture(scope="session")
+def pairs_subset(synth_pairs_file, tmp_path_factory):
+    """``pairs_subset(n)``: the first n synthetic pairs in a file of their own (image paths made absolute)."""
+    import json
+
+    def make(n: int):
+        out = tmp_path_factory.mktemp("subset") / "pairs.jsonl"
+        lines = []
+        for text in synth_pairs_file.read_text().splitlines()[:n]:
+            rec = json.loads(text)
+            for k in ("image_a", "image_b"):
+                rec[k] = str(synth_pairs_file.parent / rec[k])
+            lines.append(json.dumps(rec))
+        out.write_text("\n".join(lines) + "\n")
+        return out
+
+    return make

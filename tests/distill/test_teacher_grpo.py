@@ -14,16 +14,8 @@ from creative4u_small.pairs import load_pairs
 
 
 @pytest.fixture(scope="module")
-def four_pairs(synth_pairs_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("grpo") / "pairs.jsonl"
-    lines = []
-    for text in synth_pairs_file.read_text().splitlines()[:4]:
-        rec = json.loads(text)
-        for k in ("image_a", "image_b"):
-            rec[k] = str(synth_pairs_file.parent / rec[k])
-        lines.append(json.dumps(rec))
-    out.write_text("\n".join(lines) + "\n")
-    return out
+def four_pairs(pairs_subset):
+    return pairs_subset(4)
 
 
 @pytest.fixture(scope="module")

@@ -19,16 +19,8 @@ GOOD_A = protocol.teacher_completion("A", ANSWERS, "Creative A shows the product
 
 
 @pytest.fixture(scope="module")
-def six_pairs(synth_pairs_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("label") / "pairs.jsonl"
-    lines = []
-    for text in synth_pairs_file.read_text().splitlines()[:6]:
-        rec = json.loads(text)
-        for k in ("image_a", "image_b"):
-            rec[k] = str(synth_pairs_file.parent / rec[k])
-        lines.append(json.dumps(rec))
-    out.write_text("\n".join(lines) + "\n")
-    return out
+def six_pairs(pairs_subset):
+    return pairs_subset(6)
 
 
 def cfg(model, pairs, out, **kw):

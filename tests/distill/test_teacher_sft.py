@@ -15,17 +15,8 @@ from creative4u_small.pairs import PairsError, load_pairs
 
 
 @pytest.fixture(scope="module")
-def few_pairs(synth_pairs_file, tmp_path_factory):
-    """The first 4 synthetic pairs in a file of their own (image paths made absolute)."""
-    out = tmp_path_factory.mktemp("sft") / "pairs.jsonl"
-    lines = []
-    for text in synth_pairs_file.read_text().splitlines()[:4]:
-        rec = json.loads(text)
-        for k in ("image_a", "image_b"):
-            rec[k] = str(synth_pairs_file.parent / rec[k])
-        lines.append(json.dumps(rec))
-    out.write_text("\n".join(lines) + "\n")
-    return out
+def few_pairs(pairs_subset):
+    return pairs_subset(4)
 
 
 def config(model, data, out, **kw):
