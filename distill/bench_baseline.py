@@ -1,0 +1,86 @@
+"""The `c4u bench` baseline: the same workload on the plain transformers model.
+
+Kept out of ``runtime/`` so that the runtime package never imports torch; `c4u bench` loads it
+only with ``--baseline transformers``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from creative4u_small.runtime.bench import _images, _noop, peak_rss_mb, percentiles
+from creative4u_small.runtime.bench_config import BenchConfig
+
+
+def bench_transformers(cfg: BenchConfig, items, progress=_noop) -> dict:
+    """The same workload on the PyTorch model: teacher-style generate and the single-pass scorer."""
+    import torch
+
+    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.distill.scorer import VerdictScorer, prompt_chat_text
+    from creative4u_small.images import open_image
+
+    model, processor, verdict_ids = load_model(cfg.model)
+    out: dict = {"model": str(cfg.model), "torch_threads": torch.get_num_threads()}
+
+    def scorer(batch_size=16):
+        return VerdictScorer(model, processor, verdict_ids, batch_size=batch_size)
+
+    for _ in range(cfg.warmup):
+        scorer().score([items[0]])
+    lat = []
+    for i in range(cfg.runs):
+        progress("transformers scorer", i, cfg.runs)
+        t0 = time.perf_counter()
+        scorer().score([items[i % len(items)]])
+        lat.append((time.perf_counter() - t0) * 1000)
+    out["scorer_compare_ms"] = percentiles(lat)
+
+    throughput = {}
+    for b in cfg.batch_sizes:
+        reps = max(1, math.ceil(cfg.runs / b))
+        times = []
+        for rep in range(reps):
+            progress(f"transformers batch {b}", rep, reps)
+            batch = [items[(rep * b + k) % len(items)] for k in range(b)]
+            t0 = time.perf_counter()
+            scorer(batch_size=b).score(batch)
+            times.append(time.perf_counter() - t0)
+        throughput[str(b)] = {"pairs_per_s": b / float(np.median(times)), "seconds_per_batch": float(np.median(times)), "reps": reps}
+    out["scorer_throughput"] = throughput
+
+    images = _images(items)
+    ranks = {}
+    for n in cfg.rank_sizes:
+        if n > cfg.baseline_rank_max:
+            continue
+        progress(f"transformers rank {n} (every ordered pair)", 0, 1)
+        pairs = [(images[i], images[j], items[0][2], items[0][3]) for i in range(n) for j in range(i + 1, n)]
+        t0 = time.perf_counter()
+        scorer().score(pairs)  # both orders of every unordered pair = every ordered pair
+        ranks[str(n)] = {"seconds": time.perf_counter() - t0, "ordered_pairs": 2 * len(pairs)}
+    out["scorer_rank_all_ordered_pairs"] = ranks
+
+    if cfg.explain_runs and cfg.generate_tokens:
+        def generate(item):
+            """Plain transformers: processor on the teacher prompt, then greedy generate of the reasoning."""
+            a, b, q, t = item
+            inputs = processor(text=[prompt_chat_text(processor, q, t)], images=[[open_image(a), open_image(b)]], return_tensors="pt")
+            with torch.inference_mode():
+                ids = model.generate(**inputs, max_new_tokens=cfg.generate_tokens, min_new_tokens=cfg.generate_tokens, do_sample=False)
+            return int(ids.shape[1] - inputs["input_ids"].shape[1])
+
+        generate(items[0])  # warm-up
+        gen, new_tokens = [], 0
+        for i in range(cfg.explain_runs):
+            progress("transformers generate", i, cfg.explain_runs)
+            t0 = time.perf_counter()
+            new_tokens = generate(items[i % len(items)])
+            gen.append((time.perf_counter() - t0) * 1000)
+        out["generate_ms"] = percentiles(gen)
+        out["generate_new_tokens"] = new_tokens
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
