@@ -6,12 +6,9 @@ only with ``--baseline transformers``.
 
 from __future__ import annotations
 
-import math
 import time
 
-import numpy as np
-
-from creative4u_small.runtime.bench import _images, _noop, peak_rss_mb, percentiles
+from creative4u_small.runtime.bench import _images, _noop, peak_rss_mb, percentiles, throughput
 from creative4u_small.runtime.bench_config import BenchConfig
 
 
@@ -39,18 +36,12 @@ def bench_transformers(cfg: BenchConfig, items, progress=_noop) -> dict:
         lat.append((time.perf_counter() - t0) * 1000)
     out["scorer_compare_ms"] = percentiles(lat)
 
-    throughput = {}
-    for b in cfg.batch_sizes:
-        reps = max(1, math.ceil(cfg.runs / b))
-        times = []
-        for rep in range(reps):
-            progress(f"transformers batch {b}", rep, reps)
-            batch = [items[(rep * b + k) % len(items)] for k in range(b)]
-            t0 = time.perf_counter()
-            scorer(batch_size=b).score(batch)
-            times.append(time.perf_counter() - t0)
-        throughput[str(b)] = {"pairs_per_s": b / float(np.median(times)), "seconds_per_batch": float(np.median(times)), "reps": reps}
-    out["scorer_throughput"] = throughput
+    def run_batch(batch):
+        t0 = time.perf_counter()
+        scorer(batch_size=len(batch)).score(batch)
+        return time.perf_counter() - t0
+
+    out["scorer_throughput"] = throughput(cfg, items, run_batch, "transformers", progress)
 
     images = _images(items)
     ranks = {}

@@ -95,6 +95,23 @@ def workload(cfg: BenchConfig, workdir: Path, image_size: int) -> list[tuple]:
     return items
 
 
+def throughput(cfg: BenchConfig, items, run_batch, label: str, progress=_noop) -> dict:
+    """Pairs per second at each batch size: median of about ``cfg.runs`` pairs' worth of batches.
+
+    ``run_batch(batch)`` returns the seconds one batch took (set-up it excludes stays untimed).
+    """
+    out = {}
+    for b in cfg.batch_sizes:
+        reps = max(1, math.ceil(cfg.runs / b))
+        times = []
+        for rep in range(reps):
+            progress(f"{label} batch {b}", rep, reps)
+            times.append(run_batch([items[(rep * b + k) % len(items)] for k in range(b)]))
+        median = float(np.median(times))
+        out[str(b)] = {"pairs_per_s": b / median, "seconds_per_batch": median, "reps": reps}
+    return out
+
+
 def _images(items) -> list:
     return list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))
 
@@ -123,19 +140,13 @@ def bench_selector(sel, items, cfg: BenchConfig, progress=_noop, label: str = ""
                 stages[k].append(r.timings_ms[k])
     out["compare_ms"] = percentiles(lat)
 
-    throughput = {}
-    for b in cfg.batch_sizes:
-        reps = max(1, math.ceil(cfg.runs / b))
-        times = []
-        for rep in range(reps):
-            progress(f"{label} batch {b}", rep, reps)
-            batch = [items[(rep * b + k) % len(items)] for k in range(b)]
-            sel.clear_cache()
-            t0 = time.perf_counter()
-            sel.compare_many(batch)
-            times.append(time.perf_counter() - t0)
-        throughput[str(b)] = {"pairs_per_s": b / float(np.median(times)), "seconds_per_batch": float(np.median(times)), "reps": reps}
-    out["throughput"] = throughput
+    def run_batch(batch):
+        sel.clear_cache()
+        t0 = time.perf_counter()
+        sel.compare_many(batch)
+        return time.perf_counter() - t0
+
+    out["throughput"] = throughput(cfg, items, run_batch, label, progress)
 
     images = _images(items)
     ranks = {}
