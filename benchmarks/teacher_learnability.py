@@ -24,7 +24,7 @@ def accuracy(teacher: Path, pairs: Path, out: Path, batch_size: int, max_new_tok
 
     t0 = time.perf_counter()
     label_pairs(LabelConfig(teacher=str(teacher), pairs=str(pairs), out=str(out), k=1, temperature=0.0,
-                            max_new_tokens=max_new_tokens, batch_size=batch_size), warn=lambda m: None)
+                            max_new_tokens=max_new_tokens, batch_size=batch_size, resume=False, overwrite=True), warn=lambda m: None)
     labelled = load_pairs(out, check_images="none")
     right = sum(p.teacher.verdict == p.label for p in labelled)
     agree = sum(len({x >= 0.5 for x in p.teacher.p_a_orders}) == 1 for p in labelled)
@@ -33,9 +33,9 @@ def accuracy(teacher: Path, pairs: Path, out: Path, batch_size: int, max_new_tok
             "rationale_kept": kept / len(labelled), "n": len(labelled), "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "small", epochs: float = 3.0,
-        batch_size: int = 16, lr: float = 5e-4, grpo_steps: int = 4, grpo_lr: float = 1e-5,
-        eval_batch: int = 16, max_new_tokens: int = 200, threads: int = 0, seed: int = 0) -> dict:
+def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "small", epochs: float = 4.0,
+        batch_size: int = 16, lr: float = 5e-4, decision_weight: float = 10.0, grpo_steps: int = 4, grpo_lr: float = 1e-6,
+        eval_batch: int = 16, max_new_tokens: int = 256, threads: int = 0, seed: int = 0) -> dict:
     import torch
 
     from creative4u_small.distill.grpo_config import TeacherGRPOConfig
@@ -64,7 +64,8 @@ def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "sm
     t1 = time.perf_counter()
     sft_dir = work / "sft"
     sft = train_sft(TeacherSFTConfig(model=str(model), data=str(train), out=str(sft_dir), epochs=epochs,
-                                     batch_size=batch_size, learning_rate=lr, save_steps=250, logging_steps=25,
+                                     batch_size=batch_size, learning_rate=lr, decision_weight=decision_weight,
+                                     save_steps=250, logging_steps=25,
                                      seed=seed, resume=(sft_dir / "run_config.json").exists()))
     sft_s = time.perf_counter() - t1
     after_sft = accuracy(sft_dir, heldout, work / "heldout_sft.jsonl", eval_batch, max_new_tokens)
@@ -78,7 +79,7 @@ def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "sm
     after_grpo = accuracy(grpo_dir, heldout, work / "heldout_grpo.jsonl", eval_batch, max_new_tokens)
     return {
         "benchmark": "teacher_learnability", "preset": preset, "train_pairs": n_train, "heldout_pairs": n_heldout,
-        "epochs": epochs, "batch_size": batch_size, "lr": lr, "torch_threads": torch.get_num_threads(),
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "decision_weight": decision_weight, "torch_threads": torch.get_num_threads(),
         "sft_steps": sft["global_step"], "sft_first_loss": sft["first_loss"], "sft_last_loss": sft["last_loss"],
         "sft_seconds": round(sft_s, 1), "accuracy_after_sft": after_sft["accuracy"], "eval_after_sft": after_sft,
         "grpo_steps": grpo["global_step"], "grpo_reward_first": grpo["reward_first"], "grpo_reward_last": grpo["reward_last"],
@@ -93,15 +94,16 @@ def main(argv=None) -> None:
     ap.add_argument("--train", type=int, default=2000, help="Synthetic training pairs.")
     ap.add_argument("--heldout", type=int, default=300, help="Held-out synthetic pairs (another seed).")
     ap.add_argument("--preset", default="small", help="Model preset to train.")
-    ap.add_argument("--epochs", type=float, default=3.0, help="SFT epochs.")
+    ap.add_argument("--epochs", type=float, default=4.0, help="SFT epochs.")
     ap.add_argument("--batch-size", type=int, default=16, help="SFT rows per step.")
     ap.add_argument("--lr", type=float, default=5e-4, help="SFT learning rate.")
+    ap.add_argument("--decision-weight", type=float, default=10.0, help="SFT loss weight of the comparison tokens (c4u teacher sft --decision-weight).")
     ap.add_argument("--grpo-steps", type=int, default=4, help="GRPO steps after SFT.")
-    ap.add_argument("--grpo-lr", type=float, default=1e-5, help="GRPO learning rate.")
-    ap.add_argument("--max-new-tokens", type=int, default=200, help="Reasoning tokens generated per held-out pair and order.")
+    ap.add_argument("--grpo-lr", type=float, default=1e-6, help="GRPO learning rate.")
+    ap.add_argument("--max-new-tokens", type=int, default=256, help="Reasoning tokens generated per held-out pair and order.")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 keeps torch's default; 1 is faster on a busy CPU).")
     a = ap.parse_args(argv)
-    result = run(a.work, a.train, a.heldout, a.preset, a.epochs, a.batch_size, a.lr, a.grpo_steps, a.grpo_lr,
+    result = run(a.work, a.train, a.heldout, a.preset, a.epochs, a.batch_size, a.lr, a.decision_weight, a.grpo_steps, a.grpo_lr,
                  max_new_tokens=a.max_new_tokens, threads=a.threads)
     print(json.dumps(result))
 

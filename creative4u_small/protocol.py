@@ -271,3 +271,19 @@ def verdict_token_ids(tokenizer) -> tuple[int, int]:
     if result[0] == result[1]:
         raise VerdictTokenError("verdicts A and B map to the same token id")
     return result[0], result[1]
+
+
+def decision_token_ids(tokenizer) -> frozenset[int]:
+    """Ids of the tokens that carry a protocol comparison's outcome (``>``, ``=``, ``<`` in ``A>B``…).
+
+    These are the tokens of a teacher rationale that must be read off the images; the creative
+    letters around them are template, and the verdict follows from the comparisons. CoT-SFT can
+    weight them above the rest (``c4u teacher sft --decision-weight``).
+    """
+
+    def ids(text: str) -> set[int]:
+        enc = tokenizer.encode(text, add_special_tokens=False)
+        return set(getattr(enc, "ids", enc))
+
+    letters = set().union(*(ids(p + v) for v in VERDICTS for p in ("", " ", ": ")))
+    return frozenset(set().union(*(ids(p + c) for c in COMPARISONS for p in ("", " ", ": "))) - letters - ids(": ") - ids(":"))

@@ -25,7 +25,10 @@ class TeacherSFTConfig:
     grad_accum: int = _help("Gradient accumulation steps.", default=1)
     learning_rate: float = _help("Peak learning rate (3e-4 learns the from-scratch presets; 1e-3 stalls).", default=3e-4)
     warmup_ratio: float = _help("Share of steps spent warming the learning rate up.", default=0.03)
+    lr_scheduler: str = _help("Learning-rate schedule after warm-up (transformers name: cosine, linear, constant_with_warmup, ...).", default="cosine")
     weight_decay: float = _help("AdamW weight decay.", default=0.0)
+    decision_weight: float = _help("Loss weight of the comparison tokens (the >, =, < of each protocol line) against 1 for the rest of the rationale; 1 is plain SFT.", default=10.0)
+    activation_checkpointing: bool = _help("Recompute activations in the backward pass to save memory (trl turns it on by default; off here, where it only slows small models).", default=False)
     both_orders: bool = _help("Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
     save_steps: int = _help("Checkpoint every N steps (for --resume).", default=200)
     save_total_limit: int = _help("Checkpoints kept.", default=2)
@@ -49,6 +52,8 @@ class TeacherSFTConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.decision_weight <= 0:
+            raise ValueError(f"decision_weight must be positive, got {self.decision_weight}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.num_workers < 0:
@@ -64,6 +69,7 @@ class TeacherSFTConfig:
         return SFTConfig(
             output_dir=output_dir,
             max_length=None,
+            activation_checkpointing=self.activation_checkpointing,
             completion_only_loss=True,
             bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
             use_cpu=not torch.cuda.is_available(),
@@ -74,7 +80,7 @@ class TeacherSFTConfig:
             learning_rate=self.learning_rate,
             warmup_steps=self.warmup_ratio,
             weight_decay=self.weight_decay,
-            lr_scheduler_type="cosine",
+            lr_scheduler_type=self.lr_scheduler,
             save_strategy="steps",
             save_steps=self.save_steps,
             save_total_limit=self.save_total_limit,

@@ -52,8 +52,11 @@ def sft(
     max_steps: int = typer.Option(-1, "--max-steps", help=_h(S, "max_steps")),
     batch_size: int = typer.Option(8, "--batch-size", help=_h(S, "batch_size")),
     grad_accum: int = typer.Option(1, "--grad-accum", help=_h(S, "grad_accum")),
-    learning_rate: float = typer.Option(3e-4, "--lr", help=_h(S, "learning_rate")),
+    learning_rate: float = typer.Option(S.learning_rate, "--lr", help=_h(S, "learning_rate")),
     warmup_ratio: float = typer.Option(0.03, "--warmup-ratio", help=_h(S, "warmup_ratio")),
+    lr_scheduler: str = typer.Option(S.lr_scheduler, "--lr-scheduler", help=_h(S, "lr_scheduler")),
+    decision_weight: float = typer.Option(S.decision_weight, "--decision-weight", help=_h(S, "decision_weight")),
+    activation_checkpointing: bool = typer.Option(S.activation_checkpointing, "--activation-checkpointing", help=_h(S, "activation_checkpointing")),
     both_orders: bool = typer.Option(True, "--both-orders/--one-order", help=_h(S, "both_orders")),
     save_steps: int = typer.Option(200, "--save-steps", help=_h(S, "save_steps")),
     logging_steps: int = typer.Option(10, "--logging-steps", help=_h(S, "logging_steps")),
@@ -70,8 +73,9 @@ def sft(
     cfg = TeacherSFTConfig(
         model=model, data=str(data), out=str(out), lora_r=lora_r, lora_alpha=lora_alpha, epochs=epochs,
         max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, learning_rate=learning_rate,
-        warmup_ratio=warmup_ratio, both_orders=both_orders, save_steps=save_steps, logging_steps=logging_steps,
-        seed=seed, resume=resume, overwrite=overwrite,
+        warmup_ratio=warmup_ratio, lr_scheduler=lr_scheduler, decision_weight=decision_weight,
+        activation_checkpointing=activation_checkpointing, both_orders=both_orders, save_steps=save_steps,
+        logging_steps=logging_steps, seed=seed, resume=resume, overwrite=overwrite,
     )
     say(f"teacher CoT-SFT of {model} on {data} into {out}")
     progress, update = _progress("teacher sft")
@@ -97,7 +101,8 @@ def grpo(
     epochs: float = typer.Option(1.0, "--epochs", help=_h(G, "epochs")),
     max_steps: int = typer.Option(-1, "--max-steps", help=_h(G, "max_steps")),
     batch_size: int = typer.Option(8, "--batch-size", help=_h(G, "batch_size")),
-    learning_rate: float = typer.Option(1e-5, "--lr", help=_h(G, "learning_rate")),
+    learning_rate: float = typer.Option(G.learning_rate, "--lr", help=_h(G, "learning_rate")),
+    activation_checkpointing: bool = typer.Option(G.activation_checkpointing, "--activation-checkpointing", help=_h(G, "activation_checkpointing")),
     use_vllm: bool = typer.Option(False, "--use-vllm", help=_h(G, "use_vllm")),
     vllm_mode: str = typer.Option("colocate", "--vllm-mode", help=_h(G, "vllm_mode")),
     save_steps: int = typer.Option(100, "--save-steps", help=_h(G, "save_steps")),
@@ -117,7 +122,7 @@ def grpo(
         consistency_weight=consistency_weight, num_generations=num_generations,
         max_completion_length=max_completion_length, temperature=temperature, beta=beta, lora_r=lora_r,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
-        use_vllm=use_vllm, vllm_mode=vllm_mode, save_steps=save_steps, logging_steps=logging_steps, seed=seed,
+        activation_checkpointing=activation_checkpointing, use_vllm=use_vllm, vllm_mode=vllm_mode, save_steps=save_steps, logging_steps=logging_steps, seed=seed,
         resume=resume, overwrite=overwrite,
     )
     say(f"teacher GRPO of {model} on {data} into {out}")

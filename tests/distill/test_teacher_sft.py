@@ -55,6 +55,67 @@ def test_batches_hold_two_images_and_mask_the_prompt(tiny_model_dir, few_pairs, 
     assert protocol.swap_teacher_completion(pairs[0].rationale) in swapped
 
 
+def test_both_orders_of_a_pair_share_a_batch_and_pairs_reshuffle_each_epoch():
+    from creative4u_small.distill.sft_trainer import PairedOrderSampler
+
+    sampler = PairedOrderSampler(20, seed=3)
+    first, second = list(sampler), list(sampler)
+    for epoch in (first, second):
+        assert sorted(epoch) == list(range(20))
+        assert all(epoch[k] % 2 == 0 and epoch[k + 1] == epoch[k] + 1 for k in range(0, 20, 2))
+    assert first != second  # a new order every epoch
+    sampler.set_epoch(0)
+    assert list(sampler) == first  # and a reproducible one
+    with pytest.raises(ValueError, match="two rows"):
+        PairedOrderSampler(7)
+
+
+def test_trainer_batches_follow_pairs(tiny_model_dir, few_pairs, tmp_path):
+    from creative4u_small.distill.checkpoint import load_model
+
+    model, processor, _ = load_model(tiny_model_dir, train=True)
+    trainer = build_sft_trainer(config(tiny_model_dir, few_pairs, tmp_path / "run"), load_pairs(few_pairs), model, processor)
+    orders = [trainer.train_dataset[i]["order"] for i in trainer._get_train_sampler()]
+    assert orders == ["AB", "BA"] * (len(orders) // 2)
+
+
+def test_decision_tokens_are_the_comparison_symbols(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids = protocol.decision_token_ids(tok)
+    assert sorted(tok.convert_ids_to_tokens(sorted(ids))) == ["<", "=", ">"]
+    line = tok.encode("Q8 product subject: A<B", add_special_tokens=False)
+    assert [tok.convert_ids_to_tokens(i) for i in line if i in ids] == ["<"]
+
+
+def test_decision_weight_scales_the_loss_of_comparison_tokens_only(tiny_model_dir, few_pairs, tmp_path):
+    """trl's loss with the weights equals a hand-computed weighted NLL over the same batch."""
+    import torch
+
+    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.distill.sft_trainer import decision_weights
+
+    model, processor, _ = load_model(tiny_model_dir, train=True)
+    pairs = load_pairs(few_pairs)
+    losses = {}
+    for w in (1.0, 4.0):
+        trainer = build_sft_trainer(config(tiny_model_dir, few_pairs, tmp_path / f"w{w}", decision_weight=w), pairs, model, processor)
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+        with torch.no_grad():
+            losses[w] = float(trainer.compute_loss(model, dict(batch)))
+    with torch.no_grad():
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none") * (labels != -100)
+    ids = protocol.decision_token_ids(processor.tokenizer)
+    n = (labels != -100).sum()
+    assert losses[1.0] == pytest.approx(float(nll.sum() / n), rel=1e-4)
+    assert losses[4.0] == pytest.approx(float((nll * decision_weights(labels, ids, 4.0)).sum() / n), rel=1e-4)
+    assert int(torch.isin(labels, torch.tensor(sorted(ids))).sum()) >= 4 * 7  # Q3–Q9 in every row
+    assert losses[4.0] > losses[1.0]
+
+
 def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path):
     from creative4u_small.distill.checkpoint import load_model
 
