@@ -40,10 +40,13 @@ def main() -> None:
     ap.add_argument("--heldout", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--teacher", type=Path, default=None, help="use this trained teacher instead of stage 2")
-    ap.add_argument("--teacher-epochs", type=float, default=3.0)
+    ap.add_argument("--teacher-epochs", type=float, default=4.0)
     ap.add_argument("--teacher-batch", type=int, default=16)
-    ap.add_argument("--label-k", type=int, default=0, help="rationales sampled per pair and order (0: score only)")
-    ap.add_argument("--label-max-new-tokens", type=int, default=192)
+    ap.add_argument("--teacher-lr", type=float, default=5e-4)
+    ap.add_argument("--teacher-decision-weight", type=float, default=10.0, help="c4u teacher sft --decision-weight")
+    ap.add_argument("--label-k", type=int, default=1, help="rationales per pair and order (0: answer without reasoning)")
+    ap.add_argument("--label-temperature", type=float, default=0.0, help="0: the teacher's greedy reasoning")
+    ap.add_argument("--label-max-new-tokens", type=int, default=256)
     ap.add_argument("--student-epochs", type=float, default=6.0)
     ap.add_argument("--student-batch", type=int, default=32)
     ap.add_argument("--student-lr", type=float, default=3e-4)
@@ -83,13 +86,14 @@ def main() -> None:
             init_model("small", teacher_init, seed=args.seed, overwrite=True)
         print(json.dumps(train_sft(TeacherSFTConfig(
             model=str(teacher_init), data=str(train_f), out=str(teacher), epochs=args.teacher_epochs,
-            batch_size=args.teacher_batch, seed=args.seed, save_steps=100, resume=teacher.exists(),
+            batch_size=args.teacher_batch, learning_rate=args.teacher_lr, decision_weight=args.teacher_decision_weight,
+            seed=args.seed, save_steps=100, resume=teacher.exists(),
         ))), flush=True)
 
     def label(src, dst):
         def run():
             print(json.dumps(label_pairs(LabelConfig(
-                teacher=str(teacher), pairs=str(src), out=str(dst), k=args.label_k,
+                teacher=str(teacher), pairs=str(src), out=str(dst), k=args.label_k, temperature=args.label_temperature,
                 max_new_tokens=args.label_max_new_tokens, batch_size=16, seed=args.seed,
             ))), flush=True)
         return run
