@@ -43,7 +43,7 @@ def ensure_export(preset: str, workdir: Path, calib_pairs: int, batch_size: int)
         from creative4u_small.export.exporter import run_export
 
         print(f"exporting {model} (fp32 + INT8) into {export}", flush=True)
-        # small calibration batches: static QDQ calibration keeps every activation of every batch in memory
+        # small parity batches: a 512 px batch of 8 pairs needs > 20 GB
         run_export(ExportConfig(model=model, out=export, int8=True, calib_pairs=calib_pairs, batch_size=batch_size, overwrite=True),
                    lambda stage, done, total: print(f"  {stage} {done}/{total}", flush=True))
     return model, export
@@ -74,8 +74,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/c4u_bench_runtime"))
     ap.add_argument("--export", type=Path, help="existing export folder (skips building one)")
     ap.add_argument("--model", type=Path, help="the model the export came from (for the transformers baseline)")
-    ap.add_argument("--calib-pairs", type=int, default=2, help="calibration/parity pairs for the export (memory grows with it)")
-    ap.add_argument("--export-batch-size", type=int, default=1, help="pairs per calibration batch (a 512 px batch of 8 pairs needs > 20 GB)")
+    ap.add_argument("--calib-pairs", type=int, default=2, help="parity pairs for the export (memory grows with it)")
+    ap.add_argument("--export-batch-size", type=int, default=1, help="pairs per parity batch (a 512 px batch of 8 pairs needs > 20 GB)")
     ap.add_argument("--backends", default="cpu")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)

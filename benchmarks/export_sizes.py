@@ -1,7 +1,7 @@
 """Export sizes and times: `c4u export --int8` of a preset (default `smolvlm-256m-shape`) on this CPU.
 
 Writes the preset (random weights, the real model's dimensions, no download), then runs the
-full export (fp32 graphs, dynamic INT8 text graphs, static QDQ vision graph, parity on held-out
+full export (fp32 graphs, dynamic INT8 graphs, parity on held-out
 synthetic pairs) and reports the wall time of every stage, the size of every graph, the peak
 resident memory, the parity figures, and the median ONNX Runtime latency of one pair (both
 orders: vision for two images + judge for two rows) per precision. A warm-up export of the

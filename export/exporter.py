@@ -184,7 +184,7 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                 int8_floor = P.Floors(cfg.int8_agreement)
                 variants = [("int8", mf.VISION + ".int8", mf.JUDGE + ".int8")] if cfg.int8 else []
                 if cfg.trt:
-                    variants.append(("int8-qdq", mf.VISION + ".int8", mf.JUDGE + ".int8-qdq"))
+                    variants.append(("int8-qdq", mf.VISION + ".int8-qdq", mf.JUDGE + ".int8-qdq"))
                 for prec, v, j in variants:
                     progress(f"parity {prec}", 0, 1)
                     d8 = P.OrtVerdictDriver(tmp / entries[v].file, tmp / entries[j].file, threads=cfg.threads)
@@ -327,10 +327,29 @@ def _decoder_check(model, processor, items, folder: Path, entries: dict, threads
 
 
 def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model, progress) -> dict:
-    """INT8 variants into ``tmp``/``entries``; returns what calibrated them."""
-    from creative4u_small.export import parity as P
+    """INT8 variants into ``tmp``/``entries``; returns what calibrated them.
+
+    ``--int8``: dynamic INT8 for every graph, vision included — on the CPU it runs integer GEMMs,
+    where a static QDQ vision graph ran nearly as slow as fp32. ``--trt``: static QDQ vision and
+    judge graphs calibrated on real pairs, the explicit-quantization form TensorRT builds from.
+    """
     from creative4u_small.export import quantize as Q
     from creative4u_small.export.graphs import _io_spec
+
+    def add(key: str, source: str, precision: str) -> None:
+        inputs, outputs = _io_spec(tmp / f"{key}.onnx")
+        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source)
+
+    calibration: dict = {"int8": "dynamic (no calibration)"} if cfg.int8 else {}
+    if cfg.int8:
+        graphs = [mf.VISION, mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
+        for i, key in enumerate(graphs):
+            progress("INT8 graphs (dynamic)", i, len(graphs))
+            Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx")
+            add(key + ".int8", key, "int8")
+    if not cfg.trt:
+        return calibration
+    from creative4u_small.export import parity as P
 
     batches = list(P.batches(processor, calib_items, cfg.batch_size))
     vc = model.config.vision_config
@@ -339,38 +358,27 @@ def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model,
     keep = Q.calibration_budget(Q.vision_bytes_per_image(vc.num_hidden_layers, patches, vc.hidden_size, vc.intermediate_size),
                                 cfg.calib_memory_mb, n_images)
     vision_feeds = Q.split_feeds([{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches], 2)[: (keep + 1) // 2]
-    calibration = {"vision_images": sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), "vision_images_available": n_images}
+    calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
+    progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
+    Q.quantize_static_qdq(tmp / entries[mf.VISION].file, tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
+    add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq")
 
-    def add(key: str, source: str, precision: str) -> None:
-        inputs, outputs = _io_spec(tmp / f"{key}.onnx")
-        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source)
-
-    progress("INT8 vision (static QDQ)", 0, 1)
-    Q.quantize_static_qdq(tmp / entries[mf.VISION].file, tmp / f"{mf.VISION}.int8.onnx", vision_feeds)
-    add(mf.VISION + ".int8", mf.VISION, "int8-qdq")
-    if cfg.int8:
-        text = [mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
-        for i, key in enumerate(text):
-            progress("INT8 text graphs (dynamic)", i, len(text))
-            Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx")
-            add(key + ".int8", key, "int8")
-    if cfg.trt:
-        progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
-        tc = model.config.text_config
-        feeds, rows = [], 0
-        for b in batches:
-            emb = drv.image_embeds(b.pixel_values.numpy())
-            idx = b.image_index.numpy()
-            feeds.append({mf.JUDGE_INPUTS[0]: b.input_ids.numpy(), mf.JUDGE_INPUTS[1]: b.attention_mask.numpy(),
-                          mf.JUDGE_INPUTS[2]: emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])})
-            rows += len(idx)
-        per_row = Q.vision_bytes_per_image(tc.num_hidden_layers, feeds[0][mf.JUDGE_INPUTS[0]].shape[1], tc.hidden_size,
-                                           tc.intermediate_size)
-        keep = Q.calibration_budget(per_row, cfg.calib_memory_mb, rows)
-        judge_feeds = Q.split_feeds(feeds, 2)[: (keep + 1) // 2]
-        calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
-        Q.quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
-        add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq")
+    progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
+    tc = model.config.text_config
+    feeds, rows = [], 0
+    for b in batches:
+        emb = drv.image_embeds(b.pixel_values.numpy())
+        idx = b.image_index.numpy()
+        feeds.append({mf.JUDGE_INPUTS[0]: b.input_ids.numpy(), mf.JUDGE_INPUTS[1]: b.attention_mask.numpy(),
+                      mf.JUDGE_INPUTS[2]: emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])})
+        rows += len(idx)
+    per_row = Q.vision_bytes_per_image(tc.num_hidden_layers, feeds[0][mf.JUDGE_INPUTS[0]].shape[1], tc.hidden_size,
+                                       tc.intermediate_size)
+    keep = Q.calibration_budget(per_row, cfg.calib_memory_mb, rows)
+    judge_feeds = Q.split_feeds(feeds, 2)[: (keep + 1) // 2]
+    calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
+    Q.quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
+    add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq")
     return calibration
 
 
@@ -394,7 +402,7 @@ def _build_trt(cfg, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict
     from creative4u_small.export import tensorrt_build as T
 
     profiles = trt_profiles(cfg, spec, dims, pre.image_size)
-    sources = {mf.VISION: (mf.VISION + ".int8", tmp / entries[mf.VISION + ".int8"].file),
+    sources = {mf.VISION: (mf.VISION + ".int8-qdq", tmp / entries[mf.VISION + ".int8-qdq"].file),
                mf.JUDGE: (mf.JUDGE + ".int8-qdq", tmp / entries[mf.JUDGE + ".int8-qdq"].file)}
     progress("TensorRT engines", 0, len(sources))
     section = T.build_engines(tmp, sources, profiles, cfg.trt_workspace_mb)

@@ -1,7 +1,8 @@
 """INT8 variants with onnxruntime.quantization.
 
-- text graphs for CPU: dynamic INT8 (weights QInt8 per channel, activations quantized at run time);
-- vision (and, for TensorRT, judge): static QDQ calibrated on real pairs, MatMul/Gemm only, with
+- every graph for ONNX Runtime (CPU): dynamic INT8 (weights QInt8 per channel, activations
+  quantized at run time), which runs integer GEMMs (VNNI/AMX where the CPU has them);
+- vision and judge for TensorRT: static QDQ calibrated on real pairs, MatMul/Gemm only, with
   symmetric activations — the explicit-quantization form TensorRT's strongly typed networks take.
 
 Every input first goes through ``quant_pre_process(..., skip_symbolic_shape=True)``: dynamo

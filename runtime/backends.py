@@ -126,7 +126,9 @@ def open_ort(path: Path, backend: str, threads: int = 0, device_id: int = 0) -> 
         cache = Path(path).parent / "trt_ep_cache"
         providers = [
             ("TensorrtExecutionProvider", {"device_id": device_id, "trt_engine_cache_enable": True,
-                                           "trt_engine_cache_path": str(cache), "trt_int8_enable": False}),
+                                           "trt_engine_cache_path": str(cache),
+                                           # explicit Q/DQ graphs need INT8 on; TensorRT then takes scales from the graph
+                                           "trt_int8_enable": Path(path).name.endswith(".int8-qdq.onnx")}),
             ("CUDAExecutionProvider", {"device_id": device_id}),
             "CPUExecutionProvider",
         ]

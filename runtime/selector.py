@@ -57,7 +57,7 @@ class RankResult:
         return {
             "order": [label(i) for i in self.order],
             "scores": {str(label(i)): s for i, s in enumerate(self.scores)},
-            "comparisons": [{"a": label(c.i), "b": label(c.j), "p_a": c.p_i} for c in self.comparisons],
+            "comparisons": [{"a": label(c.i), "b": label(c.j), "p_a": c.p_i, "phase": c.phase} for c in self.comparisons],
             "strategy": self.strategy, "images_encoded": self.images_encoded, "timings_ms": self.timings_ms,
         }
 
@@ -119,8 +119,11 @@ class Selector:
     # ------------------------------------------------------------ graphs
 
     def _graph_key(self, graph: str) -> str:
-        key = f"{graph}.int8"
-        return key if self.config.precision == "int8" and key in self.manifest.graphs else graph
+        """The manifest key to run: TensorRT takes the explicit-QDQ INT8 graph, ONNX Runtime's other EPs the dynamic one."""
+        if self.config.precision != "int8":
+            return graph
+        wanted = (f"{graph}.int8-qdq", f"{graph}.int8") if self.backend == "trt-ep" else (f"{graph}.int8",)
+        return next((k for k in wanted if k in self.manifest.graphs), graph)
 
     def _graph_file(self, graph: str) -> Path:
         if self.backend == "tensorrt":
@@ -222,15 +225,16 @@ class Selector:
                 "attention_mask": mask.astype(self._dtype(graph, "attention_mask", np.int64), copy=False),
                 "image_embeds": embeds.astype(self._dtype(graph, "image_embeds", np.float32), copy=False)}
 
-    def _judge(self, items: list[tuple[list[int], np.ndarray, np.ndarray]], timings: dict) -> np.ndarray:
-        """[P, 2] P(pair's A wins) per order, plus logits; ``items``: (ids, emb_a, emb_b) per pair."""
+    def _judge(self, items: list[tuple[list[int], np.ndarray, np.ndarray]], timings: dict, both_orders: bool = True) -> np.ndarray:
+        """Verdict logits [rows, 2]; ``items``: (ids, emb_a, emb_b) per pair, each giving rows AB, BA
+        (or only AB with ``both_orders=False``)."""
         judge = self._graph(mf.JUDGE)
         t0 = time.perf_counter()
         logits = []
         for i in range(0, len(items), self.config.batch_size):
             jobs = []
             for ids, ea, eb in items[i: i + self.config.batch_size]:
-                jobs += [(ids, ea, eb), (ids, eb, ea)]
+                jobs += [(ids, ea, eb), (ids, eb, ea)] if both_orders else [(ids, ea, eb)]
             logits.append(judge.run(self._rows(jobs, mf.JUDGE))["verdict_logits"].astype(np.float32))
         _add(timings, "judge", time.perf_counter() - t0)
         return np.concatenate(logits)
@@ -288,6 +292,9 @@ class Selector:
     def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None, progress=None) -> RankResult:
         """Order ``images`` best first: round robin or Swiss + leaders' round robin, Bradley–Terry scores.
 
+        With ``screen_one_order`` the Swiss rounds judge each game in one image order (half the
+        rows); round robins always judge both orders.
+
         ``top_k``: how many to return (all when None). Large pools play their final round robin among
         max(2 * top_k, 8) leaders (8 when top_k is None), so the top of the order rests on direct games
         and the tail on the Swiss standings. ``progress(done, planned)`` is called after each judge
@@ -309,20 +316,38 @@ class Selector:
                                                  cfg.swiss_rounds or None, cfg.finalists or None)
         done = [0]
 
+        def report(n_pairs):
+            done[0] += n_pairs
+            if progress:
+                progress(done[0], max(planned, done[0]))
+
         def compare(pairs):
             out = []
             for k in range(0, len(pairs), cfg.batch_size):
                 chunk = pairs[k: k + cfg.batch_size]
                 p = softmax_p_a(self._judge([(ids, embeds[i], embeds[j]) for i, j in chunk], timings))
                 out += [float(x) for x in p.mean(-1)]
-                done[0] += len(chunk)
-                if progress:
-                    progress(done[0], max(planned, done[0]))
+                report(len(chunk))
             return out
+
+        shown_first = [0] * len(images)
+
+        def screen(pairs):
+            """One image order per game, the item shown first less often going first (as colours
+            alternate in a chess Swiss), so position bias evens out over the rounds."""
+            shown = [(i, j) if shown_first[i] <= shown_first[j] else (j, i) for i, j in pairs]
+            for first, _ in shown:
+                shown_first[first] += 1
+            z = self._judge([(ids, embeds[a], embeds[b]) for a, b in shown], timings, both_orders=False)
+            z = np.exp(z - z.max(-1, keepdims=True))
+            p_first = z[:, 0] / z.sum(-1)
+            report(len(pairs))
+            return [float(p if a == i else 1.0 - p) for (i, _), (a, _), p in zip(pairs, shown, p_first)]
 
         result = tournament.run(
             len(images), compare, top_k=focus, round_robin_max=cfg.round_robin_max,
             swiss_rounds=cfg.swiss_rounds or None, finalists=cfg.finalists or None,
+            screen=screen if cfg.screen_one_order else None,
         )
         if progress:
             progress(done[0], done[0])

@@ -145,7 +145,9 @@ def test_large_graphs_keep_weights_in_external_data(tmp_path, monkeypatch):
     import torch
 
     from creative4u_small.export import graphs
-    from creative4u_small.export.quantize import quantize_dynamic_int8
+    import onnx
+
+    from creative4u_small.export.quantize import quantize_dynamic_int8, quantize_static_qdq
 
     class Small(torch.nn.Module):
         def __init__(self):
@@ -166,6 +168,10 @@ def test_large_graphs_keep_weights_in_external_data(tmp_path, monkeypatch):
     assert np.abs(got - want).max() <= 1e-5
     quantize_dynamic_int8(tmp_path / "m.onnx", tmp_path / "m.int8.onnx")
     q = ort.InferenceSession(str(tmp_path / "m.int8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(q - want).max() < 0.1
+    quantize_static_qdq(tmp_path / "m.onnx", tmp_path / "m.int8-qdq.onnx", [{"x": x}])  # the TensorRT form
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(tmp_path / "m.int8-qdq.onnx")).graph.node}
+    q = ort.InferenceSession(str(tmp_path / "m.int8-qdq.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.abs(q - want).max() < 0.1
 
 

@@ -41,11 +41,11 @@ def test_int8_graphs_are_quantized(trained_export):
 
     out, _ = trained_export
     m = mf.read_manifest(out)
-    assert m.graphs["vision.int8"].precision == "int8-qdq" and m.graphs["judge.int8"].precision == "int8"
-    vision_ops = {n.op_type for n in onnx.load(str(out / m.graphs["vision.int8"].file)).graph.node}
-    judge_ops = {n.op_type for n in onnx.load(str(out / m.graphs["judge.int8"].file)).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= vision_ops
-    assert "MatMulInteger" in judge_ops or "DynamicQuantizeMatMul" in judge_ops
+    assert m.graphs["vision.int8"].precision == m.graphs["judge.int8"].precision == "int8"
+    assert "vision.int8-qdq" not in m.graphs  # static QDQ graphs are built for TensorRT only
+    for key in ("vision.int8", "judge.int8"):
+        ops = {n.op_type for n in onnx.load(str(out / m.graphs[key].file)).graph.node}
+        assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops, key
 
 
 def test_failed_parity_is_written_marked_failed_and_raises(trained_tiny_dir, heldout_pairs_file, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -82,23 +83,40 @@ def test_batched_compare_equals_one_by_one(tiny_selector, synth_pairs):
 @pytest.mark.parametrize("n,round_robin_max", [(7, 12), (14, 4)])
 def test_rank_encodes_each_image_once_and_makes_the_comparisons_it_reports(tiny_export, synth_pairs, n, round_robin_max):
     sel = _spied(tiny_export)
-    sel.config = type(sel.config)(**{**sel.config.to_dict(), "round_robin_max": round_robin_max, "batch_size": 4})
+    sel.config = type(sel.config)(**{**sel.config.to_dict(), "round_robin_max": round_robin_max, "batch_size": 4, "screen_one_order": True})
     images = [p.image_a for p in synth_pairs[:n]]
     images.append(images[0].read_bytes())  # the same content again: still one encode
     result = sel.rank(images, "red running shoe", "Trail shoe")
     assert result.images_encoded == n and sum(sel._graphs[mf.VISION].rows) == n
-    assert sum(sel._graphs[mf.JUDGE].rows) == 2 * len(result.comparisons)
+    swiss = n + 1 > round_robin_max
+    finals = [c for c in result.comparisons if c.phase == "round-robin"]
+    screened = len(result.comparisons) - len(finals)
+    assert (screened > 0) == swiss
+    # Swiss games are judged in one image order, round-robin games in both
+    assert sum(sel._graphs[mf.JUDGE].rows) == 2 * len(result.comparisons) - screened
     assert max(sel._graphs[mf.JUDGE].rows) <= 2 * 4
     assert sorted(result.order) == list(range(n + 1)) and len(result.scores) == n + 1
-    assert result.strategy == ("round-robin" if n + 1 <= round_robin_max else "swiss+round-robin")
+    assert result.strategy == ("swiss+round-robin" if swiss else "round-robin")
     assert len({frozenset((c.i, c.j)) for c in result.comparisons}) == len(result.comparisons)
-    # the reported comparisons are the selector's real verdicts
-    c = result.comparisons[0]
+    # the reported comparisons are the selector's real verdicts: both orders, or the order shown
+    c = finals[-1]
     direct = sel.compare(images[c.i], images[c.j], "red running shoe", "Trail shoe")
     assert direct.p_a == pytest.approx(c.p_i, abs=1e-6)
+    if swiss:
+        c = result.comparisons[0]
+        direct = sel.compare(images[c.i], images[c.j], "red running shoe", "Trail shoe")
+        assert min(abs(c.p_i - p) for p in direct.p_a_orders) < 1e-6
     assert sum(sel._graphs[mf.VISION].rows) == n  # and still no re-encode
     top = sel.rank(images, "red running shoe", "Trail shoe", top_k=3)
     assert len(top.order) == 3 and top.images_encoded == 0
+
+
+def test_swiss_games_in_both_orders_by_default(tiny_export, synth_pairs):
+    sel = _spied(tiny_export)
+    sel.config = type(sel.config)(**{**sel.config.to_dict(), "round_robin_max": 4})
+    result = sel.rank([p.image_a for p in synth_pairs[:9]], "q", "t")
+    assert any(c.phase == "swiss" for c in result.comparisons)
+    assert sum(sel._graphs[mf.JUDGE].rows) == 2 * len(result.comparisons)
 
 
 def test_concurrent_use_gives_the_serial_answers(tiny_export, synth_pairs):
@@ -122,6 +140,16 @@ def test_int8_precision_uses_the_int8_graphs(tiny_export, synth_pairs):
     items = _items(synth_pairs[:10])
     d = [abs(a.p_a - b.p_a) for a, b in zip(sel.compare_many(items), fp32.compare_many(items))]
     assert max(d) < 0.02
+
+
+def test_tensorrt_ep_prefers_the_explicit_qdq_int8_graphs(tiny_export):
+    """The TensorRT EP builds from Q/DQ graphs; ONNX Runtime's CPU and CUDA EPs run the dynamic INT8 ones."""
+    sel = Selector.load(tiny_export, backend="cpu", precision="int8", threads=1)
+    graphs = dict(sel.manifest.graphs, **{"judge.int8-qdq": sel.manifest.graphs["judge.int8"]})
+    sel.manifest = dataclasses.replace(sel.manifest, graphs=graphs)
+    assert sel._graph_key("judge") == "judge.int8"
+    sel.backend = "trt-ep"
+    assert sel._graph_key("judge") == "judge.int8-qdq" and sel._graph_key("vision") == "vision.int8"
 
 
 def test_explain_decodes_what_transformers_greedy_decodes(tiny_selector, tiny_model_dir, synth_pairs):
