@@ -21,6 +21,7 @@ class SelectorConfig:
     cache_images: int = field(default=4096, metadata={"help": "Image embeddings kept in memory, keyed by content hash (least recently used go first)."})
     round_robin_max: int = field(default=12, metadata={"help": "Rank pools up to this size with a full round robin; larger pools play Swiss rounds then a round robin among the leaders."})
     swiss_rounds: int = field(default=0, metadata={"help": "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1."})
+    screen_one_order: bool = field(default=False, metadata={"help": "Judge Swiss-round games in one image order (alternating who goes first): half their rows, a noisier screen; round robins always use both orders."})
     finalists: int = field(default=0, metadata={"help": "Leaders that play the final round robin in large pools; 0 = max(2 * top_k, 8)."})
     verify_hashes: bool = field(default=True, metadata={"help": "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs)."})
     device_id: int = field(default=0, metadata={"help": "GPU index for the cuda, trt-ep and tensorrt backends."})

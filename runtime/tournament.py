@@ -25,6 +25,7 @@ class Comparison:
     i: int
     j: int
     p_i: float  # probability that item i beats item j
+    phase: str = "round-robin"  # or "swiss" (played by the screening comparator)
 
 
 @dataclass
@@ -72,14 +73,15 @@ def planned_comparisons(n: int, top_k: int = 1, round_robin_max: int = 12, swiss
     return rounds * (n // 2) + k * (k - 1) // 2
 
 
-def _play(compare: Comparator, pairs: list[tuple[int, int]], log: list[Comparison], played: set[frozenset]) -> None:
+def _play(compare: Comparator, pairs: list[tuple[int, int]], log: list[Comparison], played: set[frozenset],
+          phase: str = "round-robin") -> None:
     if not pairs:
         return
     probs = list(compare(pairs))
     if len(probs) != len(pairs):
         raise ValueError(f"comparator returned {len(probs)} results for {len(pairs)} pairs")
     for (i, j), p in zip(pairs, probs):
-        log.append(Comparison(i, j, float(p)))
+        log.append(Comparison(i, j, float(p), phase))
         played.add(frozenset((i, j)))
 
 
@@ -99,8 +101,13 @@ def run(
     finalists: int | None = None,
     prior: float = 0.1,
     seed: int = 0,
+    screen: Comparator | None = None,
 ) -> TournamentResult:
-    """Rank ``n`` items with ``compare``; see the module docstring for the schedule."""
+    """Rank ``n`` items with ``compare``; see the module docstring for the schedule.
+
+    ``screen`` (default ``compare``) plays the Swiss rounds: a cheaper, coarser comparator is
+    enough to find the leaders, whose round robin is played with ``compare``.
+    """
     if n < 1:
         raise ValueError("ranking needs at least one item")
     if top_k < 1:
@@ -118,10 +125,11 @@ def run(
     first = list(range(n))
     random.Random(seed).shuffle(first)  # round one: input order must not decide who meets whom
     half = n // 2
-    _play(compare, [(first[k], first[k + half]) for k in range(half)], log, played)
+    screen = screen or compare
+    _play(screen, [(first[k], first[k + half]) for k in range(half)], log, played, "swiss")
     for _ in range(rounds - 1):
         standing, _ = _standing(n, log, prior)
-        _play(compare, swiss_pairs(standing, played), log, played)
+        _play(screen, swiss_pairs(standing, played), log, played, "swiss")
     standing, _ = _standing(n, log, prior)
     k = min(n, finalists if finalists is not None else max(2 * top_k, 8))
     leaders = standing[:k]

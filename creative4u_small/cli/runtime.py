@@ -100,13 +100,15 @@ def rank(
     threads: int = typer.Option(0, "--threads", help=_h("threads")),
     batch_size: int = typer.Option(16, "--batch-size", help=_h("batch_size")),
     round_robin_max: int = typer.Option(12, "--round-robin-max", help=_h("round_robin_max")),
+    screen_one_order: bool = typer.Option(False, "--screen-one-order/--screen-both-orders", help=_h("screen_one_order")),
 ):
     """Rank creatives best first: every image encoded once, pairs scheduled, Bradley–Terry scores.
 
     Example: c4u rank creatives/ --export exports/student --top-k 3 --query "red kettle"
     """
     images = collect_images(sources)
-    sel = _load(export, backend, precision, threads, batch_size=batch_size, round_robin_max=round_robin_max)
+    sel = _load(export, backend, precision, threads, batch_size=batch_size, round_robin_max=round_robin_max,
+                screen_one_order=screen_one_order)
     progress, update = progress_bar("rank")
     with progress:
         r = sel.rank(images, query=query, title=title, top_k=top_k or None, progress=update)

@@ -55,6 +55,22 @@ def test_noisy_comparator_recovers_the_top_item(n):
     print(f"noisy n={n}: top recovered {hits}/10, {np.mean(counts):.0f} comparisons on average (round robin: {n * (n - 1) // 2})")
 
 
+@pytest.mark.parametrize("n", [32, 200])
+def test_a_screen_plays_the_swiss_rounds_and_the_leaders_round_robin_decides(n):
+    """The screen (another noisy judge here) plays every Swiss game and only those."""
+    hits = 0
+    for seed in range(10):
+        strength = np.random.default_rng(200 + seed).permutation(n).astype(float)
+        screened, final = [], []
+        result = tournament.run(n, _comparator(strength, noise=1.0, seed=seed, calls=final), top_k=1, seed=seed,
+                                screen=_comparator(strength, noise=1.0, seed=seed + 7, calls=screened))
+        phases = [c.phase for c in result.comparisons]
+        assert phases.count("swiss") == sum(map(len, screened)) and phases.count("round-robin") == sum(map(len, final))
+        assert phases == sorted(phases, key=lambda p: p != "swiss")  # Swiss first, then the leaders' round robin
+        hits += result.order[0] == int(np.argmax(strength))
+    assert hits >= 9, f"top item recovered in {hits}/10 noisy pools of {n}"
+
+
 def test_round_robin_full_order_of_a_small_pool():
     strength = np.array([3.0, 0.0, 5.0, 1.0, 4.0, 2.0])
     result = tournament.run(6, _comparator(strength))
