@@ -39,7 +39,7 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
 
     def label(pairs, dest):
         return c4u("label", "--teacher", m / "teacher", "--pairs", pairs, "--out", dest, "--k", cfg.label_k,
-                   "--max-new-tokens", cfg.label_max_new_tokens, "--seed", cfg.seed)
+                   "--temperature", cfg.label_temperature, "--max-new-tokens", cfg.label_max_new_tokens, "--seed", cfg.seed)
 
     return [
         Stage("synth", f"rendering {cfg.train_pairs} training pairs for the teacher",
