@@ -60,8 +60,9 @@ class PairedOrderSampler:
 
     With both orders in one batch, whatever the loss gains by favouring a position (say,
     Creative A) in one row it loses in the other, so the batch's gradient is the image
-    comparison itself. Rows shuffled independently (the trl default) trained the `small`
-    teacher to 70% on held-out pairs where this reached 94% in the same steps.
+    comparison itself. On a verdict-only task the `small` preset reached 70% held-out accuracy
+    in 300 steps with rows shuffled independently (the trl default) and 84% with this. An odd
+    batch size splits one pair per batch.
     """
 
     def __init__(self, rows: int, seed: int = 0):
@@ -86,12 +87,13 @@ class PairedOrderSampler:
 
 
 def weighted_sft_trainer_class():
-    """trl's ``SFTTrainer`` whose token loss weighs verdict and comparison tokens above the template.
+    """trl's ``SFTTrainer`` with pairs kept whole in batches and the comparison tokens weighted.
 
-    A teacher rationale is mostly template, learned in a few hundred steps; the few tokens that
-    depend on the images (``A>B``/``A<B``/``A=B`` per question, the verdict) then carry little of
+    A teacher rationale is mostly template, learned in a few hundred steps; the tokens that must
+    be read off the images (the ``>``, ``=``, ``<`` of each protocol line) then carry a sliver of
     the loss. The weights scale trl's fused per-token log-probabilities before trl sums them, so
-    trl's own loss reduction, metrics and DDP handling stay as they are.
+    trl's own loss reduction, metrics and DDP handling stay as they are (the logged loss is the
+    weighted one).
     """
     from trl import SFTTrainer
 
