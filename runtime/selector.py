@@ -80,12 +80,17 @@ def content_key(src) -> str:
     return h.hexdigest()
 
 
-def softmax_p_a(logits: np.ndarray) -> np.ndarray:
-    """[P, 2] P(pair's A wins) per order from [P * 2, 2] logits (rows AB, BA per pair), in float32."""
+def softmax_first(logits: np.ndarray) -> np.ndarray:
+    """P(the creative shown first wins) per row of [rows, 2] verdict logits, in float32."""
     z = logits.astype(np.float32)
     z = np.exp(z - z.max(-1, keepdims=True))
-    p = (z / z.sum(-1, keepdims=True)).reshape(-1, 2, 2)
-    return np.stack([p[:, 0, 0], p[:, 1, 1]], -1)
+    return z[:, 0] / z.sum(-1)
+
+
+def softmax_p_a(logits: np.ndarray) -> np.ndarray:
+    """[P, 2] P(pair's A wins) per order from [P * 2, 2] logits (rows AB, BA per pair), in float32."""
+    p = softmax_first(logits).reshape(-1, 2)
+    return np.stack([p[:, 0], 1.0 - p[:, 1]], -1)
 
 
 class Selector:
@@ -338,9 +343,7 @@ class Selector:
             shown = [(i, j) if shown_first[i] <= shown_first[j] else (j, i) for i, j in pairs]
             for first, _ in shown:
                 shown_first[first] += 1
-            z = self._judge([(ids, embeds[a], embeds[b]) for a, b in shown], timings, both_orders=False)
-            z = np.exp(z - z.max(-1, keepdims=True))
-            p_first = z[:, 0] / z.sum(-1)
+            p_first = softmax_first(self._judge([(ids, embeds[a], embeds[b]) for a, b in shown], timings, both_orders=False))
             report(len(pairs))
             return [float(p if a == i else 1.0 - p) for (i, _), (a, _), p in zip(pairs, shown, p_first)]
 
