@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from creative4u_small.distill.sft_config import _help
+from creative4u_small.distill.sft_config import ACTIVATION_CHECKPOINTING_HELP, _help
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class TeacherGRPOConfig:
     batch_size: int = _help("Completions per device per step; a multiple of num_generations.", default=8)
     grad_accum: int = _help("Gradient accumulation steps.", default=1)
     learning_rate: float = _help("Learning rate (trl's default; after CoT-SFT the `small` teacher is sharp: 4 steps at 1e-5 cut its held-out accuracy from 96.7% to 93.7%).", default=1e-6)
-    activation_checkpointing: bool = _help("Recompute activations in the backward pass to save memory (trl turns it on by default; off here, where it only slows small models).", default=False)
+    activation_checkpointing: bool = _help(ACTIVATION_CHECKPOINTING_HELP, default=False)
     both_orders: bool = _help("Use both image orders of every pair as prompts.", default=True)
     use_vllm: bool = _help("Generate rollouts with vLLM (GPU boxes; passed through to trl).", default=False)
     vllm_mode: str = _help("trl's vLLM mode: 'colocate' (same GPU) or 'server' (`trl vllm-serve`).", default="colocate")

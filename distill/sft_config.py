@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+ACTIVATION_CHECKPOINTING_HELP = (
+    "Recompute activations in the backward pass to save memory (trl turns it on by default; off here, where it only slows small models)."
+)
+
+
 def _help(text: str, **kw):
     return field(metadata={"help": text}, **kw)
 
@@ -28,7 +33,7 @@ class TeacherSFTConfig:
     lr_scheduler: str = _help("Learning-rate schedule after warm-up (transformers name: cosine, linear, constant_with_warmup, ...).", default="cosine")
     weight_decay: float = _help("AdamW weight decay.", default=0.0)
     decision_weight: float = _help("Loss weight of the comparison tokens (the >, =, < of each protocol line) against 1 for the rest of the rationale; 1 is plain SFT.", default=10.0)
-    activation_checkpointing: bool = _help("Recompute activations in the backward pass to save memory (trl turns it on by default; off here, where it only slows small models).", default=False)
+    activation_checkpointing: bool = _help(ACTIVATION_CHECKPOINTING_HELP, default=False)
     both_orders: bool = _help("Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
     save_steps: int = _help("Checkpoint every N steps (for --resume).", default=200)
     save_total_limit: int = _help("Checkpoints kept.", default=2)

@@ -98,18 +98,17 @@ def weighted_sft_trainer_class():
     from trl import SFTTrainer
 
     class DecisionWeightedSFTTrainer(SFTTrainer):
-        def __init__(self, *args, decision_ids: frozenset[int], decision_weight: float, **kwargs):
+        def __init__(self, *args, decision_ids: frozenset[int], decision_weight: float, paired_orders: bool, **kwargs):
             super().__init__(*args, **kwargs)
-            self.decision_ids, self.decision_weight = decision_ids, decision_weight
+            self.decision_ids, self.decision_weight, self.paired_orders = decision_ids, decision_weight, paired_orders
             self._weights = None
             if decision_weight != 1.0:
                 self.model.register_forward_hook(self._weigh_log_probs)
 
         def _get_train_sampler(self, train_dataset=None):
-            dataset = train_dataset if train_dataset is not None else self.train_dataset
-            if "order" in dataset.column_names and dataset.num_rows > 1 and dataset[1]["order"] == "BA":
-                return PairedOrderSampler(dataset.num_rows, self.args.seed)
-            return super()._get_train_sampler(train_dataset)
+            if not self.paired_orders:
+                return super()._get_train_sampler(train_dataset)
+            return PairedOrderSampler(len(train_dataset if train_dataset is not None else self.train_dataset), self.args.seed)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.get("labels")
@@ -147,6 +146,7 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
         callbacks=[teacher_run.progress_callback(progress)],
         decision_ids=protocol.decision_token_ids(processor.tokenizer),
         decision_weight=config.decision_weight,
+        paired_orders=config.both_orders,  # prompt_completion_dataset lays rows out AB, BA per pair
     )
 
 
