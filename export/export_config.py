@@ -24,6 +24,9 @@ class ExportConfig:
     fp32_agreement: float = field(default=1.0, metadata={"help": "Floor on fp32 verdict agreement (fraction of decisive pairs)."})
     fp32_max_dp: float = field(default=1e-4, metadata={"help": "Ceiling on fp32 max |delta p_a| over all parity pairs."})
     int8_agreement: float = field(default=0.99, metadata={"help": "Floor on INT8 verdict agreement (fraction of decisive pairs)."})
+    int8_max_dp: float = field(default=0.05, metadata={"help": "Ceiling on INT8 max |delta p_a| over all parity pairs; also the parity probe's INT8 floor at load."})
+    int8_max_rel_err: float = field(default=0.15, metadata={"help": "Parity probe: ceiling on an INT8 graph's relative output error (vision embeddings, decoder logits) at load."})
+    probe_pairs: int = field(default=2, metadata={"help": "Held-out pairs stored in the export's parity probe (replayed by every Selector.load)."})
     batch_size: int = field(default=8, metadata={"help": "Pairs per batch in the parity and calibration runs."})
     trt_max_rows: int = field(default=16, metadata={"help": "TensorRT profile: most rows (pairs x orders) per judge call."})
     trt_max_images: int = field(default=16, metadata={"help": "TensorRT profile: most images per vision call."})
@@ -42,13 +45,14 @@ class ExportConfig:
         for name in ("fp32_agreement", "int8_agreement"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} {getattr(self, name)} must be a fraction in [0, 1]")
-        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "trt_max_rows", "trt_max_images", "trt_max_new_tokens", "trt_workspace_mb"):
+        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "probe_pairs", "trt_max_rows", "trt_max_images", "trt_max_new_tokens", "trt_workspace_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_decisive < 1:
             raise ValueError("min_decisive must be at least 1")
-        if self.fp32_max_dp <= 0:
-            raise ValueError("fp32_max_dp must be positive")
+        for name in ("fp32_max_dp", "int8_max_dp", "int8_max_rel_err"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.threads < 0:
             raise ValueError("threads must be 0 (library default) or positive")
         if self.trt_max_seq < 0:

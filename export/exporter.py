@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from creative4u_small.cpu_info import cpu_info
 from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.runtime import manifest as mf
 
 DECODER_MAX_DLOGIT = 1e-3  # ceiling on fp32 decoder logits vs the PyTorch wrappers
+# The probe's fp32 floors: another CPU's kernels (or TF32 on a GPU) may sum differently, never by more.
+FP32_PROBE_FLOORS = {"max_dp_a": 1e-3, "max_rel_err": 1e-2}
 
 
 class ParityFailed(RuntimeError):
@@ -181,13 +184,14 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
 
             if cfg.int8 or cfg.trt:
                 calibration = _quantize(cfg, tmp, entries, processor, calib_items, drv, model, progress)
-                int8_floor = P.Floors(cfg.int8_agreement)
+                int8_floor = P.Floors(cfg.int8_agreement, cfg.int8_max_dp)
                 variants = [("int8", mf.VISION + ".int8", mf.JUDGE + ".int8")] if cfg.int8 else []
                 if cfg.trt:
                     variants.append(("int8-qdq", mf.VISION + ".int8-qdq", mf.JUDGE + ".int8-qdq"))
                 for prec, v, j in variants:
                     progress(f"parity {prec}", 0, 1)
-                    d8 = P.OrtVerdictDriver(tmp / entries[v].file, tmp / entries[j].file, threads=cfg.threads)
+                    d8 = P.OrtVerdictDriver(tmp / entries[v].file, tmp / entries[j].file, threads=cfg.threads,
+                                            reference_semantics=prec == "int8-qdq")
                     parity[prec] = P.compare(reference, P.exported_logits(d8, processor, held_items, cfg.batch_size),
                                              int8_floor, cfg.margin, cfg.min_decisive)
                     parity[prec]["graphs"] = [v, j]
@@ -201,7 +205,8 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                 progress("parity tensorrt", 0, 1)
                 batch = max(1, min(cfg.batch_size, cfg.trt_max_rows // 2, cfg.trt_max_images // 2))
                 engines = P.exported_logits(EngineVerdictDriver(tmp, tensorrt), processor, held_items, batch)
-                parity["tensorrt-int8"] = P.compare(reference, engines, P.Floors(cfg.int8_agreement), cfg.margin, cfg.min_decisive)
+                parity["tensorrt-int8"] = P.compare(reference, engines, P.Floors(cfg.int8_agreement, cfg.int8_max_dp), cfg.margin,
+                                                    cfg.min_decisive)
                 parity["tensorrt-int8"]["graphs"] = [tensorrt["engines"][r]["file"] for r in (mf.VISION, mf.JUDGE)]
             if cfg.triton:
                 from creative4u_small.export.triton import write_repository
@@ -214,7 +219,7 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                 format_version=mf.FORMAT_VERSION,
                 source_model={"path": str(Path(cfg.model).resolve()), "model_type": model_type, **model_hash(cfg.model)},
                 versions=vers, graphs=entries, preprocessing=pre, prompt=spec, dims=dims,
-                parity=parity, status="unverified", tensorrt=tensorrt,
+                parity=parity, status="unverified", tensorrt=tensorrt, machine=cpu_info(),
             )
 
             def finish() -> str:
@@ -227,9 +232,14 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                 return manifest.status
 
             finish()
+            progress("parity probe", 0, 1)
+            manifest.probe = _write_probe(cfg, tmp, processor, held_items, manifest.dims.num_layers)
+            finish()
             # end to end through the torch-free runtime: its numpy preprocessing and the manifest's prompt pieces
             progress("parity runtime", 0, 1)
             parity["runtime-fp32"] = _runtime_check(tmp, reference, held_items, cfg)
+            if cfg.int8:
+                manifest.probe["export_machine"] = _probe_here(tmp, cfg, parity["int8"])
             status = finish()
             summary.update(status=status, parity=parity, parity_pairs=parity_source, graphs=sorted(entries),
                            exporters={k: v["exporter"] for k, v in exporters.items()})
@@ -294,6 +304,41 @@ def _runtime_check(folder: Path, reference, items, cfg: ExportConfig) -> dict:
     return figures
 
 
+def _write_probe(cfg: ExportConfig, folder: Path, processor, items, num_layers: int) -> dict:
+    """``probe.npz``: the first ``probe_pairs`` held-out pairs as graph inputs, and the fp32 graphs' outputs.
+
+    Pixels are stored in float16 (a 512 px pair in 3 MB) and the references computed from exactly
+    those pixels, so the rounding is part of the input, not of the drift.
+    """
+    from creative4u_small.export import parity as P
+    from creative4u_small.runtime import probe
+    from creative4u_small.runtime.selector import Selector
+
+    n = min(cfg.probe_pairs, len(items))
+    batch = next(P.batches(processor, items[:n], n))
+    data = {"pixel_values": batch.pixel_values.numpy().astype(np.float16), "image_index": batch.image_index.numpy(),
+            "input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()}
+    fp32 = Selector.load(folder, backend="cpu", precision="fp32", probe=False, threads=cfg.threads, verify_hashes=False)
+    refs = probe.references(fp32.run_graph, {**data, "pixel_values": data["pixel_values"].astype(np.float32)}, num_layers,
+                            cfg.decoder)
+    np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)
+    return {"file": mf.PROBE_FILE, "pairs": n, "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
+            "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err}}}
+
+
+def _probe_here(folder: Path, cfg: ExportConfig, int8_parity: dict) -> dict:
+    """The INT8 probe replayed on the export machine, as every user's Selector.load will; a breach fails INT8 parity."""
+    from creative4u_small.runtime.selector import Selector
+
+    selector = Selector.load(folder, backend="cpu", precision="int8", threads=cfg.threads, verify_hashes=False)
+    if cfg.decoder:
+        selector.open_decoder()
+    report = selector.describe()["probe"]
+    if "fallback" in report:
+        _mark_failed(int8_parity, f"parity probe: {report['fallback']}")
+    return {"machine": cpu_info(), "int8": report}
+
+
 def _decoder_check(model, processor, items, folder: Path, entries: dict, threads: int = 0) -> dict:
     """ORT prefill + one greedy step against the PyTorch wrappers on a small padded batch."""
     import onnxruntime as ort
@@ -336,17 +381,17 @@ def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model,
     from creative4u_small.export import quantize as Q
     from creative4u_small.export.graphs import _io_spec
 
-    def add(key: str, source: str, precision: str) -> None:
+    def add(key: str, source: str, precision: str, settings: dict) -> None:
         inputs, outputs = _io_spec(tmp / f"{key}.onnx")
-        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source)
+        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source, settings)
 
     calibration: dict = {"int8": "dynamic (no calibration)"} if cfg.int8 else {}
     if cfg.int8:
         graphs = [mf.VISION, mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
         for i, key in enumerate(graphs):
             progress("INT8 graphs (dynamic)", i, len(graphs))
-            Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx")
-            add(key + ".int8", key, "int8")
+            settings = Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx")
+            add(key + ".int8", key, "int8", settings)
     if not cfg.trt:
         return calibration
     from creative4u_small.export import parity as P
@@ -361,7 +406,7 @@ def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model,
     calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
     progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
     Q.quantize_static_qdq(tmp / entries[mf.VISION].file, tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
-    add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq")
+    add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq", Q.QDQ_SETTINGS)
 
     progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
     tc = model.config.text_config
@@ -378,7 +423,7 @@ def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model,
     judge_feeds = Q.split_feeds(feeds, 2)[: (keep + 1) // 2]
     calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
     Q.quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
-    add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq")
+    add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq", Q.QDQ_SETTINGS)
     return calibration
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.verdict_prob import p_a
 
 ORDERS = ("AB", "BA")
 
@@ -24,22 +25,12 @@ class Floors:
     max_dp: float | None = None  # ceiling on max |delta p_a|; None = not checked
 
 
-def p_a(logits: np.ndarray, orders=ORDERS) -> np.ndarray:
-    """[P] mean over orders of the probability that the pair's Creative A wins (as ``Verdict.p_a``)."""
-    z = logits.astype(np.float64).reshape(-1, len(orders), 2)
-    z = z - z.max(-1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
-    cols = [p[:, i, 0] if o == "AB" else p[:, i, 1] for i, o in enumerate(orders)]
-    return np.stack(cols, -1).mean(-1)
-
-
-def compare(reference: np.ndarray, exported: np.ndarray, floors: Floors, margin: float, min_decisive: int,
-            orders=ORDERS) -> dict:
+def compare(reference: np.ndarray, exported: np.ndarray, floors: Floors, margin: float, min_decisive: int) -> dict:
     """Figures and status for one precision: rows/pairs, decisive count, agreement, max deltas."""
     reference, exported = np.asarray(reference, np.float64), np.asarray(exported, np.float64)
     if reference.shape != exported.shape:
         raise ValueError(f"parity: reference logits {reference.shape} and exported {exported.shape} differ in shape")
-    pr, pe = p_a(reference, orders), p_a(exported, orders)
+    pr, pe = p_a(reference), p_a(exported)
     decisive = np.abs(pr - 0.5) >= margin
     n_dec = int(decisive.sum())
     agree = int(((pr >= 0.5) == (pe >= 0.5))[decisive].sum())
@@ -85,14 +76,22 @@ def overall_status(parity: dict) -> str:
 
 
 class OrtVerdictDriver:
-    """A minimal numpy + onnxruntime verdict path: vision graph once per distinct image, then judge."""
+    """A minimal numpy + onnxruntime verdict path: vision graph once per distinct image, then judge.
 
-    def __init__(self, vision: Path, judge: Path, providers=("CPUExecutionProvider",), threads: int = 0):
+    ``reference_semantics`` turns ONNX Runtime's graph optimisations off, so Q/DQ graphs run as
+    written (dequantize, then float MatMul): the arithmetic TensorRT performs, on any CPU, instead
+    of the CPU's own fused INT8 kernels.
+    """
+
+    def __init__(self, vision: Path, judge: Path, providers=("CPUExecutionProvider",), threads: int = 0,
+                 reference_semantics: bool = False):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        if reference_semantics:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         opts.log_severity_level = 3
         self.vision = ort.InferenceSession(str(vision), opts, providers=list(providers))
         self.judge = ort.InferenceSession(str(judge), opts, providers=list(providers))
@@ -157,7 +156,7 @@ def parity_markdown(parity: dict, status: str, source: str) -> str:
         lines.append(f"| {prec} | {', '.join(f.get('graphs', []))} | {f['pairs']} | {f['decisive']} | {agreement} | "
                      f"{f['max_abs_dlogit']:.3e} | {f['max_abs_dp_a']:.3e} | {f['status']} |")
     lines += ["", "Floors: decisive = PyTorch |p_a - 0.5| >= margin; agreement floor per precision; "
-              "fp32 also caps max |dp_a|.", ""]
+              "each precision also caps max |dp_a| (the INT8 ceiling is --int8-max-dp).", ""]
     for prec, f in parity.items():
         floor_dp = "none" if f["floor_max_dp_a"] is None else f"{f['floor_max_dp_a']:.0e}"
         lines.append(f"- {prec}: margin {f['margin']}, min decisive {f['min_decisive']}, agreement floor "

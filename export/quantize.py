@@ -1,7 +1,7 @@
 """INT8 variants with onnxruntime.quantization.
 
-- every graph for ONNX Runtime (CPU): dynamic INT8 (weights QInt8 per channel, activations
-  quantized at run time), which runs integer GEMMs (VNNI/AMX where the CPU has them);
+- every graph for ONNX Runtime (CPU): dynamic INT8 (weights QInt8 per channel in a 7-bit range,
+  activations quantized at run time), which runs integer GEMMs (VNNI/AMX where the CPU has them);
 - vision and judge for TensorRT: static QDQ calibrated on real pairs, MatMul/Gemm only, with
   symmetric activations — the explicit-quantization form TensorRT's strongly typed networks take.
 
@@ -15,10 +15,32 @@ import tempfile
 from pathlib import Path
 
 QUANT_OPS = ("MatMul", "Gemm")
+MIN_QUANT_COLUMNS = 16  # a weight MatMul with fewer output columns (the 2-logit verdict head) stays float
+
+# Why dynamic INT8 uses 7-bit weights: ONNX Runtime multiplies uint8 activations by int8 weights.
+# On x86 CPUs without VNNI or AMX (AVX2, AVX-512 core) the kernel adds adjacent products in a
+# saturating int16 (vpmaddubsw): 2 x 255 x 127 overflows it, 2 x 255 x 64 = 32,640 does not.
+# ``reduce_range`` keeps every weight in [-64, 64], so every x86 and ARM64 CPU computes the same
+# sums that a VNNI CPU does; uint8 weights (u8 x u8) avoid it too but forgo the VNNI kernel.
+DYNAMIC_SETTINGS = {
+    "method": "dynamic",
+    "weights": "int8, symmetric per output channel, 7-bit range [-64, 64] (reduce_range)",
+    "activations": "uint8, asymmetric per tensor, quantized at run time",
+    "ops": list(QUANT_OPS),
+    "why": "7-bit weights keep the u8 x s8 pair sums inside int16 on CPUs without VNNI (AVX2, AVX-512 core), "
+           "so every CPU computes what a VNNI CPU computes",
+}
 
 
 def _external(path: Path) -> bool:
     return any(Path(path).parent.glob(Path(path).name + "*.data"))
+QDQ_SETTINGS = {
+    "method": "static QDQ (MinMax calibration)",
+    "weights": "int8, symmetric per output channel",
+    "activations": "int8, symmetric per tensor, calibrated",
+    "ops": list(QUANT_OPS),
+    "why": "the explicit-quantization form TensorRT builds strongly typed INT8 engines from",
+}
 
 
 def pre_process(src: Path, dst: Path) -> Path:
@@ -31,16 +53,38 @@ def pre_process(src: Path, dst: Path) -> Path:
     return dst
 
 
-def quantize_dynamic_int8(src: Path, dst: Path) -> Path:
-    """Dynamic INT8 (CPU): MatMul/Gemm weights QInt8 per output channel."""
+def narrow_weight_nodes(model_path: Path, min_columns: int = MIN_QUANT_COLUMNS) -> list[str]:
+    """MatMul/Gemm nodes whose constant weight has fewer than ``min_columns`` outputs.
+
+    Such a head (the judge's two verdict logits) costs nothing in float, and quantizing its
+    activations per tensor is where most of a verdict's INT8 drift came from.
+    """
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    shapes = {i.name: list(i.dims) for i in model.graph.initializer}
+    out = []
+    for node in model.graph.node:
+        if node.op_type not in QUANT_OPS or len(node.input) < 2 or len(shapes.get(node.input[1], [])) != 2:
+            continue
+        k, n = shapes[node.input[1]]
+        trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+        if (k if trans_b else n) < min_columns:
+            out.append(node.name)
+    return out
+
+
+def quantize_dynamic_int8(src: Path, dst: Path) -> dict:
+    """Dynamic INT8 (CPU) of ``src`` into ``dst``; returns the settings used (recorded in the manifest)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(dir=Path(dst).parent, prefix=".quant-") as tmp:
         pre = pre_process(src, Path(tmp) / "pre.onnx")
-        quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True,
-                         weight_type=QuantType.QInt8, use_external_data_format=_external(src),
+        excluded = narrow_weight_nodes(pre)
+        quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True, reduce_range=True,
+                         weight_type=QuantType.QInt8, nodes_to_exclude=excluded, use_external_data_format=_external(src),
                          extra_options={"MatMulConstBOnly": True})
-    return dst
+    return {**DYNAMIC_SETTINGS, "float_nodes": excluded}
 
 
 class FeedReader:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from creative4u_small.cpu_info import cpu_info
 from creative4u_small.runtime.bench_config import BenchConfig
 
 STAGE_KEYS = ("preprocess", "vision", "judge", "explain")
@@ -46,14 +47,7 @@ def peak_rss_mb() -> float:
 def machine_info() -> dict:
     from creative4u_small.artifacts import versions
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    info = cpu_info()
     mem = None
     try:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -69,7 +63,8 @@ def machine_info() -> dict:
             vers[name] = version(name)
         except PackageNotFoundError:
             pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem, 1) if mem else None, "platform": platform.platform(),
+    return {"cpu": info["model"], "cores": os.cpu_count(), "memory_gb": round(mem, 1) if mem else None, "platform": platform.platform(),
+            "int8": {"flags": info["int8_flags"], "u8s8_kernel": info["u8s8_kernel"]},
             "available_backends": available_backends(), "versions": vers}
 
 
@@ -261,6 +256,7 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> d
     from creative4u_small.artifacts import write_json_atomic
     from creative4u_small.runtime import manifest as mf
     from creative4u_small.runtime.backends import BackendError
+    from creative4u_small.runtime.probe import ProbeFailed
     from creative4u_small.runtime.selector import Selector
 
     progress = progress or _noop
@@ -285,7 +281,7 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> d
             try:
                 sel = Selector.load(cfg.export, backend=backend, precision=precision, threads=cfg.threads,
                                     max_new_tokens=max(cfg.generate_tokens, 1), verify_hashes=False)
-            except (BackendError, mf.ManifestError) as e:
+            except (BackendError, mf.ManifestError, ProbeFailed) as e:
                 report["backends"][key] = {"skipped": str(e)}
                 continue
             report["backends"][key] = bench_selector(sel, items, cfg, progress, key)

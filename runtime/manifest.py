@@ -11,10 +11,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: parity probe, machine, quantization settings per graph
 MANIFEST_FILE = "manifest.json"
 TOKENIZER_FILE = "tokenizer.json"
 PARITY_FILE = "parity.md"
+PROBE_FILE = "probe.npz"
 
 # vision: pixel_values [N, 3, S, S] float32 -> image_embeds [N, image_seq_len, hidden]
 VISION = "vision"
@@ -46,6 +47,12 @@ def present_names(num_layers: int) -> list[str]:
     return [f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")]
 
 
+# probe.npz: a few held-out inputs of every graph and the fp32 graphs' outputs on the export machine.
+# Rows are pairs x orders (AB, BA), as the judge takes them; image_index [rows, 2] picks each row's
+# Creative A and B from pixel_values; the step continues each row with the fp32 prefill's greedy token.
+PROBE_INPUTS = ("pixel_values", "image_index", "input_ids", "attention_mask", "step_input_ids")
+PROBE_REFERENCES = ("image_embeds", "verdict_logits", "prefill_logits", "step_logits")
+
 GRAPHS = (VISION, JUDGE, DECODER_PREFILL, DECODER_STEP)
 PRECISIONS = ("fp32", "int8", "int8-qdq")
 PARITY_STATES = ("passed", "unverified", "failed")
@@ -63,6 +70,7 @@ class GraphEntry:
     precision: str = "fp32"
     exporter: str = ""  # "dynamo" | "torchscript" | "onnxruntime.quantization" (how the file was made)
     source: str = ""  # for a quantized graph: the key of the graph it was made from
+    quantization: dict = field(default_factory=dict)  # for a quantized graph: the settings and why
 
 
 @dataclass
@@ -115,6 +123,8 @@ class Manifest:
     parity: dict = field(default_factory=dict)  # precision -> figures and status
     status: str = "unverified"
     tensorrt: dict = field(default_factory=dict)
+    machine: dict = field(default_factory=dict)  # creative4u_small.cpu_info.cpu_info() of the exporting machine
+    probe: dict = field(default_factory=dict)  # {"file", "rows", "floors": {precision: {...}}, "export_machine": {...}}
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
 
     def to_dict(self) -> dict:
@@ -143,6 +153,8 @@ class Manifest:
                 parity=d.get("parity", {}),
                 status=d.get("status", "unverified"),
                 tensorrt=d.get("tensorrt", {}),
+                machine=d.get("machine", {}),
+                probe=d.get("probe", {}),
                 files=d.get("files", {}),
             )
         except (KeyError, TypeError) as e:

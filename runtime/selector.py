@@ -9,6 +9,7 @@ images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``distill.sco
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,13 +20,17 @@ import numpy as np
 from PIL import Image
 
 from creative4u_small.images import ImageError
-from creative4u_small.runtime import backends, explain, tournament
+from creative4u_small.verdict_prob import p_a_orders, softmax_first
+from creative4u_small.runtime import backends, explain, probe, tournament
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.preprocess import preprocess
 from creative4u_small.runtime.selector_config import SelectorConfig
 from creative4u_small.runtime.tokenize import PromptTokenizer
 
 STAGES = ("preprocess", "vision", "judge", "explain")
+VERDICT_GRAPHS = (mf.VISION, mf.JUDGE)
+DECODER_GRAPHS = (mf.DECODER_PREFILL, mf.DECODER_STEP)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,52 +85,55 @@ def content_key(src) -> str:
     return h.hexdigest()
 
 
-def softmax_first(logits: np.ndarray) -> np.ndarray:
-    """P(the creative shown first wins) per row of [rows, 2] verdict logits, in float32."""
-    z = logits.astype(np.float32)
-    z = np.exp(z - z.max(-1, keepdims=True))
-    return z[:, 0] / z.sum(-1)
-
-
-def softmax_p_a(logits: np.ndarray) -> np.ndarray:
-    """[P, 2] P(pair's A wins) per order from [P * 2, 2] logits (rows AB, BA per pair), in float32."""
-    p = softmax_first(logits).reshape(-1, 2)
-    return np.stack([p[:, 0], 1.0 - p[:, 1]], -1)
-
-
 class Selector:
     """Load with ``Selector.load(export_dir, backend="auto")``; thread-safe."""
 
-    def __init__(self, export_dir: Path, manifest: mf.Manifest, config: SelectorConfig, backend: str):
+    def __init__(self, export_dir: Path, manifest: mf.Manifest, config: SelectorConfig, backend: str,
+                 precision: str | None = None, precision_reason: str = ""):
         self.export_dir, self.manifest, self.config, self.backend = Path(export_dir), manifest, config, backend
+        precision = precision or config.precision
+        self.precision_reason = precision_reason or f"precision {precision} asked for"
         self.tokenizer = PromptTokenizer.from_export(self.export_dir, manifest.prompt)
         self._graphs: dict[str, object] = {}
         self._graph_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._encoded = 0
-        self.graph_keys = {g: self._graph_key(g) for g in mf.GRAPHS if g in manifest.graphs}
-        for g in (mf.VISION, mf.JUDGE):
+        self.graph_keys = {g: self._graph_key(g, precision) for g in mf.GRAPHS if g in manifest.graphs}
+        self.probe_report: dict = {}
+        self._probe_data: dict | None = None
+        self._decoder_lock = threading.Lock()
+        for g in VERDICT_GRAPHS:
             if g not in self.graph_keys:
                 raise mf.ManifestError(f"{self.export_dir}: the export has no {g} graph; re-export with `c4u export`")
             self._graph(g)
 
     @classmethod
-    def load(cls, export_dir: str | Path, backend: str = "auto", config: SelectorConfig | None = None, **overrides) -> "Selector":
-        """Check the manifest (format version, every file's hash), pick the backend, open the graphs."""
-        config = replace(config or SelectorConfig(), backend=backend, **overrides)
+    def load(cls, export_dir: str | Path, backend: str | None = None, config: SelectorConfig | None = None,
+             **overrides) -> "Selector":
+        """Check the manifest (format version, every file's hash), pick backend and precision, open the graphs,
+        and replay the export's parity probe through them. ``backend`` and ``overrides`` replace ``config``'s fields."""
+        if backend is not None:
+            overrides["backend"] = backend
+        config = replace(config or SelectorConfig(), **overrides)
         manifest = mf.read_manifest(Path(export_dir), verify_hashes=config.verify_hashes)
         has_engines = bool(manifest.tensorrt.get("engines"))
         chosen = backends.resolve_backend(config.backend, has_engines)
-        if config.precision == "int8" and not any(k.endswith(".int8") for k in manifest.graphs):
+        has_int8 = any(k.endswith(".int8") for k in manifest.graphs)
+        if config.precision == "int8" and not has_int8:
             raise mf.ManifestError(f"{export_dir}: the export has no INT8 graphs; re-export with `c4u export --int8` or use precision fp32")
-        return cls(export_dir, manifest, config, chosen)
+        precision, reason = config.precision, ""
+        if precision == "auto":
+            precision, reason = auto_precision(manifest, chosen, has_int8)
+        selector = cls(export_dir, manifest, config, chosen, precision, reason)
+        selector._probe(VERDICT_GRAPHS)
+        return selector
 
     # ------------------------------------------------------------ graphs
 
-    def _graph_key(self, graph: str) -> str:
+    def _graph_key(self, graph: str, precision: str) -> str:
         """The manifest key to run: TensorRT takes the explicit-QDQ INT8 graph, ONNX Runtime's other EPs the dynamic one."""
-        if self.config.precision != "int8":
+        if precision != "int8":
             return graph
         wanted = (f"{graph}.int8-qdq", f"{graph}.int8") if self.backend == "trt-ep" else (f"{graph}.int8",)
         return next((k for k in wanted if k in self.manifest.graphs), graph)
@@ -150,6 +158,67 @@ class Selector:
                 self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, self.config.threads, self.config.device_id)
             return self._graphs[graph]
 
+    def run_graph(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One call of ``graph`` with every input cast to the dtype its entry declares."""
+        return self._graph(graph).run({k: np.asarray(v).astype(self._dtype(graph, k, np.asarray(v).dtype), copy=False)
+                                       for k, v in feeds.items()})
+
+    def _probe(self, graphs: tuple[str, ...]) -> None:
+        """Replay the export's parity probe through ``graphs`` (the verdict pair or the decoder pair).
+
+        INT8 graphs that drift past the export's floors are swapped for fp32 ones (or raise, with
+        ``on_probe_failure="raise"``); fp32 graphs that drift always raise: nothing is left to fall back to.
+        """
+        part = "verdict" if graphs == VERDICT_GRAPHS else "decoder"
+        if not self.config.probe:
+            self.probe_report[part] = {"status": "skipped", "reason": "probe=False"}
+            return
+        if self._probe_data is None:
+            self._probe_data = probe.load(self.export_dir, self.manifest)
+        precision = self.manifest.graphs[self.graph_keys[graphs[0]]].precision.split("-")[0]
+        result = self._probe_once(part, precision)
+        if result["status"] == "passed":
+            return
+        message = (f"{self.export_dir}: the {precision} {part} graphs fail the parity probe on this machine "
+                   f"({probe.where()}; backend {self.backend}): {result['reason']}")
+        if precision == "fp32" or self.config.on_probe_failure == "raise":
+            raise probe.ProbeFailed(message + ("; re-export on this machine or use another backend" if precision == "fp32"
+                                               else "; use precision fp32, or on_probe_failure='fallback'"))
+        log.warning("%s; using fp32 graphs instead", message)
+        with self._graph_lock:
+            for g in graphs:
+                self._graphs.pop(g, None)
+                self.graph_keys[g] = self._graph_key(g, "fp32")
+        self.probe_report[f"{part}_refused"] = result
+        self.probe_report["fallback"] = message
+        if self._probe_once(part, "fp32")["status"] != "passed":
+            raise probe.ProbeFailed(f"{self.export_dir}: the fp32 {part} graphs fail the parity probe too: "
+                                    f"{self.probe_report[part]['reason']}; re-export on this machine")
+
+    def _probe_once(self, part: str, precision: str) -> dict:
+        floors = probe.floors_for(self.manifest, precision)
+        if part == "verdict":
+            result = probe.verdict_check(self.run_graph, self._probe_data, floors)
+        else:
+            result = probe.decoder_check(self.run_graph, self._probe_data, floors, self.manifest.dims.num_layers)
+        self.probe_report[part] = {"precision": precision, "backend": self.backend, **result}
+        return result
+
+    def open_decoder(self) -> None:
+        """Open and probe the decoder graphs now; otherwise the first explain does (only explanations need them)."""
+        if DECODER_GRAPHS[0] in self._graphs:
+            return
+        with self._decoder_lock:
+            if "decoder" not in self.probe_report:
+                for g in DECODER_GRAPHS:
+                    self._graph(g)
+                self._probe(DECODER_GRAPHS)
+
+    @property
+    def precision(self) -> str:
+        """The precision the verdict graphs really run in (fp32 after a probe fallback)."""
+        return self.manifest.graphs[self.graph_keys[mf.JUDGE]].precision
+
     def describe(self) -> dict:
         """Backend, precision per graph and the providers ONNX Runtime really uses."""
         graphs = {}
@@ -159,9 +228,10 @@ class Selector:
             if g in self._graphs and hasattr(self._graphs[g], "providers"):
                 info["providers"] = self._graphs[g].providers
             graphs[g] = info
-        return {"export": str(self.export_dir), "backend": self.backend, "precision": self.config.precision,
+        return {"export": str(self.export_dir), "backend": self.backend, "precision": self.precision,
+                "requested_precision": self.config.precision, "precision_reason": self.precision_reason,
                 "available_backends": backends.available_backends(bool(self.manifest.tensorrt.get("engines"))),
-                "graphs": graphs, "status": self.manifest.status}
+                "graphs": graphs, "status": self.manifest.status, "probe": self.probe_report}
 
     @property
     def images_encoded(self) -> int:
@@ -245,6 +315,7 @@ class Selector:
         return np.concatenate(logits)
 
     def _explain(self, ids: list[int], ea: np.ndarray, eb: np.ndarray, verdict: str, timings: dict, min_new_tokens: int = 0) -> str:
+        self.open_decoder()
         t0 = time.perf_counter()
         prefill, step = self._graph(mf.DECODER_PREFILL), self._graph(mf.DECODER_STEP)
         feeds = self._rows([(ids, ea, eb)], mf.DECODER_PREFILL)
@@ -275,7 +346,7 @@ class Selector:
         embeds, _ = self._embed(flat, timings)
         jobs = [(ids[k], embeds[2 * k], embeds[2 * k + 1]) for k in range(len(items))]
         logits = self._judge(jobs, timings)
-        p = softmax_p_a(logits)
+        p = p_a_orders(logits)
         results = []
         for k in range(len(items)):
             pk = p[k]
@@ -330,7 +401,7 @@ class Selector:
             out = []
             for k in range(0, len(pairs), cfg.batch_size):
                 chunk = pairs[k: k + cfg.batch_size]
-                p = softmax_p_a(self._judge([(ids, embeds[i], embeds[j]) for i, j in chunk], timings))
+                p = p_a_orders(self._judge([(ids, embeds[i], embeds[j]) for i, j in chunk], timings))
                 out += [float(x) for x in p.mean(-1)]
                 report(len(chunk))
             return out
@@ -357,6 +428,17 @@ class Selector:
         timings["total"] = time.perf_counter() - t_start
         return RankResult(result.order[: top_k or len(images)], result.scores, result.comparisons, result.strategy, encoded,
                           {k: round(v * 1000, 3) for k, v in timings.items()})
+
+
+def auto_precision(manifest: mf.Manifest, backend: str, has_int8: bool) -> tuple[str, str]:
+    """INT8 where the export's INT8 parity for this backend's graphs passed, else fp32; and why."""
+    key = {"trt-ep": "int8-qdq", "tensorrt": "tensorrt-int8"}.get(backend, "int8")
+    if not has_int8:
+        return "fp32", "auto: the export has no INT8 graphs"
+    status = manifest.parity.get(key, {}).get("status", "absent")
+    if status == "passed":
+        return "int8", f"auto: the export's {key} parity passed"
+    return "fp32", f"auto: the export's {key} parity is {status}"
 
 
 def _add(timings: dict, stage: str, seconds: float) -> None:

@@ -7,13 +7,14 @@ from dataclasses import asdict, dataclass, field
 from creative4u_small.images import DEFAULT_MAX_PIXELS
 from creative4u_small.runtime.backends import BACKENDS
 
-PRECISION_CHOICES = ("fp32", "int8")
+PRECISION_CHOICES = ("auto", "fp32", "int8")
+PROBE_FAILURE_CHOICES = ("fallback", "raise")
 
 
 @dataclass(frozen=True)
 class SelectorConfig:
     backend: str = field(default="auto", metadata={"help": f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}."})
-    precision: str = field(default="fp32", metadata={"help": "fp32, or int8 to use the export's INT8 graphs (each graph without an INT8 variant stays fp32)."})
+    precision: str = field(default="auto", metadata={"help": "auto (INT8 where the export's INT8 parity passed, else fp32; says which), fp32, or int8 (each graph without an INT8 variant stays fp32). INT8 graphs that fail the load-time probe fall back to fp32."})
     threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide."})
     batch_size: int = field(default=16, metadata={"help": "Most pairs per judge call (each pair is two rows, one per order) and images per vision call."})
     max_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap."})
@@ -23,6 +24,8 @@ class SelectorConfig:
     swiss_rounds: int = field(default=0, metadata={"help": "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1."})
     screen_one_order: bool = field(default=False, metadata={"help": "Judge Swiss-round games in one image order (alternating who goes first): half their rows, a noisier screen; round robins always use both orders."})
     finalists: int = field(default=0, metadata={"help": "Leaders that play the final round robin in large pools; 0 = max(2 * top_k, 8)."})
+    probe: bool = field(default=True, metadata={"help": "Replay the export's parity probe at load on this machine and backend, and refuse graphs that drift past the export's floors."})
+    on_probe_failure: str = field(default="fallback", metadata={"help": "When INT8 graphs fail the probe: fallback (use fp32 and say why) or raise. fp32 graphs that fail always raise."})
     verify_hashes: bool = field(default=True, metadata={"help": "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs)."})
     device_id: int = field(default=0, metadata={"help": "GPU index for the cuda, trt-ep and tensorrt backends."})
 
@@ -31,6 +34,8 @@ class SelectorConfig:
             raise ValueError(f"backend {self.backend!r} is not auto or one of {', '.join(BACKENDS)}")
         if self.precision not in PRECISION_CHOICES:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
+        if self.on_probe_failure not in PROBE_FAILURE_CHOICES:
+            raise ValueError(f"on_probe_failure {self.on_probe_failure!r} is not one of {', '.join(PROBE_FAILURE_CHOICES)}")
         for name in ("batch_size", "max_new_tokens", "cache_images", "round_robin_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

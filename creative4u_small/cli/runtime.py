@@ -37,7 +37,10 @@ def _load(export: Path, backend: str, precision: str, threads: int, **kw):
     from creative4u_small.runtime.selector import Selector
 
     sel = Selector.load(export, backend=backend, precision=precision, threads=threads, **kw)
-    say(f"backend {sel.backend} ({precision}); available: {', '.join(sel.describe()['available_backends'])}")
+    info = sel.describe()
+    if "fallback" in info["probe"]:
+        say(f"warning: {info['probe']['fallback']}; using fp32 graphs")
+    say(f"backend {sel.backend}, {sel.precision} ({sel.precision_reason}); available: {', '.join(info['available_backends'])}")
     return sel
 
 
@@ -67,18 +70,23 @@ def select(
     explain: bool = typer.Option(False, "--explain", help="Also decode the rationale (KV-cache decoder graphs, greedy)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("fp32", "--precision", help=_h("precision")),
+    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
     threads: int = typer.Option(0, "--threads", help=_h("threads")),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", help=_h("max_new_tokens")),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help=_h("probe")),
+    on_probe_failure: str = typer.Option("fallback", "--on-probe-failure", help=_h("on_probe_failure")),
 ):
     """Pick the creative users will more likely click (both orders scored; p_a is their mean).
 
     Example: c4u select a.jpg b.jpg --export exports/student --query "trail running shoes" --explain
     """
-    sel = _load(export, backend, precision, threads, max_new_tokens=max_new_tokens)
+    sel = _load(export, backend, precision, threads, max_new_tokens=max_new_tokens, probe=probe,
+                on_probe_failure=on_probe_failure)
     r = sel.compare(a, b, query=query, title=title, explain=explain)
     if as_json:
-        emit_json({"a": str(a), "b": str(b), **r.to_dict(), "backend": sel.backend, "precision": precision})
+        info = sel.describe()
+        emit_json({"a": str(a), "b": str(b), **r.to_dict(), "backend": sel.backend, "precision": sel.precision,
+                   "requested_precision": precision, "probe": info["probe"]})
         return
     pick = a if r.winner == "A" else b
     note = "" if r.consistent else "  (the two orders disagree: low confidence)"
@@ -96,7 +104,7 @@ def rank(
     title: str = typer.Option("", "--title", help="The product title."),
     as_json: bool = typer.Option(False, "--json", help="Print order, scores and every comparison as JSON."),
     backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("fp32", "--precision", help=_h("precision")),
+    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
     threads: int = typer.Option(0, "--threads", help=_h("threads")),
     batch_size: int = typer.Option(16, "--batch-size", help=_h("batch_size")),
     round_robin_max: int = typer.Option(12, "--round-robin-max", help=_h("round_robin_max")),

@@ -99,3 +99,21 @@ def test_a_numeric_breach_fails_even_an_unverified_precision():
     assert overall_status(parity) == "failed"
     assert overall_status({"a": {"status": "passed"}, "b": {"status": "unverified"}}) == "unverified"
     assert overall_status({}) == "unverified"
+
+
+def test_int8_drift_of_016_fails_although_every_verdict_agrees():
+    """The AVX2 case: 49 decisive pairs all agreeing, max |delta p_a| 0.16 — INT8's ceiling fails it."""
+    import numpy as np
+
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.parity import Floors, compare
+
+    cfg = ExportConfig(model="m", out="o")
+    ref = np.tile([[3.0, 0.0], [0.0, 3.0]], (49, 1))  # p_a 0.953 for every pair
+    got = ref.copy()
+    got[0] = [1.0, 0.0]
+    got[1] = [0.0, 1.0]  # pair 0 drops to p_a 0.73: same verdict, |delta p_a| 0.22
+    f = compare(ref, got, Floors(cfg.int8_agreement, cfg.int8_max_dp), margin=0.05, min_decisive=10)
+    assert f["agreement"] == 1.0 and f["status"] == "failed" and "max |delta p_a| 2.22e-01 is above the ceiling 5e-02" in f["reason"]
+    assert f["floor_max_dp_a"] == 0.05
+    assert compare(ref, ref, Floors(cfg.int8_agreement, cfg.int8_max_dp), margin=0.05, min_decisive=10)["status"] == "passed"

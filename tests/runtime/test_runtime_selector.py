@@ -147,9 +147,10 @@ def test_tensorrt_ep_prefers_the_explicit_qdq_int8_graphs(tiny_export):
     sel = Selector.load(tiny_export, backend="cpu", precision="int8", threads=1)
     graphs = dict(sel.manifest.graphs, **{"judge.int8-qdq": sel.manifest.graphs["judge.int8"]})
     sel.manifest = dataclasses.replace(sel.manifest, graphs=graphs)
-    assert sel._graph_key("judge") == "judge.int8"
+    assert sel._graph_key("judge", "int8") == "judge.int8"
     sel.backend = "trt-ep"
-    assert sel._graph_key("judge") == "judge.int8-qdq" and sel._graph_key("vision") == "vision.int8"
+    assert sel._graph_key("judge", "int8") == "judge.int8-qdq" and sel._graph_key("vision", "int8") == "vision.int8"
+    assert sel._graph_key("judge", "fp32") == "judge"
 
 
 def test_explain_decodes_what_transformers_greedy_decodes(tiny_selector, tiny_model_dir, synth_pairs):
@@ -189,3 +190,22 @@ def test_rationale_is_length_capped(tiny_export, synth_pairs):
     p = synth_pairs[3]
     r = sel.compare(p.image_a, p.image_b, p.query, p.title, explain=True, min_new_tokens=5)
     assert len(sel.tokenizer.encode(r.rationale)) <= 6  # 5 tokens, re-tokenised
+
+
+def test_load_honours_its_config_and_picks_precision_auto(tiny_export):
+    from creative4u_small.runtime.backends import BackendError
+    from creative4u_small.runtime.selector import auto_precision
+    from creative4u_small.runtime.selector_config import SelectorConfig
+
+    sel = Selector.load(tiny_export, config=SelectorConfig(backend="cpu", precision="int8", threads=1))
+    assert (sel.backend, sel.precision, sel.config.threads) == ("cpu", "int8", 1)
+    with pytest.raises(BackendError, match="backend 'cuda'"):
+        Selector.load(tiny_export, config=SelectorConfig(backend="cuda"))
+    auto = Selector.load(tiny_export, backend="cpu", threads=1)  # the untrained tiny export's parity is unverified
+    assert auto.config.precision == "auto" and auto.precision == "fp32"
+    assert auto.describe()["precision_reason"] == "auto: the export's int8 parity is unverified"
+    m = auto.manifest
+    passed = dataclasses.replace(m, parity={**m.parity, "int8": {"status": "passed"}})
+    assert auto_precision(passed, "cpu", True) == ("int8", "auto: the export's int8 parity passed")
+    assert auto_precision(passed, "trt-ep", True) == ("fp32", "auto: the export's int8-qdq parity is absent")
+    assert auto_precision(passed, "cpu", False) == ("fp32", "auto: the export has no INT8 graphs")

@@ -1,0 +1,133 @@
+"""The parity probe: replay a few stored inputs through the graphs on this machine and backend.
+
+An export is built on one machine and run on others, and INT8 kernels differ between CPUs (see
+``creative4u_small.cpu_info``). Every export stores ``probe.npz``: held-out inputs of every graph
+and the fp32 graphs' outputs on the export machine. ``Selector.load`` replays them through the
+graphs it is about to use and compares with the export's floors before it answers anything.
+
+The same functions compute the references at export time, so reference and replay cannot drift
+apart. Torch-free.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from creative4u_small.cpu_info import cpu_info
+from creative4u_small.runtime import manifest as mf
+from creative4u_small.verdict_prob import p_a
+
+VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("judge_max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"),
+                 ("judge_rel_err", "max_rel_err"))
+DECODER_GATES = (("prefill_rel_err", "max_rel_err"), ("step_rel_err", "max_rel_err"))
+
+
+class ProbeFailed(RuntimeError):
+    """The graphs of one precision drift past the export's floors on this machine and backend."""
+
+
+def rel_err(got: np.ndarray, ref: np.ndarray) -> float:
+    """‖got − ref‖ / ‖ref‖ over the whole tensor."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    return float(np.linalg.norm(got - ref) / max(float(np.linalg.norm(ref)), 1e-12))
+
+
+def load(export_dir: Path, manifest: mf.Manifest) -> dict[str, np.ndarray]:
+    """The probe arrays (pixels back in float32), or a clear error for an export without one."""
+    if not manifest.probe.get("file"):
+        raise mf.ManifestError(f"{export_dir}: the export has no parity probe; re-export with `c4u export`")
+    with np.load(Path(export_dir) / manifest.probe["file"]) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["pixel_values"] = arrays["pixel_values"].astype(np.float32)
+    return arrays
+
+
+def _rows(embeds: np.ndarray, image_index: np.ndarray) -> np.ndarray:
+    return embeds[image_index].reshape(image_index.shape[0], -1, embeds.shape[-1])
+
+
+def _judge_feeds(data: dict, embeds: np.ndarray) -> dict:
+    return {"input_ids": data["input_ids"], "attention_mask": data["attention_mask"],
+            "image_embeds": _rows(embeds, data["image_index"])}
+
+
+def _decode(run, data: dict, embeds: np.ndarray, num_layers: int, step_ids: np.ndarray | None = None):
+    """Prefill over the probe rows, then one step with ``step_ids`` (the prefill's greedy token when None)."""
+    out = run(mf.DECODER_PREFILL, _judge_feeds(data, embeds))
+    prefill = out[mf.LOGITS_OUTPUT]
+    if step_ids is None:
+        step_ids = prefill.argmax(-1)[:, None].astype(np.int64)
+    mask = np.concatenate([data["attention_mask"], np.ones_like(step_ids)], 1)
+    past = {p: out[q] for p, q in zip(mf.past_names(num_layers), mf.present_names(num_layers))}
+    step = run(mf.DECODER_STEP, {"input_ids": step_ids, "attention_mask": mask, **past})[mf.LOGITS_OUTPUT]
+    return prefill, step_ids, step
+
+
+def references(run, data: dict, num_layers: int, decoder: bool) -> dict[str, np.ndarray]:
+    """The fp32 outputs the probe stores beside its inputs (``run(graph, feeds) -> outputs``)."""
+    embeds = run(mf.VISION, {"pixel_values": data["pixel_values"]})["image_embeds"]
+    refs = {"image_embeds": embeds, "verdict_logits": run(mf.JUDGE, _judge_feeds(data, embeds))["verdict_logits"]}
+    if decoder:
+        refs["prefill_logits"], refs["step_input_ids"], refs["step_logits"] = _decode(run, data, embeds, num_layers)
+    return refs
+
+
+def verdict_figures(run, data: dict) -> dict:
+    """Vision alone, judge alone (on the reference embeddings) and the two chained, against the references."""
+    embeds = run(mf.VISION, {"pixel_values": data["pixel_values"]})["image_embeds"]
+    alone = run(mf.JUDGE, _judge_feeds(data, data["image_embeds"]))["verdict_logits"]
+    chained = run(mf.JUDGE, _judge_feeds(data, embeds))["verdict_logits"]
+    ref = p_a(data["verdict_logits"])
+    got = p_a(chained)
+    return {
+        "pairs": int(ref.shape[0]),
+        "vision_rel_err": rel_err(embeds, data["image_embeds"]),
+        "judge_rel_err": rel_err(alone, data["verdict_logits"]),
+        "judge_max_dp_a": float(np.abs(p_a(alone) - ref).max()),
+        "max_dp_a": float(np.abs(got - ref).max()),
+        "verdicts_agreeing": int(((got >= 0.5) == (ref >= 0.5)).sum()),
+    }
+
+
+def decoder_figures(run, data: dict, num_layers: int) -> dict:
+    """Prefill and one cached step on the reference embeddings and the reference's greedy token."""
+    prefill, _, step = _decode(run, data, data["image_embeds"], num_layers, data["step_input_ids"])
+    return {
+        "prefill_rel_err": rel_err(prefill, data["prefill_logits"]),
+        "step_rel_err": rel_err(step, data["step_logits"]),
+        "step_top1_agreeing": int((step.argmax(-1) == data["step_logits"].argmax(-1)).sum()),
+    }
+
+
+def verdict_check(run, data: dict, floors: dict) -> dict:
+    return _check(lambda: verdict_figures(run, data), VERDICT_GATES, floors)
+
+
+def decoder_check(run, data: dict, floors: dict, num_layers: int) -> dict:
+    return _check(lambda: decoder_figures(run, data, num_layers), DECODER_GATES, floors)
+
+
+def _check(measure, gates, floors: dict) -> dict:
+    """Figures, the floors they were held to, passed/failed with the breaches named, and the cost."""
+    t0 = time.perf_counter()
+    figures = measure()
+    breaches = [f"{name} {figures[name]:.3g} > {floors[floor]:.3g}" for name, floor in gates
+                if floors.get(floor) is not None and not figures[name] <= floors[floor]]
+    return {"status": "failed" if breaches else "passed", "reason": "; ".join(breaches), "figures": figures,
+            "floors": dict(floors), "seconds": round(time.perf_counter() - t0, 4)}
+
+
+def floors_for(manifest: mf.Manifest, precision: str) -> dict:
+    floors = manifest.probe.get("floors", {})
+    if precision not in floors:
+        raise mf.ManifestError(f"the export's probe has no floors for {precision}; re-export with `c4u export`")
+    return floors[precision]
+
+
+def where() -> str:
+    """This machine in a few words, for a probe's one-line reason."""
+    info = cpu_info()
+    return f"{info['model']}, {info['u8s8_kernel']['name']}"
