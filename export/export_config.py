@@ -26,7 +26,7 @@ class ExportConfig:
     int8_agreement: float = field(default=0.99, metadata={"help": "Floor on INT8 verdict agreement (fraction of decisive pairs)."})
     int8_max_dp: float = field(default=0.05, metadata={"help": "Ceiling on INT8 max |delta p_a| over all parity pairs; also the parity probe's INT8 floor at load."})
     int8_max_rel_err: float = field(default=0.15, metadata={"help": "Parity probe: ceiling on an INT8 graph's relative output error (vision embeddings, decoder logits) at load."})
-    probe_pairs: int = field(default=2, metadata={"help": "Held-out pairs stored in the export's parity probe (replayed by every Selector.load)."})
+    probe_pairs: int = field(default=1, metadata={"help": "Held-out pairs stored in the export's parity probe (replayed by every Selector.load)."})
     batch_size: int = field(default=8, metadata={"help": "Pairs per batch in the parity and calibration runs."})
     trt_max_rows: int = field(default=16, metadata={"help": "TensorRT profile: most rows (pairs x orders) per judge call."})
     trt_max_images: int = field(default=16, metadata={"help": "TensorRT profile: most images per vision call."})

@@ -20,8 +20,7 @@ from creative4u_small.cpu_info import cpu_info
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.verdict_prob import p_a
 
-VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("judge_max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"),
-                 ("judge_rel_err", "max_rel_err"))
+VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"), ("verdict_rel_err", "max_rel_err"))
 DECODER_GATES = (("prefill_rel_err", "max_rel_err"), ("step_rel_err", "max_rel_err"))
 
 
@@ -76,19 +75,15 @@ def references(run, data: dict, num_layers: int, decoder: bool) -> dict[str, np.
 
 
 def verdict_figures(run, data: dict) -> dict:
-    """Vision alone, judge alone (on the reference embeddings) and the two chained, against the references."""
+    """Vision, then the judge on what vision gave: the path every compare takes, one call each."""
     embeds = run(mf.VISION, {"pixel_values": data["pixel_values"]})["image_embeds"]
-    alone = run(mf.JUDGE, _judge_feeds(data, data["image_embeds"]))["verdict_logits"]
-    chained = run(mf.JUDGE, _judge_feeds(data, embeds))["verdict_logits"]
-    ref = p_a(data["verdict_logits"])
-    got = p_a(chained)
+    logits = run(mf.JUDGE, _judge_feeds(data, embeds))["verdict_logits"]
+    ref, got = p_a(data["verdict_logits"]), p_a(logits)
     return {
         "pairs": int(ref.shape[0]),
         "vision_rel_err": rel_err(embeds, data["image_embeds"]),
-        "judge_rel_err": rel_err(alone, data["verdict_logits"]),
-        "judge_max_dp_a": float(np.abs(p_a(alone) - ref).max()),
+        "verdict_rel_err": rel_err(logits, data["verdict_logits"]),
         "max_dp_a": float(np.abs(got - ref).max()),
-        "verdicts_agreeing": int(((got >= 0.5) == (ref >= 0.5)).sum()),
     }
 
 
