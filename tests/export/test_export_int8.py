@@ -30,6 +30,8 @@ def test_trained_model_is_decisive_and_int8_meets_floor(trained_export):
     assert fp32["status"] == "passed" and fp32["agreement"] == 1.0 and fp32["max_abs_dp_a"] <= 1e-4
     assert int8["status"] == "passed" and int8["agreement"] >= 0.99
     assert int8["max_abs_dlogit"] > 0  # really a different (quantized) graph
+    assert int8["floor_max_dp_a"] == 0.05 and int8["max_abs_dp_a"] <= 0.05
+    assert mf.read_manifest(out).probe["export_machine"]["int8"]["verdict"]["status"] == "passed"
     # end to end through the torch-free runtime (numpy preprocessing, prompt assembled from the manifest)
     assert parity["runtime-fp32"]["status"] == "passed" and parity["runtime-fp32"]["max_abs_dp_a"] <= 1e-4
     assert summary["status"] == "passed"

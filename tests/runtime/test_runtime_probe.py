@@ -93,8 +93,8 @@ def test_tampered_int8_weight_falls_back_to_fp32_with_the_reason(tiny_export, sy
 
 
 def test_tampered_fp32_graph_raises(tiny_export, tmp_path):
-    tampered = _tamper(tiny_export, tmp_path, "judge")
-    with pytest.raises(ProbeFailed, match=r"fp32 verdict graphs fail the parity probe on this machine .*verdict_rel_err .*re-export"):
+    tampered = _tamper(tiny_export, tmp_path, "vision")
+    with pytest.raises(ProbeFailed, match=r"fp32 verdict graphs fail the parity probe on this machine .*vision_rel_err .*re-export"):
         Selector.load(tampered, backend="cpu", threads=1)
 
 
