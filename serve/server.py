@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -39,12 +40,14 @@ def run_server(config: ServeConfig, selector=None) -> None:
     from creative4u_small.serve.app import create_app
     from creative4u_small.serve.guard import log
 
-    setup_logging(config.log_level)
+    if config.api_key_env and not os.environ.get(config.api_key_env):
+        raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")
     t0 = time.perf_counter()
     selector = selector or load_selector(config)
+    app = create_app(config, selector)
+    setup_logging(config.log_level)
     log.info("loaded", extra={"fields": {"export": str(config.export), "backend": selector.backend, "precision": config.precision,
                                          "seconds": round(time.perf_counter() - t0, 3)}})
-    app = create_app(config, selector)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_config=None, access_log=False, lifespan="on",
         timeout_graceful_shutdown=config.graceful_timeout_s or None, log_level=config.log_level,

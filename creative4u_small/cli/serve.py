@@ -31,6 +31,7 @@ def serve(
     max_rank_images: int = typer.Option(64, "--max-rank-images", help=_h("max_rank_images")),
     cache_images: int = typer.Option(4096, "--cache-images", help=_h("cache_images")),
     api_key_env: str = typer.Option("", "--api-key-env", help=_h("api_key_env")),
+    retry_after_s: int = typer.Option(1, "--retry-after", help=_h("retry_after_s")),
     graceful_timeout_s: float = typer.Option(30.0, "--graceful-timeout", help=_h("graceful_timeout_s")),
     log_level: str = typer.Option("info", "--log-level", help=_h("log_level")),
 ):
@@ -49,7 +50,7 @@ def serve(
     run_server(ServeConfig(
         export=export, host=host, port=port, backend=backend, precision=precision, threads=threads, max_batch=max_batch,
         max_wait_ms=max_wait_ms, max_queue=max_queue, max_body_mb=max_body_mb, max_pixels=max_pixels,
-        max_rank_images=max_rank_images, cache_images=cache_images, api_key_env=api_key_env,
+        max_rank_images=max_rank_images, cache_images=cache_images, api_key_env=api_key_env, retry_after_s=retry_after_s,
         graceful_timeout_s=graceful_timeout_s, log_level=log_level,
     ))
 
