@@ -72,14 +72,9 @@ class ServerProcess:
 
 
 @pytest.fixture(scope="session")
-def serve_export(tiny_model_dir, tmp_path_factory):
-    """fp32 tiny export with decoder graphs (read-only)."""
-    from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.exporter import run_export
-
-    out = tmp_path_factory.mktemp("serve_export") / "tiny"
-    run_export(ExportConfig(model=tiny_model_dir, out=out, calib_pairs=8, threads=1))
-    return out
+def serve_export(tiny_export):
+    """The session's tiny export (fp32 + INT8 + decoder graphs, tests/conftest.py); read-only."""
+    return tiny_export
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,10 @@ def _depth(url: str) -> float:
     return float(m.group(1))
 
 
-@pytest.fixture
-def small_queue_server(serve_export, tmp_path):
-    srv = ServerProcess(serve_export, tmp_path / "serve.log", "--max-queue", "2", "--max-batch", "4", "--retry-after", "3")
+@pytest.fixture(scope="module")
+def small_queue_server(serve_export, tmp_path_factory):
+    """One server for this module; the SIGTERM test (last) stops it."""
+    srv = ServerProcess(serve_export, tmp_path_factory.mktemp("small_queue") / "serve.log", "--max-queue", "2", "--max-batch", "4", "--retry-after", "3")
     srv.wait_ready()
     yield srv
     srv.stop()
