@@ -71,3 +71,11 @@ def test_request_id_is_echoed_and_logged(server, client, pairs):
     got = client.compare(p.image_a, p.image_b, p.query, p.title, request_id="trace-abc-123")
     assert got["request_id"] == "trace-abc-123"
     assert '"request_id": "trace-abc-123"' in server.log()
+
+
+def test_rank_accepts_json_with_base64_images(server, local_selector, pairs):
+    images = [pairs[i].image_a for i in range(12, 16)]
+    body = {"images": [base64.b64encode(p.read_bytes()).decode() for p in images], "query": "q", "top_k": 2}
+    r = httpx.post(server.url + "/v1/rank", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["order"] == local_selector.rank(images, "q", top_k=2).order
