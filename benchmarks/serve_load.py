@@ -187,6 +187,7 @@ def main() -> None:
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
     ap.add_argument("--image-px", type=int, default=256)
     ap.add_argument("--rss-requests", type=int, default=2000)
+    ap.add_argument("--pool", type=int, default=64, help="pairs reused by the RSS and kill phases (their in-process reference is computed once)")
     ap.add_argument("--tolerance", type=float, default=None, help="|dp_a| allowed against serial in-process (default: 1e-6 fp32, 0.02 int8)")
     ap.add_argument("--phase-seconds", type=float, default=300.0, help="cap on any one phase")
     ap.add_argument("--seed", type=int, default=0)
@@ -199,9 +200,9 @@ def main() -> None:
     from creative4u_small.runtime import Selector, SelectorConfig
 
     n_timed = args.requests * (1 + 2 * len(levels)) + 32  # + warm-ups
-    images = make_images(2 * n_timed + 2 * 64, args.image_px, args.seed)
+    images = make_images(2 * n_timed + 2 * args.pool, args.image_px, args.seed)
     fresh = Pairs(images[: 2 * n_timed])
-    pool = list(zip(images[2 * n_timed::2], images[2 * n_timed + 1::2]))  # 64 pairs reused by the RSS and kill phases
+    pool = list(zip(images[2 * n_timed::2], images[2 * n_timed + 1::2]))
     bad = images[0][: len(images[0]) // 3]
     report: dict = {"machine": cpu_info(), "export": str(args.export), "precision": args.precision, "requests_per_level": args.requests,
                     "image_px": args.image_px, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
@@ -249,12 +250,17 @@ def main() -> None:
                 for a, b in pool:
                     c.compare(a, b, query, "")  # the pool's embeddings are in the cache before RSS is read
             rss_before = server_rss_mb(proc.pid)
-            figures, answers = load(url, seq, 8, query, args.phase_seconds)
+            half = len(seq) // 2
+            first, answers = load(url, seq[:half], 8, query, args.phase_seconds)
+            rss_mid = server_rss_mb(proc.pid)
+            second, answers2 = load(url, seq[half:], 8, query, args.phase_seconds)
             rss_after = server_rss_mb(proc.pid)
-            good = [r for i, r in answers]
-            report["rss"] = {"requests": len(seq), "bad_inputs": len(seq) // 10, "answered_ok": len(good), "refused_by_kind": figures["failed_by_kind"],
-                             "good_failed": len(seq) - len(seq) // 10 - len(good), "rss_before_mb": round(rss_before, 1),
-                             "rss_after_mb": round(rss_after, 1), "growth_mb": round(rss_after - rss_before, 1)}
+            good = len(answers) + len(answers2)
+            refused = {k: first["failed_by_kind"].get(k, 0) + second["failed_by_kind"].get(k, 0) for k in {**first["failed_by_kind"], **second["failed_by_kind"]}}
+            report["rss"] = {"requests": len(seq), "bad_inputs": len(seq) // 10, "answered_ok": good, "refused_by_kind": refused,
+                             "good_failed": len(seq) - len(seq) // 10 - good, "rss_before_mb": round(rss_before, 1), "rss_mid_mb": round(rss_mid, 1),
+                             "rss_after_mb": round(rss_after, 1), "growth_first_half_mb": round(rss_mid - rss_before, 1),
+                             "growth_second_half_mb": round(rss_after - rss_mid, 1)}
             print(json.dumps({"rss": report["rss"]}), flush=True)
         finally:
             stop(proc)
@@ -280,9 +286,11 @@ def main() -> None:
                 i = (k + 8 * n) % len(pool)
                 try:
                     r = c.compare(pool[i][0], pool[i][1], query, "")
-                except ServeError:
+                except ServeError as e:  # 503 while the restarted server warms up: back off as Retry-After asks
                     with lock:
                         outcomes["http_errors"] += 1
+                        outcomes.setdefault("http_errors_by_kind", {})[e.kind] = outcomes.get("http_errors_by_kind", {}).get(e.kind, 0) + 1
+                    time.sleep(0.05)
                     continue
                 except Exception:
                     with lock:
