@@ -67,9 +67,24 @@ def test_serve_refuses_a_missing_export_in_one_line(tmp_path):
     assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
 
 
-def test_serve_refuses_an_unset_token_variable(serve_export, monkeypatch):
+def test_serve_refuses_an_unset_token_variable_before_loading(tmp_path, monkeypatch):
     from creative4u_small.cli import app
 
     monkeypatch.delenv("C4U_UNSET_TOKEN", raising=False)
-    result = CliRunner().invoke(app, ["serve", "--export", str(serve_export), "--backend", "cpu", "--api-key-env", "C4U_UNSET_TOKEN"])
+    result = CliRunner().invoke(app, ["serve", "--export", str(tmp_path), "--backend", "cpu", "--api-key-env", "C4U_UNSET_TOKEN"])
     assert result.exit_code == 2 and "C4U_UNSET_TOKEN" in result.output
+
+
+def test_serve_imports_only_core_runtime_and_itself():
+    import ast
+    from pathlib import Path
+
+    import creative4u_small.serve as serve_pkg
+
+    for path in Path(serve_pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in ("torch", "transformers", "onnx", "trl"), f"{path.name} imports {name}"
+                if name.startswith("creative4u_small."):
+                    assert not name.startswith(("creative4u_small.distill", "creative4u_small.export", "creative4u_small.cli")), f"{path.name} imports {name}"
