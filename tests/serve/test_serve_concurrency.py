@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from creative4u_small.client import SelectorClient
@@ -16,8 +17,11 @@ def test_16_threads_equal_serial_results(server, local_selector, pairs):
     work = pairs[20:52]
     serial = [local_selector.compare(p.image_a, p.image_b, p.query, p.title) for p in work]
 
+    start = threading.Barrier(16)
+
     def one(k):
         with SelectorClient(server.url, api_key=TOKEN, timeout=60) as c:
+            start.wait(30)
             return [c.compare(work[i].image_a, work[i].image_b, work[i].query, work[i].title) for i in range(k, len(work), 16)]
 
     with ThreadPoolExecutor(16) as pool:
