@@ -202,6 +202,7 @@ def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = Non
                 raise RequestError(422, "bad_request", str(e) or type(e).__name__) from None
         out = result.to_dict()
         out["server"] = {"queue_ms": round(queued_s * 1000, 3), "batch_pairs": batch}
+        request.scope["state"]["log_fields"] = dict(out["server"], winner=result.winner)
         out["request_id"] = request.scope["state"]["request_id"]
         return JSONResponse(out)
 
@@ -242,6 +243,7 @@ def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = Non
             metrics.images_encoded.set(selector.images_encoded)
         out = result.to_dict()
         out["names"] = names
+        request.scope["state"]["log_fields"] = {"images": len(images), "comparisons": len(result.comparisons)}
         out["server"] = {"run_ms": round((time.perf_counter() - t0) * 1000, 3)}
         out["request_id"] = request.scope["state"]["request_id"]
         return JSONResponse(out)

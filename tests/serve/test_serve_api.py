@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import httpx
 import pytest
@@ -70,7 +71,8 @@ def test_request_id_is_echoed_and_logged(server, client, pairs):
     p = pairs[0]
     got = client.compare(p.image_a, p.image_b, p.query, p.title, request_id="trace-abc-123")
     assert got["request_id"] == "trace-abc-123"
-    assert '"request_id": "trace-abc-123"' in server.log()
+    lines = [json.loads(line) for line in server.log().splitlines() if '"request_id": "trace-abc-123"' in line]
+    assert len(lines) == 1 and lines[0]["status"] == 200 and lines[0]["path"] == "/v1/compare" and lines[0]["batch_pairs"] >= 1
 
 
 def test_rank_accepts_json_with_base64_images(server, local_selector, pairs):
