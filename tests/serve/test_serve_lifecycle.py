@@ -49,6 +49,19 @@ def _wait_depth(url: str, n: int) -> None:
     assert _depth(url) == n
 
 
+def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_server, pairs):
+    """Stateless replicas: requests spread over two processes (as a load balancer would) give one answer per pair."""
+    from creative4u_small.client import SelectorClient
+
+    from conftest import TOKEN
+
+    with SelectorClient(server.url, api_key=TOKEN) as a, SelectorClient(small_queue_server.url) as b:
+        for k, p in enumerate(pairs[52:58]):
+            first, second = (a, b) if k % 2 else (b, a)
+            x, y = first.compare(p.image_a, p.image_b, p.query, p.title), second.compare(p.image_a, p.image_b, p.query, p.title)
+            assert (x["winner"], x["p_a"]) == (y["winner"], y["p_a"])
+
+
 def test_full_queue_gets_503_with_retry_after_then_recovers(small_queue_server, local_selector, pairs):
     url = small_queue_server.url
     p = pairs[1]
