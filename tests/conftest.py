@@ -47,3 +47,15 @@ def pairs_subset(synth_pairs_file, tmp_path_factory):
         return out
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_model_dir, tmp_path_factory):
+    """One tiny export (fp32 + INT8, decoder graphs) per session, built with `c4u export`'s function; shared by
+    tests/runtime and tests/serve (tests/export has its own). Read-only: copy it (``shutil.copytree``) before tampering."""
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import run_export
+
+    out = tmp_path_factory.mktemp("exports") / "tiny"
+    run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, calib_pairs=12))
+    return out

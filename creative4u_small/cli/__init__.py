@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from creative4u_small.cli import data, distill, export, model, quickstart, runtime, teacher
+from creative4u_small.cli import serve as serve_cli
 
 app = typer.Typer(
     name="c4u",
@@ -25,6 +26,7 @@ teacher.register(app)  # c4u teacher sft|grpo, c4u label
 export.register(app)  # c4u export
 runtime.register(app)  # c4u select, c4u rank, c4u bench
 quickstart.register(app)  # c4u quickstart
+serve_cli.register(app)  # c4u serve
 
 
 def main() -> None:

@@ -1,0 +1,164 @@
+"""Cross-request micro-batching: concurrent compares share one ``Selector.compare_many`` call.
+
+Requests are admitted (up to ``max_queue``; beyond it 503 with Retry-After), read and decoded,
+then queued. One asyncio task takes what is queued — up to ``max_batch`` pairs — and runs it as one
+``compare_many`` call on a single worker thread, so vision and judge batches (and the Selector's
+embedding cache) are shared and the event loop never blocks. A lone request never waits; when
+other admitted requests are still being received, the batch waits at most ``max_wait_ms`` for them.
+While a batch runs, new requests pile up and form the next one. Rank requests run on the same
+worker thread, between batches. If a batch call fails, its pairs are retried one by one so one bad
+pair cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from creative4u_small.serve.limits import RequestError
+
+_POLL_S = 0.0005
+
+
+@dataclass
+class _Item:
+    pair: tuple  # (a, b, query, title)
+    explain: bool
+    future: asyncio.Future
+    queued_at: float = field(default_factory=time.perf_counter)
+
+
+class MicroBatcher:
+    """Admission control, the compare batch loop and the Selector's single worker thread."""
+
+    def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, retry_after_s: int, metrics=None):
+        self.selector, self.max_batch, self.max_wait_s, self.max_queue = selector, max_batch, max_wait_ms / 1000.0, max_queue
+        self.retry_after_s, self.metrics = retry_after_s, metrics
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c4u-selector")
+        self._queue: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+        self._admitted = 0  # compare and rank requests admitted and not yet answered
+        self._receiving = 0  # compare requests admitted but not yet queued (body still arriving or decoding)
+        self.batches = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="c4u-batcher")
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop the loop and the worker thread."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        await asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown, True)
+
+    async def run(self, fn, *args):
+        """``fn(*args)`` on the Selector's worker thread (rank, warm-up, describe)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # ------------------------------------------------------------ admission
+
+    @property
+    def depth(self) -> int:
+        return self._admitted
+
+    @contextlib.contextmanager
+    def admit(self, compare: bool):
+        """Hold a place for one request until it is answered; 503 + Retry-After when ``max_queue`` are held."""
+        if self._admitted >= self.max_queue:
+            raise RequestError(503, "overloaded", f"server busy: {self._admitted} requests queued or running (limit {self.max_queue}); retry after {self.retry_after_s} s",
+                               {"Retry-After": str(self.retry_after_s)})
+        self._admitted += 1
+        self._receiving += compare
+        self._gauge()
+        ticket = {"receiving": compare}
+        try:
+            yield ticket
+        finally:
+            if ticket["receiving"]:
+                self._receiving -= 1
+            self._admitted -= 1
+            self._gauge()
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.queue_depth.set(self._admitted)
+
+    async def compare(self, ticket: dict, a, b, query: str, title: str, explain: bool):
+        """Queue one pair and wait for its (CompareResult, queue seconds, pairs in its batch)."""
+        fut = asyncio.get_running_loop().create_future()
+        if ticket["receiving"]:
+            ticket["receiving"] = False
+            self._receiving -= 1
+        await self._queue.put(_Item((a, b, query, title), explain, fut))
+        return await fut
+
+    # ------------------------------------------------------------ the batch loop
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = loop.time() + self.max_wait_s
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    if self._receiving == 0 or loop.time() >= deadline:
+                        break
+                    # short sleeps, not wait_for(queue.get()): a cancelled get can drop an item
+                    await asyncio.sleep(min(_POLL_S, max(deadline - loop.time(), 0.0)))
+                    continue
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            for explain in (False, True):
+                group = [it for it in batch if it.explain == explain]
+                if group:
+                    await self._run(group, explain)
+
+    async def _run(self, group: list[_Item], explain: bool) -> None:
+        started = time.perf_counter()
+        outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._compare_many, [it.pair for it in group], explain)
+        self.batches += 1
+        if self.metrics is not None:
+            self.metrics.batch_pairs.observe(len(group))
+            self.metrics.images_encoded.set(self.selector.images_encoded)
+        for it, outcome in zip(group, outcomes):
+            if self.metrics is not None:
+                self.metrics.stage.labels("queue").observe(started - it.queued_at)
+            if it.future.done():  # the client went away
+                continue
+            if isinstance(outcome, BaseException):
+                it.future.set_exception(outcome)
+            else:
+                it.future.set_result((outcome, started - it.queued_at, len(group)))
+
+    def _compare_many(self, pairs: list[tuple], explain: bool) -> list:
+        """Results (or the exception of each pair) of one batch; on failure, pair by pair."""
+        try:
+            results = self.selector.compare_many(pairs, explain=explain)
+            if self.metrics is not None and results:
+                self.metrics.observe_timings(results[0].timings_ms)
+            return results
+        except Exception as e:
+            if len(pairs) == 1:
+                return [e]
+        out = []
+        for pair in pairs:
+            try:
+                out.append(self.selector.compare_many([pair], explain=explain)[0])
+            except Exception as e:
+                out.append(e)
+        return out

@@ -1,0 +1,98 @@
+"""ASGI middleware around every request: request id, body-size cap, one JSON log line, request metrics.
+
+The body cap answers 413 from ``Content-Length`` before reading anything, and counts the bytes of
+chunked bodies as they arrive (raising ``RequestError`` into the endpoint that reads them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from creative4u_small.serve.limits import RequestError
+
+log = logging.getLogger("creative4u_small.serve")
+
+_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+ENDPOINTS = ("/v1/compare", "/v1/rank", "/v1/model", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message and any ``extra={"fields": {...}}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": round(record.created, 3), "level": record.levelname.lower(), "msg": record.getMessage()}
+        out.update(getattr(record, "fields", {}) or {})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(out, default=str)
+
+
+def error_body(status: int, kind: str, reason: str, request_id: str) -> bytes:
+    return json.dumps({"error": reason, "kind": kind, "status": status, "request_id": request_id}).encode()
+
+
+class RequestGuard:
+    """Pure ASGI middleware (no response buffering), outermost in the app."""
+
+    def __init__(self, app, max_body_bytes: int, metrics=None):
+        self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        given = headers.get("x-request-id", "")
+        rid = given if _ID_OK.match(given) else uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        path = scope.get("path", "")
+        endpoint = path if path in ENDPOINTS else "other"
+        status = {"code": 500, "kind": ""}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+            await send(message)
+
+        seen = {"bytes": 0}
+
+        async def receive_wrapper():
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > self.max_body_bytes:
+                    raise RequestError(413, "too_large", f"request body above the server's limit of {self.max_body_bytes:,} bytes; send smaller images or raise --max-body-mb")
+            return message
+
+        try:
+            length = headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                status["kind"] = "too_large"
+                await self._refuse(send_wrapper, 413, "too_large", f"request body of {int(length):,} bytes is above the server's limit of {self.max_body_bytes:,}; send smaller images or raise --max-body-mb", rid)
+                return
+            await self.app(scope, receive_wrapper, send_wrapper)
+        finally:
+            seconds = time.perf_counter() - t0
+            if self.metrics is not None:
+                self.metrics.requests.labels(endpoint, str(status["code"])).inc()
+                self.metrics.latency.labels(endpoint).observe(seconds)
+                kind = status["kind"] or scope["state"].get("log_fields", {}).get("kind")
+                if kind:
+                    self.metrics.errors.labels(kind).inc()
+            fields = {"request_id": rid, "method": scope.get("method"), "path": path, "status": status["code"], "ms": round(seconds * 1000, 2)}
+            fields.update(scope["state"].get("log_fields", {}))
+            if path not in ("/healthz", "/readyz", "/metrics") or status["code"] >= 400:
+                log.info("request", extra={"fields": fields})
+
+    @staticmethod
+    async def _refuse(send, status: int, kind: str, reason: str, rid: str) -> None:
+        body = error_body(status, kind, reason, rid)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,61 @@
+"""The configuration of one ``c4u serve`` process: where to listen, what to load, how to batch, what to refuse."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from creative4u_small.images import DEFAULT_MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    export: Path = field(default=Path("."), metadata={"help": "Export folder written by `c4u export`."})
+    host: str = field(default="127.0.0.1", metadata={"help": "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env)."})
+    port: int = field(default=8080, metadata={"help": "TCP port to listen on."})
+    backend: str = field(default="auto", metadata={"help": "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt."})
+    precision: str = field(default="fp32", metadata={"help": "fp32, or int8 to use the export's INT8 graphs."})
+    threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide."})
+    max_batch: int = field(default=8, metadata={"help": "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off."})
+    max_wait_ms: float = field(default=5.0, metadata={"help": "Longest a compare waits for other requests already being received to join its batch; a lone request never waits."})
+    max_queue: int = field(default=64, metadata={"help": "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After."})
+    max_body_mb: float = field(default=32.0, metadata={"help": "Largest request body in MiB; larger bodies get 413 before they are read."})
+    max_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "Refuse an image above this many pixels before decoding it (decompression bombs)."})
+    max_rank_images: int = field(default=64, metadata={"help": "Most images one /v1/rank request may send (its pool size)."})
+    max_text_chars: int = field(default=2000, metadata={"help": "Longest query or title, in characters."})
+    cache_images: int = field(default=4096, metadata={"help": "Image embeddings the Selector keeps in memory, keyed by content hash (its only state)."})
+    api_key_env: str = field(default="", metadata={"help": "Name of an environment variable holding a bearer token that /v1/* requests must send; empty = no token."})
+    retry_after_s: int = field(default=1, metadata={"help": "Seconds suggested in Retry-After when the queue is full or the model is still warming up."})
+    graceful_timeout_s: float = field(default=30.0, metadata={"help": "On SIGTERM/SIGINT, how long to let in-flight requests finish before closing."})
+    log_level: str = field(default="info", metadata={"help": "Log level of the JSON request log on stderr: debug, info, warning, error."})
+
+    def __post_init__(self):
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, got {self.port}")
+        if self.precision not in ("fp32", "int8"):
+            raise ValueError(f"precision {self.precision!r} is not fp32 or int8")
+        for name in ("max_batch", "max_queue", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("threads", "max_wait_ms", "max_pixels", "graceful_timeout_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if self.max_body_mb <= 0:
+            raise ValueError(f"max_body_mb must be above 0, got {self.max_body_mb}")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ValueError(f"log_level {self.log_level!r} is not debug, info, warning or error")
+        if self.api_key_env and not self.api_key_env.replace("_", "").isalnum():
+            raise ValueError(f"api_key_env {self.api_key_env!r} is not an environment variable name (letters, digits, _)")
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["export"] = str(self.export)
+        return d
+
+    @staticmethod
+    def help(name: str) -> str:
+        return ServeConfig.__dataclass_fields__[name].metadata["help"]

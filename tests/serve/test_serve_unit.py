@@ -1,0 +1,90 @@
+"""In-process checks of the serve package: torch-free imports, config validation, admission, `c4u serve --help`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from creative4u_small.serve.batcher import MicroBatcher
+from creative4u_small.serve.limits import RequestError
+from creative4u_small.serve.serve_config import ServeConfig
+
+
+def test_serve_and_client_imports_are_torch_free():
+    code = (
+        "import sys\nimport creative4u_small.serve, creative4u_small.serve.app, creative4u_small.serve.server\n"
+        "import creative4u_small.serve.batcher, creative4u_small.serve.metrics, creative4u_small.client, creative4u_small.cli.serve\n"
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(port=0), "port must be"), (dict(max_batch=0), "max_batch must be at least 1"), (dict(max_queue=0), "max_queue"),
+    (dict(max_wait_ms=-1), "max_wait_ms must be 0 or more"), (dict(max_body_mb=0), "max_body_mb"), (dict(precision="fp8"), "precision"),
+    (dict(api_key_env="MY-TOKEN"), "environment variable name"), (dict(log_level="loud"), "log_level"),
+])
+def test_serve_config_refuses_bad_values(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ServeConfig(**bad)
+
+
+def test_every_serve_config_field_has_help():
+    assert all(ServeConfig.help(name) for name in ServeConfig.__dataclass_fields__)
+
+
+def test_admission_refuses_beyond_max_queue_with_retry_after():
+    batcher = MicroBatcher(selector=None, max_batch=4, max_wait_ms=1, max_queue=2, retry_after_s=7)
+    with batcher.admit(compare=True), batcher.admit(compare=False):
+        assert batcher.depth == 2
+        with pytest.raises(RequestError) as e:
+            with batcher.admit(compare=True):
+                pass
+        assert e.value.status == 503 and e.value.headers == {"Retry-After": "7"} and "limit 2" in e.value.reason
+    assert batcher.depth == 0
+    with batcher.admit(compare=True):
+        assert batcher.depth == 1
+    batcher.executor.shutdown()
+
+
+def test_serve_help():
+    from creative4u_small.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--export", "--host", "--port", "--backend", "--precision", "--max-batch", "--max-wait-ms", "--max-queue", "--api-key-env", "Example"):
+        assert option in result.output, option
+
+
+def test_serve_refuses_a_missing_export_in_one_line(tmp_path):
+    from creative4u_small.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--export", str(tmp_path / "nothing"), "--port", "18999"])
+    assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
+
+
+def test_serve_refuses_an_unset_token_variable_before_loading(tmp_path, monkeypatch):
+    from creative4u_small.cli import app
+
+    monkeypatch.delenv("C4U_UNSET_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--export", str(tmp_path), "--backend", "cpu", "--api-key-env", "C4U_UNSET_TOKEN"])
+    assert result.exit_code == 2 and "C4U_UNSET_TOKEN" in result.output
+
+
+def test_serve_imports_only_core_runtime_and_itself():
+    import ast
+    from pathlib import Path
+
+    import creative4u_small.serve as serve_pkg
+
+    for path in Path(serve_pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in ("torch", "transformers", "onnx", "trl"), f"{path.name} imports {name}"
+                if name.startswith("creative4u_small."):
+                    assert not name.startswith(("creative4u_small.distill", "creative4u_small.export", "creative4u_small.cli")), f"{path.name} imports {name}"
