@@ -48,7 +48,8 @@ def model_summary(selector, config: ServeConfig) -> dict:
             parity[name] = {k: figures.get(k) for k in ("status", "agreement", "max_abs_dp_a", "reason") if k in figures}
     return {
         "model": {k: v for k, v in (getattr(manifest, "source_model", None) or {}).items() if k != "files"},
-        "precision": config.precision,
+        "precision": selector.precision,
+        "requested_precision": config.precision,
         "status": getattr(manifest, "status", None),
         "parity": parity,
         "selector": selector.describe(),

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from creative4u_small.images import DEFAULT_MAX_PIXELS
+from creative4u_small.runtime.selector_config import PRECISION_CHOICES, SelectorConfig
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class ServeConfig:
     host: str = field(default="127.0.0.1", metadata={"help": "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env)."})
     port: int = field(default=8080, metadata={"help": "TCP port to listen on."})
     backend: str = field(default="auto", metadata={"help": "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt."})
-    precision: str = field(default="fp32", metadata={"help": "fp32, or int8 to use the export's INT8 graphs."})
+    precision: str = field(default="auto", metadata={"help": SelectorConfig.help("precision")})
     threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide."})
     max_batch: int = field(default=8, metadata={"help": "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off."})
     max_wait_ms: float = field(default=5.0, metadata={"help": "Longest a compare waits for other requests already being received to join its batch; a lone request never waits."})
@@ -32,8 +33,8 @@ class ServeConfig:
     def __post_init__(self):
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, got {self.port}")
-        if self.precision not in ("fp32", "int8"):
-            raise ValueError(f"precision {self.precision!r} is not fp32 or int8")
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
         for name in ("max_batch", "max_queue", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

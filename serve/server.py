@@ -46,7 +46,7 @@ def run_server(config: ServeConfig, selector=None) -> None:
     selector = selector or load_selector(config)
     app = create_app(config, selector)
     setup_logging(config.log_level)
-    log.info("loaded", extra={"fields": {"export": str(config.export), "backend": selector.backend, "precision": config.precision,
+    log.info("loaded", extra={"fields": {"export": str(config.export), "backend": selector.backend, "precision": selector.precision,
                                          "seconds": round(time.perf_counter() - t0, 3)}})
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_config=None, access_log=False, lifespan="on",

@@ -21,7 +21,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help=_h("host")),
     port: int = typer.Option(8080, "--port", help=_h("port")),
     backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("fp32", "--precision", help=_h("precision")),
+    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
     threads: int = typer.Option(0, "--threads", help=_h("threads")),
     max_batch: int = typer.Option(8, "--max-batch", help=_h("max_batch")),
     max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help=_h("max_wait_ms")),
