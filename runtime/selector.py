@@ -267,8 +267,9 @@ class Selector:
             vision = self._graph(mf.VISION)
             dtype = self._dtype(mf.VISION, "pixel_values", np.float32)
             outs = []
-            for i in range(0, len(pixels), self.config.batch_size):
-                outs.append(vision.run({"pixel_values": pixels[i: i + self.config.batch_size].astype(dtype, copy=False)})["image_embeds"])
+            step = self._per_call(mf.VISION)
+            for i in range(0, len(pixels), step):
+                outs.append(vision.run({"pixel_values": pixels[i: i + step].astype(dtype, copy=False)})["image_embeds"])
             embeds = np.concatenate(outs).astype(np.float32, copy=False)
             t2 = time.perf_counter()
             _add(timings, "preprocess", t1 - t0)
@@ -282,6 +283,12 @@ class Selector:
                 self._cache.popitem(last=False)
         have.update(fresh)
         return [have[k] for k in keys], len(fresh)
+
+    def _per_call(self, graph: str) -> int:
+        """Images (vision) or pairs (judge) per call: ``batch_size``, but one for a dynamic INT8 graph, whose
+        per-tensor activation scale would otherwise make an answer depend on its batch mates."""
+        entry = self.manifest.graphs[self.graph_keys[graph]]
+        return 1 if entry.quantization.get("method") == "dynamic" else self.config.batch_size
 
     def _dtype(self, graph: str, name: str, default):
         entry = self.manifest.graphs[self.graph_keys[graph]]
@@ -306,9 +313,10 @@ class Selector:
         judge = self._graph(mf.JUDGE)
         t0 = time.perf_counter()
         logits = []
-        for i in range(0, len(items), self.config.batch_size):
+        step = self._per_call(mf.JUDGE)
+        for i in range(0, len(items), step):
             jobs = []
-            for ids, ea, eb in items[i: i + self.config.batch_size]:
+            for ids, ea, eb in items[i: i + step]:
                 jobs += [(ids, ea, eb), (ids, eb, ea)] if both_orders else [(ids, ea, eb)]
             logits.append(judge.run(self._rows(jobs, mf.JUDGE))["verdict_logits"].astype(np.float32))
         _add(timings, "judge", time.perf_counter() - t0)
