@@ -2,7 +2,8 @@
 
 It answers ``POST /v1/chat/completions`` from the synthetic renderer's known rationale for the
 pair whose two images arrive as base64 data URLs (looked up by decoded pixels, so the order the
-images come in decides the frame of the answer), and ``GET /v1/models``. A JSON script can make
+images come in decides the frame of the answer), or, with ``--model-dir``, from a real local
+model that generates from the received text and images; and ``GET /v1/models``. A JSON script can make
 a pair's requests fail in turn (``429``, ``500``, ``400``, ``401``), answer malformed text, or
 answer for the wrong creative; ``--key`` makes every request without that bearer key a 401.
 Every request is logged as one JSON line (pair, order, the winner the prompt hinted, action,
@@ -49,6 +50,32 @@ class State:
         self.used: dict[str, int] = {}
         self.lock = threading.Lock()
         self.args = args
+        self.generator = None
+        if args.model_dir:
+            from creative4u_small.distill.checkpoint import load_model
+
+            self.model, self.processor, _ = load_model(args.model_dir)
+
+    @staticmethod
+    def messages(content: list[dict]) -> list[dict]:
+        """The received user turn in the transformers chat shape (an image placeholder per image)."""
+        return [{"role": "user", "content": [
+            {"type": "image"} if c["type"] == "image_url" else {"type": "text", "text": c["text"]} for c in content
+        ]}]
+
+    def rendered_prompt_sha(self, content: list[dict]) -> str:
+        from creative4u_small.distill.scorer import chat_text
+
+        return hashlib.sha256(chat_text(self.processor, self.messages(content)).encode()).hexdigest()
+
+    def generate(self, content: list[dict], images: list[bytes], body: dict) -> str:
+        """The local model's completion of the received user turn (images in the order received)."""
+        from creative4u_small.distill.label_generate import TransformersGenerator
+
+        messages = self.messages(content)
+        with self.lock:
+            gen = TransformersGenerator(self.model, self.processor, 1, float(body.get("temperature") or 0.0), int(body.get("max_completion_tokens") or 64))
+            return gen.generate([(images[0], images[1], "", "")], int(body.get("seed") or 0), messages=[messages])[0][0]
 
     def action(self, pid: str) -> str:
         """The next scripted action for this pair: its list in turn, then ``then`` (default "ok")."""
@@ -116,6 +143,7 @@ def make_handler(state: State):
                 "pair": pid, "order": order, "action": action, "hint": hint.group(1) if hint else None,
                 "model": body.get("model"), "retry": self.headers.get("x-stainless-retry-count"),
                 "seed": body.get("seed"), "max_completion_tokens": body.get("max_completion_tokens"),
+                "prompt_sha": state.rendered_prompt_sha(content) if state.args.model_dir else None,
             })
             if state.args.delay:
                 time.sleep(state.args.delay)
@@ -124,7 +152,9 @@ def make_handler(state: State):
                 headers = {"retry-after": "0"} if action == "429" else None
                 return self._error(int(action), f"scripted {action}", kinds[action], headers)
             rationale = state.pairs[pid].rationale
-            if order == "BA":
+            if state.args.model_dir:
+                rationale = state.generate(content, images, body)
+            elif order == "BA":
                 rationale = protocol.swap_teacher_completion(rationale)
             if action == "malformed":
                 rationale = "The first creative looks better. <answer>" + rationale[-10:]
@@ -149,6 +179,7 @@ def main() -> None:
     ap.add_argument("--key", default="")
     ap.add_argument("--model", default="test-vlm")
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--model-dir", default="", help="answer with this local model instead of the known rationale")
     args = ap.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(State(args)))
     tmp = Path(args.port_file + ".tmp")

@@ -7,6 +7,7 @@ exactly; a script makes chosen pairs hit 429, 500, 400, 401, malformed or wrong 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -34,7 +35,7 @@ def records(path):
 
 
 class Server:
-    def __init__(self, pairs, tmp, script=None, key="", delay=0.0):
+    def __init__(self, pairs, tmp, script=None, key="", delay=0.0, model_dir=None):
         self.log = tmp / "server_log.jsonl"
         port_file = tmp / "port.txt"
         args = [sys.executable, str(SERVER), "--pairs", str(pairs), "--port-file", str(port_file), "--log", str(self.log), "--delay", str(delay)]
@@ -43,8 +44,10 @@ class Server:
             args += ["--script", str(tmp / "script.json")]
         if key:
             args += ["--key", key]
+        if model_dir:
+            args += ["--model-dir", str(model_dir)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 30
+        deadline = time.time() + 90
         while not port_file.exists():
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
@@ -219,3 +222,37 @@ def test_teacher_sft_trains_on_the_annotated_file_unchanged(tiny_model_dir, six_
     annotate_pairs(cfg(six_pairs, out, srv.url))
     summary = train_sft(TeacherSFTConfig(model=str(tiny_model_dir), data=str(out), out=str(tmp_path / "sft"), max_steps=1, batch_size=4, learning_rate=1e-3))
     assert summary and (tmp_path / "sft" / "model.safetensors").exists()
+
+
+def test_endpoint_sends_what_the_local_path_renders_to_a_real_model(tiny_model_dir, pairs_subset, server, tmp_path, monkeypatch):
+    """The server answers with the tiny model itself, from the prompt and images it received.
+
+    What it received, rendered through the model's chat template, is byte-for-byte the prompt the
+    local annotator renders, and the images are the pair's in the order asked. (An untrained tiny
+    model's text barely depends on its input, so its rejected outputs only show the path runs.)
+    """
+    import hashlib
+
+    from creative4u_small.distill.annotate import requests_for
+    from creative4u_small.distill.annotator_local import LocalAnnotator
+    from creative4u_small.distill.label_generate import _prompts
+
+    monkeypatch.delenv("C4U_TEST_KEY", raising=False)
+    pairs = pairs_subset(3)
+    srv = server(pairs, model_dir=tiny_model_dir)
+    out = tmp_path / "cot.jsonl"
+    config = cfg(pairs, out, srv.url, retries=1, temperature=0.0, max_new_tokens=10, orders="both")
+    summary = annotate_pairs(config)
+    rejected = {r["id"]: r for r in records(rejects_path(out))}
+    assert summary["rejected"] == 3 and sorted(rejected) == sorted(p.id for p in load_pairs(pairs))
+
+    local = LocalAnnotator(dataclasses.replace(config, annotator=str(tiny_model_dir), backend="auto"))
+    log = srv.requests()
+    assert len(log) == 3 * 2 * 2  # pairs x orders x (first try + one retry)
+    for pair in load_pairs(pairs):
+        reqs = requests_for(pair, config)
+        for req, text in zip(reqs, local.complete(reqs, seed=0)):
+            (prompt,) = _prompts(local.generator.processor, [req.row], [req.messages()])
+            sha = hashlib.sha256(prompt.encode()).hexdigest()
+            assert [r["prompt_sha"] for r in log if (r["pair"], r["order"]) == (pair.id, req.order)] == [sha, sha]
+            assert rejected[pair.id]["last_output"][req.order] == text[:2000]
