@@ -63,6 +63,8 @@ def annotate_round(annotator, pairs: list[CreativePair], config: AnnotateConfig,
         if not todo:
             break
         texts = annotator.complete(todo, seed + 1_000_003 * attempt)
+        if len(texts) != len(todo):
+            raise RuntimeError(f"annotator {annotator.name} returned {len(texts)} completions for {len(todo)} requests")
         for r, text in zip(todo, texts):
             s = state[(r.pair_id, r.order)]
             s["attempts"] += 1
@@ -162,6 +164,10 @@ def annotate_pairs(config: AnnotateConfig, progress=None, warn=print, annotator=
 
     started = time.time()
     out, rejects = Path(config.out), rejects_path(config.out)
+    if out.resolve() in (Path(config.pairs).resolve(), rejects.resolve()):
+        raise ValueError(f"--out {out} would overwrite the input or its rejects file; choose another path")
+    if config.retries and config.temperature == 0:
+        warn("note: --temperature 0 samples the same text again, so --retries only repeats a rejected output; use a temperature > 0")
     pairs = load_pairs(Path(config.pairs), check_images="decode", require="label")
     done = prepare_output(config, pairs, warn, what="annotations")
     done |= prepare_output(dataclasses.replace(config, out=str(rejects)), pairs, warn, what="rejects")

@@ -67,7 +67,7 @@ class EndpointAnnotator:
         key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
         if not key:
             warn(f"note: ${config.api_key_env or '(none)'} is not set; calling {self.url} without an API key")
-        self._lock, self._counts = threading.Lock(), {"http_retried": 0, "requests": 0}
+        self._lock, self._counts = threading.Lock(), {"http_retryable_errors": 0, "requests": 0}
         http_client = openai.DefaultHttpxClient(event_hooks={"response": [self._count]})
         self.client = openai.OpenAI(
             base_url=self.url, api_key=key or "EMPTY", timeout=config.timeout,
@@ -80,7 +80,7 @@ class EndpointAnnotator:
         with self._lock:
             self._counts["requests"] += 1
             if response.status_code in RETRIED_STATUSES or response.status_code >= 500:
-                self._counts["http_retried"] += 1
+                self._counts["http_retryable_errors"] += 1
 
     def _first_model(self) -> str:
         models = self._call(lambda: self.client.models.list().data, "listing models")

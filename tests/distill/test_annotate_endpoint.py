@@ -131,7 +131,7 @@ def test_retries_on_429_and_500_retry_wrong_answers_and_reject_malformed(six_pai
 
     assert summary["accepted"] == 5 and summary["rejected"] == 1 and summary["retried"] == 2
     assert summary["accepted_after_retry"] == 1 and summary["rejected_by_reason"] == {"malformed": 1}
-    assert summary["run"]["http_retried"] == 2
+    assert summary["run"]["http_retryable_errors"] == 2
     assert sum(q["accepted"] + q["rejected"] for q in summary["per_query"].values()) == 6
     report = json.loads(report_path(out).read_text())
     assert report["results"]["accepted"] == 5 and report["prompt_version"] == protocol.ANNOTATION_PROMPT_VERSION
