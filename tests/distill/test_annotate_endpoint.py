@@ -256,3 +256,16 @@ def test_endpoint_sends_what_the_local_path_renders_to_a_real_model(tiny_model_d
             sha = hashlib.sha256(prompt.encode()).hexdigest()
             assert [r["prompt_sha"] for r in log if (r["pair"], r["order"]) == (pair.id, req.order)] == [sha, sha]
             assert rejected[pair.id]["last_output"][req.order] == text[:2000]
+
+
+def test_ba_order_alone_is_kept_in_the_ab_frame(six_pairs, server, tmp_path, monkeypatch):
+    monkeypatch.delenv("C4U_TEST_KEY", raising=False)
+    srv = server(six_pairs)
+    out = tmp_path / "cot.jsonl"
+    annotate_pairs(cfg(six_pairs, out, srv.url, orders="BA"))
+    truth = {p.id: p for p in load_pairs(six_pairs)}
+    recs = records(out)
+    assert len(recs) == 6 and {r["order"] for r in srv.requests()} == {"BA"}
+    for r in recs:
+        assert r["annotation"]["order"] == "BA" and r["annotation"]["orders"] == ["BA"]
+        assert r["rationale"] == truth[r["id"]].rationale  # the BA answer, written back for A-then-B
