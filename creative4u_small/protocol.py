@@ -87,6 +87,46 @@ def prompt_messages(query: str | None, title: str | None) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
+# ---------------------------------------------------------------- annotation prompt
+
+TEACHER_PROMPT_VERSION = "teacher-v1"
+"""The judge prompt above; bump it whenever PROMPT_* or the teacher format changes."""
+
+ANNOTATION_PROMPT_VERSION = "annotate-v1"
+"""The rationalisation prompt below; recorded in every annotated record (``annotation.prompt_version``)."""
+
+ANNOTATION_HINT = "\nShoppers clicked Creative {winner} more often than the other creative. Explain that outcome from what the two images show."
+ANNOTATION_FORMAT = (
+    "\nAnswer every protocol question on its own line, exactly in this form "
+    "(pick one of the values after each colon), then one to three sentences of reasoning that "
+    "name Creative A and Creative B, then the answer:\n"
+    + THINK_OPEN + "\n"
+    + "\n".join(f"{q.key} {q.label}: {'|'.join(q.allowed)}" for q in QUESTIONS)
+    + "\n<reasoning>\n" + THINK_CLOSE + ANSWER_OPEN + "{winner}" + ANSWER_CLOSE
+    + "\nQ10 and the answer must both be {winner}. Write nothing before " + THINK_OPEN + " or after " + ANSWER_CLOSE + "."
+)
+
+
+def annotation_parts(query: str | None, title: str | None, winner: str) -> list[str]:
+    """The teacher prompt told which creative won, with the output format spelled out.
+
+    A strong general MLLM does not know the teacher format, so the line shapes and allowed
+    values are written out; the images sit where the teacher prompt has them.
+    """
+    _check_verdict(winner)
+    parts = prompt_parts(query, title)
+    parts[-1] = ANNOTATION_HINT.format(winner=winner) + ANNOTATION_FORMAT.format(winner=winner)
+    return parts
+
+
+def annotation_messages(query: str | None, title: str | None, winner: str) -> list[dict]:
+    content = [
+        {"type": "image"} if part == IMAGE_TOKEN else {"type": "text", "text": part}
+        for part in annotation_parts(query, title, winner)
+    ]
+    return [{"role": "user", "content": content}]
+
+
 def completion_messages(text: str) -> list[dict]:
     return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
 

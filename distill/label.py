@@ -166,21 +166,26 @@ def _to_device(batch, device):
 
 def append_records(out: Path, records: list[CreativePair]) -> None:
     """One JSON line per record, flushed and fsynced so a crash loses at most the line being written."""
+    append_lines(out, [rec.to_json(out.parent) for rec in records])
+
+
+def append_lines(out: Path, rows: list[dict]) -> None:
+    """``append_records`` for plain JSON objects (e.g. the rejects of ``c4u data annotate``)."""
     with open(out, "a", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec.to_json(out.parent), ensure_ascii=False) + "\n")
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
         os.fsync(fh.fileno())
 
 
-def prepare_output(config: LabelConfig, pairs: list[CreativePair], warn) -> set[str]:
+def prepare_output(config: LabelConfig, pairs: list[CreativePair], warn, what: str = "labels") -> set[str]:
     out = Path(config.out)
     if out.exists() and out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a .jsonl file path")
     if config.overwrite and out.exists():
         out.unlink()
     if out.exists() and out.stat().st_size and not config.resume:
-        raise FileExistsError(f"{out} already holds labels; rerun with --resume (the default) to continue it, or --overwrite to start over")
+        raise FileExistsError(f"{out} already holds {what}; rerun with --resume (the default) to continue it, or --overwrite to start over")
     done = read_done_ids(out, warn)
     stray = done - {p.id for p in pairs}
     if stray:

@@ -1,13 +1,14 @@
 """Sampling teacher rationales in batches: transformers ``generate`` (default) or vLLM (GPU).
 
 A row is (first image, second image, query, title), already in the order the teacher sees;
-``generate(rows)`` returns K completion texts per row, with special tokens removed.
+``generate(rows)`` returns K completion texts per row, with special tokens removed. The judge
+prompt is the default; ``messages`` gives each row another user turn (``c4u data annotate``).
 """
 
 from __future__ import annotations
 
 from creative4u_small import protocol
-from creative4u_small.distill.scorer import prompt_chat_text
+from creative4u_small.distill.scorer import chat_text, prompt_chat_text
 from creative4u_small.images import open_image
 
 
@@ -19,11 +20,11 @@ class TransformersGenerator:
         self.k, self.temperature, self.max_new_tokens = k, temperature, max_new_tokens
         processor.tokenizer.padding_side = "left"
 
-    def generate(self, rows, seed: int) -> list[list[str]]:
+    def generate(self, rows, seed: int, messages=None) -> list[list[str]]:
         import torch
 
         tok = self.processor.tokenizer
-        texts = [prompt_chat_text(self.processor, q, t) for _, _, q, t in rows]
+        texts = _prompts(self.processor, rows, messages)
         images = [[open_image(a), open_image(b)] for a, b, _, _ in rows]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt", add_special_tokens=False)
         inputs = inputs.to(self.model.device)
@@ -56,16 +57,25 @@ class VLLMGenerator:
         self.llm = LLM(model=str(teacher), limit_mm_per_prompt={"image": 2})
         self.k, self.temperature, self.max_new_tokens = k, temperature, max_new_tokens
 
-    def generate(self, rows, seed: int) -> list[list[str]]:
+    def generate(self, rows, seed: int, messages=None) -> list[list[str]]:
         from vllm import SamplingParams
 
         params = SamplingParams(n=self.k, temperature=self.temperature, max_tokens=self.max_new_tokens, seed=seed, skip_special_tokens=True)
         requests = [
-            {"prompt": prompt_chat_text(self.processor, q, t), "multi_modal_data": {"image": [open_image(a), open_image(b)]}}
-            for a, b, q, t in rows
+            {"prompt": text, "multi_modal_data": {"image": [open_image(a), open_image(b)]}}
+            for (a, b, _, _), text in zip(rows, _prompts(self.processor, rows, messages))
         ]
         outputs = self.llm.generate(requests, params, use_tqdm=False)
         return [[o.text for o in out.outputs] for out in outputs]
+
+
+def _prompts(processor, rows, messages=None) -> list[str]:
+    """Each row's rendered prompt: the judge prompt, or the row's own user turn from ``messages``."""
+    if messages is None:
+        return [prompt_chat_text(processor, q, t) for _, _, q, t in rows]
+    if len(messages) != len(rows):
+        raise ValueError(f"{len(messages)} message lists for {len(rows)} rows")
+    return [chat_text(processor, m) for m in messages]
 
 
 def reasoning_suffix(generated: str) -> str:

@@ -28,8 +28,12 @@ def completion_lead(processor) -> str:
 
 def prompt_chat_text(processor, query: str, title: str) -> str:
     """The rendered user turn plus generation prompt and lead (``<image>`` placeholders unexpanded)."""
-    msgs = protocol.prompt_messages(query, title)
-    return processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) + completion_lead(processor)
+    return chat_text(processor, protocol.prompt_messages(query, title))
+
+
+def chat_text(processor, messages: list[dict]) -> str:
+    """Any user turn (e.g. ``protocol.annotation_messages``) rendered as ``prompt_chat_text`` renders the judge's."""
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + completion_lead(processor)
 
 
 def judge_text(processor, query: str, title: str) -> str:

@@ -1,0 +1,30 @@
+"""A local checkpoint as annotator through vLLM offline inference (GPU boxes, ``[vllm]`` extra).
+
+Reuses the labelling sampler (``label_generate.VLLMGenerator``): ``LLM(model, limit_mm_per_prompt=
+{"image": 2})`` and ``LLM.generate`` with the chat-rendered prompt and both images as
+``multi_modal_data``; vLLM is imported only when this annotator is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from creative4u_small.distill.annotator import Request
+
+
+class VLLMAnnotator:
+    def __init__(self, config):
+        from transformers import AutoProcessor
+
+        from creative4u_small.distill.label_generate import VLLMGenerator
+
+        processor = AutoProcessor.from_pretrained(str(config.annotator))
+        self.generator = VLLMGenerator(config.annotator, 1, config.temperature, config.max_new_tokens, processor)
+        self.name = Path(config.annotator).name or str(config.annotator)
+
+    def complete(self, requests: list[Request], seed: int) -> list[str]:
+        texts = self.generator.generate([r.row for r in requests], seed, messages=[r.messages() for r in requests])
+        return [t[0] for t in texts]
+
+    def stats(self) -> dict:
+        return {}
