@@ -33,11 +33,11 @@ VARIANTS = {
 def build(src: Path, dst: Path, weight_type: str, reduce_range: bool) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from creative4u_small.export.quantize import QUANT_OPS, _external, narrow_weight_nodes, pre_process
+    from creative4u_small.export.quantize import QUANT_OPS, _external, float_weight_nodes, pre_process
 
     pre = pre_process(src, dst.with_name(dst.stem + ".pre.onnx"))
     quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True, reduce_range=reduce_range,
-                     weight_type=getattr(QuantType, weight_type), nodes_to_exclude=narrow_weight_nodes(pre),
+                     weight_type=getattr(QuantType, weight_type), nodes_to_exclude=float_weight_nodes(pre),
                      use_external_data_format=_external(src), extra_options={"MatMulConstBOnly": True})
     return dst
 

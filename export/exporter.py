@@ -390,7 +390,7 @@ def _quantize(cfg, tmp: Path, entries: dict, processor, calib_items, drv, model,
         graphs = [mf.VISION, mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
         for i, key in enumerate(graphs):
             progress("INT8 graphs (dynamic)", i, len(graphs))
-            settings = Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx")
+            settings = Q.quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx", cfg.int8_min_weights)
             add(key + ".int8", key, "int8", settings)
     if not cfg.trt:
         return calibration

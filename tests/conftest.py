@@ -57,5 +57,5 @@ def tiny_export(tiny_model_dir, tmp_path_factory):
     from creative4u_small.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("exports") / "tiny"
-    run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, calib_pairs=12))
+    run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, calib_pairs=12, int8_min_weights=0))  # every weight INT8
     return out

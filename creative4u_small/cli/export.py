@@ -38,6 +38,7 @@ def export(
     int8_agreement: float = typer.Option(0.99, "--int8-agreement", help=_h("int8_agreement")),
     int8_max_dp: float = typer.Option(_d("int8_max_dp"), "--int8-max-dp", help=_h("int8_max_dp")),
     int8_max_rel_err: float = typer.Option(_d("int8_max_rel_err"), "--int8-max-rel-err", help=_h("int8_max_rel_err")),
+    int8_min_weights: int = typer.Option(_d("int8_min_weights"), "--int8-min-weights", help=_h("int8_min_weights")),
     probe_pairs: int = typer.Option(_d("probe_pairs"), "--probe-pairs", help=_h("probe_pairs")),
     opset: int = typer.Option(18, "--opset", help=_h("opset")),
     no_dynamo: bool = typer.Option(False, "--no-dynamo", help="Use the TorchScript exporter only (faster; dynamo is tried first by default)."),
@@ -56,7 +57,7 @@ def export(
     cfg = ExportConfig(model=model, out=out, int8=int8, trt=trt, triton=triton, calib=calib, calib_pairs=calib_pairs,
                        decoder=not no_decoder, margin=margin, min_decisive=min_decisive, fp32_max_dp=fp32_max_dp,
                        int8_agreement=int8_agreement, int8_max_dp=int8_max_dp, int8_max_rel_err=int8_max_rel_err,
-                       probe_pairs=probe_pairs, opset=opset, trt_max_rows=trt_max_rows, trt_max_seq=trt_max_seq,
+                       int8_min_weights=int8_min_weights, probe_pairs=probe_pairs, opset=opset, trt_max_rows=trt_max_rows, trt_max_seq=trt_max_seq,
                        prefer_dynamo=not no_dynamo, threads=threads, overwrite=overwrite)
     progress, _ = progress_bar("export")
     task = progress.task_ids[0]

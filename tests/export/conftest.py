@@ -17,7 +17,8 @@ def tiny_export(tiny_model_dir, tmp_path_factory):
     from creative4u_small.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("exports") / "tiny"
-    summary = run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, triton=True, calib_pairs=8, threads=1))
+    summary = run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, triton=True, calib_pairs=8, threads=1,
+                                      int8_min_weights=0))  # quantize every weight of the tiny preset
     return out, summary
 
 

@@ -15,7 +15,7 @@ def trained_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
     from creative4u_small.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("exports") / "trained"
-    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, decoder=False, calib=heldout_pairs_file, calib_pairs=50,
+    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, decoder=False, calib=heldout_pairs_file, calib_pairs=50, int8_min_weights=0,
                        threads=1)
     return out, run_export(cfg)
 

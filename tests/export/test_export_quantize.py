@@ -62,7 +62,7 @@ def linear(tmp_path_factory):
     module = torch.nn.Linear(64, 48).eval()
     folder = tmp_path_factory.mktemp("linear")
     graphs.export_module(module, (torch.randn(3, 64),), folder / "m.onnx", ["x"], ["y"], {"x": {0: "rows"}, "y": {0: "rows"}})
-    settings = quantize_dynamic_int8(folder / "m.onnx", folder / "m.int8.onnx")
+    settings = quantize_dynamic_int8(folder / "m.onnx", folder / "m.int8.onnx", min_weights=0)
     x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()
@@ -131,3 +131,16 @@ def test_the_verdict_head_stays_float(tiny_export):
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     float_weights = [inits[n.input[1]] for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
     assert [w.shape[1] for w in float_weights] == [2]
+
+
+def test_small_weight_matmuls_stay_float(linear):
+    """A 64 x 48 weight is under the default 128 x 128: INT8 would gain it nothing, so it stays float."""
+    import onnx
+
+    from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS, quantize_dynamic_int8
+
+    folder, quantized, *_ = linear
+    assert quantized["float_nodes"] == [] and quantized["min_weights"] == 0
+    settings = quantize_dynamic_int8(folder / "m.onnx", folder / "m.default.onnx")
+    assert settings["min_weights"] == MIN_QUANT_WEIGHTS == 128 * 128 and settings["float_nodes"]
+    assert "MatMulInteger" not in {n.op_type for n in onnx.load(str(folder / "m.default.onnx")).graph.node}
