@@ -49,6 +49,20 @@ class Annotator(Protocol):
         """Counters worth reporting (e.g. HTTP retries); empty when there are none."""
 
 
+class GeneratorAnnotator:
+    """An annotator over one of ``c4u label``'s samplers (``self.generator``): one sample per request."""
+
+    generator: object
+    name: str
+
+    def complete(self, requests: list[Request], seed: int) -> list[str]:
+        texts = self.generator.generate([r.row for r in requests], seed, messages=[r.messages() for r in requests])
+        return [t[0] for t in texts]
+
+    def stats(self) -> dict:
+        return {}
+
+
 def make_annotator(config, warn=print) -> Annotator:
     backend = config.resolved_backend
     if backend == "endpoint":

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creative4u_small.distill.annotator import Request
+from creative4u_small.distill.annotator import GeneratorAnnotator
 
 
-class LocalAnnotator:
+class LocalAnnotator(GeneratorAnnotator):
     def __init__(self, config):
         from creative4u_small.distill.checkpoint import load_model
         from creative4u_small.distill.label_generate import TransformersGenerator
@@ -21,12 +21,6 @@ class LocalAnnotator:
         self.generator = TransformersGenerator(model, processor, 1, config.temperature, config.max_new_tokens)
         self.name = Path(config.annotator).name or str(config.annotator)
 
-    def complete(self, requests: list[Request], seed: int) -> list[str]:
-        texts = self.generator.generate([r.row for r in requests], seed, messages=[r.messages() for r in requests])
-        return [t[0] for t in texts]
-
-    def stats(self) -> dict:
-        return {}
 
 
 def _default_device() -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creative4u_small.distill.annotator import Request
+from creative4u_small.distill.annotator import GeneratorAnnotator
 
 
-class VLLMAnnotator:
+class VLLMAnnotator(GeneratorAnnotator):
     def __init__(self, config):
         from transformers import AutoProcessor
 
@@ -22,9 +22,3 @@ class VLLMAnnotator:
         self.generator = VLLMGenerator(config.annotator, 1, config.temperature, config.max_new_tokens, processor)
         self.name = Path(config.annotator).name or str(config.annotator)
 
-    def complete(self, requests: list[Request], seed: int) -> list[str]:
-        texts = self.generator.generate([r.row for r in requests], seed, messages=[r.messages() for r in requests])
-        return [t[0] for t in texts]
-
-    def stats(self) -> dict:
-        return {}

@@ -59,3 +59,18 @@ def tiny_export(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports") / "tiny"
     run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, calib_pairs=12, int8_min_weights=0))  # every weight INT8
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_selector(tiny_export):
+    """The tiny export in-process (auto backend cpu, one thread): also the reference tests/serve compares with."""
+    from creative4u_small.runtime import Selector
+
+    return Selector.load(tiny_export, backend="cpu", threads=1)
+
+
+@pytest.fixture(scope="session")
+def synth_pairs(synth_pairs_file):
+    from creative4u_small.pairs import load_pairs
+
+    return load_pairs(synth_pairs_file)

@@ -94,18 +94,3 @@ def client(server):
 
     with SelectorClient(server.url, api_key=TOKEN, timeout=60) as c:
         yield c
-
-
-@pytest.fixture(scope="session")
-def local_selector(serve_export):
-    """The same export in-process: the reference the server must agree with."""
-    from creative4u_small.runtime import Selector
-
-    return Selector.load(serve_export, backend="cpu", threads=1)
-
-
-@pytest.fixture(scope="session")
-def pairs(synth_pairs_file):
-    from creative4u_small.pairs import load_pairs
-
-    return load_pairs(synth_pairs_file)

@@ -13,9 +13,9 @@ from conftest import TOKEN
 TOL = 1e-6
 
 
-def test_compare_agrees_with_the_in_process_selector(client, local_selector, pairs):
-    for p in pairs[:4]:
-        want = local_selector.compare(p.image_a, p.image_b, p.query, p.title)
+def test_compare_agrees_with_the_in_process_selector(client, tiny_selector, synth_pairs):
+    for p in synth_pairs[:4]:
+        want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title)
         got = client.compare(p.image_a, p.image_b, p.query, p.title)
         assert got["winner"] == want.winner
         assert abs(got["p_a"] - want.p_a) <= TOL
@@ -24,25 +24,25 @@ def test_compare_agrees_with_the_in_process_selector(client, local_selector, pai
         assert got["request_id"] and got["server"]["batch_pairs"] >= 1
 
 
-def test_compare_accepts_json_with_base64_images(server, local_selector, pairs):
-    p = pairs[5]
+def test_compare_accepts_json_with_base64_images(server, tiny_selector, synth_pairs):
+    p = synth_pairs[5]
     body = {"image_a": base64.b64encode(p.image_a.read_bytes()).decode(), "image_b": base64.b64encode(p.image_b.read_bytes()).decode(),
             "query": p.query, "title": p.title}
     r = httpx.post(server.url + "/v1/compare", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert r.status_code == 200, r.text
-    assert abs(r.json()["p_a"] - local_selector.compare(p.image_a, p.image_b, p.query, p.title).p_a) <= TOL
+    assert abs(r.json()["p_a"] - tiny_selector.compare(p.image_a, p.image_b, p.query, p.title).p_a) <= TOL
 
 
-def test_compare_with_explain_returns_the_same_rationale(client, local_selector, pairs):
-    p = pairs[6]
-    want = local_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
+def test_compare_with_explain_returns_the_same_rationale(client, tiny_selector, synth_pairs):
+    p = synth_pairs[6]
+    want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
     got = client.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
     assert got["rationale"] == want.rationale and abs(got["p_a"] - want.p_a) <= TOL
 
 
-def test_rank_agrees_with_the_in_process_selector(client, local_selector, pairs):
-    images = [pairs[i].image_a for i in range(7, 12)] + [pairs[i].image_b for i in range(7, 10)]
-    want = local_selector.rank(images, "trail shoes", "a title", top_k=3)
+def test_rank_agrees_with_the_in_process_selector(client, tiny_selector, synth_pairs):
+    images = [synth_pairs[i].image_a for i in range(7, 12)] + [synth_pairs[i].image_b for i in range(7, 10)]
+    want = tiny_selector.rank(images, "trail shoes", "a title", top_k=3)
     got = client.rank(images, "trail shoes", "a title", top_k=3)
     assert got["order"] == want.order
     assert len(got["comparisons"]) == len(want.comparisons)
@@ -67,17 +67,17 @@ def test_health_ready_model_metrics_and_docs(server, client):
     assert "multipart/form-data" in spec["paths"]["/v1/compare"]["post"]["requestBody"]["content"]
 
 
-def test_request_id_is_echoed_and_logged(server, client, pairs):
-    p = pairs[0]
+def test_request_id_is_echoed_and_logged(server, client, synth_pairs):
+    p = synth_pairs[0]
     got = client.compare(p.image_a, p.image_b, p.query, p.title, request_id="trace-abc-123")
     assert got["request_id"] == "trace-abc-123"
     lines = [json.loads(line) for line in server.log().splitlines() if '"request_id": "trace-abc-123"' in line]
     assert len(lines) == 1 and lines[0]["status"] == 200 and lines[0]["path"] == "/v1/compare" and lines[0]["batch_pairs"] >= 1
 
 
-def test_rank_accepts_json_with_base64_images(server, local_selector, pairs):
-    images = [pairs[i].image_a for i in range(12, 16)]
+def test_rank_accepts_json_with_base64_images(server, tiny_selector, synth_pairs):
+    images = [synth_pairs[i].image_a for i in range(12, 16)]
     body = {"images": [base64.b64encode(p.read_bytes()).decode() for p in images], "query": "q", "top_k": 2}
     r = httpx.post(server.url + "/v1/rank", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert r.status_code == 200, r.text
-    assert r.json()["order"] == local_selector.rank(images, "q", top_k=2).order
+    assert r.json()["order"] == tiny_selector.rank(images, "q", top_k=2).order

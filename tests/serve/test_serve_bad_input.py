@@ -38,10 +38,10 @@ def _error(r: httpx.Response, status: int | tuple) -> str:
 
 
 @pytest.fixture
-def good(server, pairs, local_selector):
+def good(server, synth_pairs, tiny_selector):
     """Checks that a good compare still answers right."""
-    p = pairs[2]
-    want = local_selector.compare(p.image_a, p.image_b, p.query, p.title).p_a
+    p = synth_pairs[2]
+    want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title).p_a
 
     def check():
         r = httpx.post(server.url + "/v1/compare", headers=AUTH, timeout=30,
@@ -54,8 +54,8 @@ def good(server, pairs, local_selector):
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}],
                          ids=["missing", "wrong", "no-scheme", "basic"])
-def test_wrong_or_missing_token_gets_401(server, pairs, headers, good):
-    p = pairs[0]
+def test_wrong_or_missing_token_gets_401(server, synth_pairs, headers, good):
+    p = synth_pairs[0]
     files = {"image_a": p.image_a.read_bytes(), "image_b": p.image_b.read_bytes()}
     assert "bearer token" in _error(httpx.post(server.url + "/v1/compare", headers=headers, files=files, timeout=30), 401)
     r = httpx.post(server.url + "/v1/rank", headers=headers, files=[("images", p.image_a.read_bytes()), ("images", p.image_b.read_bytes())], timeout=30)
@@ -65,8 +65,8 @@ def test_wrong_or_missing_token_gets_401(server, pairs, headers, good):
     good()
 
 
-def _cases(pairs):
-    p = pairs[3]
+def _cases(synth_pairs):
+    p = synth_pairs[3]
     a, b = p.image_a.read_bytes(), p.image_b.read_bytes()
     jpeg = _jpeg(p.image_a)
     big = int(MAX_BODY_MB * 1024 * 1024) + 200_000
@@ -94,16 +94,16 @@ CASES = ["truncated-jpeg", "text-named-png", "20000x20000", "empty-body", "empty
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_compare_input_gets_a_4xx_and_the_next_request_succeeds(server, pairs, good, case):
-    kwargs, status, reason = _cases(pairs)[case]
+def test_bad_compare_input_gets_a_4xx_and_the_next_request_succeeds(server, synth_pairs, good, case):
+    kwargs, status, reason = _cases(synth_pairs)[case]
     headers = {**AUTH, **kwargs.pop("headers", {})}
     r = httpx.post(server.url + "/v1/compare", headers=headers, timeout=30, **kwargs)
     assert re.search(reason, _error(r, status))
     good()
 
 
-def test_bad_rank_input(server, pairs, good):
-    p = pairs[3]
+def test_bad_rank_input(server, synth_pairs, good):
+    p = synth_pairs[3]
     a = p.image_a.read_bytes()
     url = server.url + "/v1/rank"
     r = httpx.post(url, headers=AUTH, files=[("images", a), ("images", ("bad.png", b"text", "image/png")), ("images", a)], timeout=30)

@@ -12,10 +12,10 @@ from conftest import TOKEN
 TOL = 1e-6
 
 
-def test_16_threads_equal_serial_results(server, local_selector, pairs):
+def test_16_threads_equal_serial_results(server, tiny_selector, synth_pairs):
     # pairs the server has not seen, so its vision encoder (not its embedding cache) runs in shared batches
-    work = pairs[20:52]
-    serial = [local_selector.compare(p.image_a, p.image_b, p.query, p.title) for p in work]
+    work = synth_pairs[20:52]
+    serial = [tiny_selector.compare(p.image_a, p.image_b, p.query, p.title) for p in work]
 
     start = threading.Barrier(16)
 

@@ -49,23 +49,23 @@ def _wait_depth(url: str, n: int) -> None:
     assert _depth(url) == n
 
 
-def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_server, pairs):
+def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_server, synth_pairs):
     """Stateless replicas: requests spread over two processes (as a load balancer would) give one answer per pair."""
     from creative4u_small.client import SelectorClient
 
     from conftest import TOKEN
 
     with SelectorClient(server.url, api_key=TOKEN) as a, SelectorClient(small_queue_server.url) as b:
-        for k, p in enumerate(pairs[52:58]):
+        for k, p in enumerate(synth_pairs[52:58]):
             first, second = (a, b) if k % 2 else (b, a)
             x, y = first.compare(p.image_a, p.image_b, p.query, p.title), second.compare(p.image_a, p.image_b, p.query, p.title)
             assert (x["winner"], x["p_a"]) == (y["winner"], y["p_a"])
 
 
-def test_full_queue_gets_503_with_retry_after_then_recovers(small_queue_server, local_selector, pairs):
+def test_full_queue_gets_503_with_retry_after_then_recovers(small_queue_server, tiny_selector, synth_pairs):
     url = small_queue_server.url
-    p = pairs[1]
-    want = local_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
+    p = synth_pairs[1]
+    want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
     gate = threading.Event()
     with ThreadPoolExecutor(2) as pool:
         held = [pool.submit(_slow_post, url, p, gate) for _ in range(2)]
@@ -82,11 +82,11 @@ def test_full_queue_gets_503_with_retry_after_then_recovers(small_queue_server, 
     assert 'c4u_errors_total{kind="overloaded"} 1.0' in httpx.get(url + "/metrics", timeout=5).text
 
 
-def test_sigterm_finishes_in_flight_requests(small_queue_server, local_selector, pairs):
+def test_sigterm_finishes_in_flight_requests(small_queue_server, tiny_selector, synth_pairs):
     """A request whose body is still arriving when SIGTERM lands is answered in full; new connections are refused."""
     srv = small_queue_server
-    p = pairs[8]
-    want = local_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
+    p = synth_pairs[8]
+    want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
     gate = threading.Event()
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(_slow_post, srv.url, p, gate)
