@@ -57,7 +57,6 @@ def feeds_for(session, batch: int, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    import numpy as np
     import onnxruntime as ort
 
     from creative4u_small.cpu_info import cpu_info
