@@ -20,12 +20,12 @@ import numpy as np
 from PIL import Image
 
 from creative4u_small.images import ImageError
-from creative4u_small.verdict_prob import p_a_orders, softmax_first
 from creative4u_small.runtime import backends, explain, probe, tournament
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.preprocess import preprocess
 from creative4u_small.runtime.selector_config import SelectorConfig
 from creative4u_small.runtime.tokenize import PromptTokenizer
+from creative4u_small.verdict_prob import p_a_orders, softmax_first
 
 STAGES = ("preprocess", "vision", "judge", "explain")
 VERDICT_GRAPHS = (mf.VISION, mf.JUDGE)
@@ -103,6 +103,7 @@ class Selector:
         self.probe_report: dict = {}
         self._probe_data: dict | None = None
         self._decoder_lock = threading.Lock()
+        self._decoder_ready = False
         for g in VERDICT_GRAPHS:
             if g not in self.graph_keys:
                 raise mf.ManifestError(f"{self.export_dir}: the export has no {g} graph; re-export with `c4u export`")
@@ -181,9 +182,11 @@ class Selector:
             return
         message = (f"{self.export_dir}: the {precision} {part} graphs fail the parity probe on this machine "
                    f"({probe.where()}; backend {self.backend}): {result['reason']}")
-        if precision == "fp32" or self.config.on_probe_failure == "raise":
-            raise probe.ProbeFailed(message + ("; re-export on this machine or use another backend" if precision == "fp32"
-                                               else "; use precision fp32, or on_probe_failure='fallback'"))
+        if precision == "fp32" or self.backend == "tensorrt" or self.config.on_probe_failure == "raise":
+            fix = ("re-export on this machine or use another backend" if precision == "fp32" else
+                   "its engines are INT8 only: use backend cuda or cpu" if self.backend == "tensorrt" else
+                   "use precision fp32, or on_probe_failure='fallback'")
+            raise probe.ProbeFailed(f"{message}; {fix}")
         log.warning("%s; using fp32 graphs instead", message)
         with self._graph_lock:
             for g in graphs:
@@ -206,13 +209,14 @@ class Selector:
 
     def open_decoder(self) -> None:
         """Open and probe the decoder graphs now; otherwise the first explain does (only explanations need them)."""
-        if DECODER_GRAPHS[0] in self._graphs:
+        if self._decoder_ready:
             return
         with self._decoder_lock:
-            if "decoder" not in self.probe_report:
+            if not self._decoder_ready:
                 for g in DECODER_GRAPHS:
                     self._graph(g)
                 self._probe(DECODER_GRAPHS)
+                self._decoder_ready = True
 
     @property
     def precision(self) -> str:
