@@ -327,7 +327,8 @@ def _write_probe(cfg: ExportConfig, folder: Path, processor, items, num_layers: 
 
 
 def _probe_here(folder: Path, cfg: ExportConfig, int8_parity: dict) -> dict:
-    """The INT8 probe replayed on the export machine, as every user's Selector.load will; a breach fails INT8 parity."""
+    """The INT8 probe replayed on the export machine (``manifest.machine``), as every user's Selector.load will;
+    a breach fails INT8 parity."""
     from creative4u_small.runtime.selector import Selector
 
     selector = Selector.load(folder, backend="cpu", precision="int8", threads=cfg.threads, verify_hashes=False)
@@ -336,7 +337,7 @@ def _probe_here(folder: Path, cfg: ExportConfig, int8_parity: dict) -> dict:
     report = selector.describe()["probe"]
     if "fallback" in report:
         _mark_failed(int8_parity, f"parity probe: {report['fallback']}")
-    return {"machine": cpu_info(), "int8": report}
+    return {"int8": report}
 
 
 def _decoder_check(model, processor, items, folder: Path, entries: dict, threads: int = 0) -> dict:
