@@ -98,21 +98,6 @@ def build_prompt_spec(processor, eos_token_ids: list[int] | None = None, probes=
     return spec
 
 
-def assemble_ids(spec: PromptSpec, encode, query: str | None, title: str | None) -> list[int]:
-    """The judge prompt ids for one pair from ``spec``; ``encode(text) -> ids`` tokenises a slot."""
-    ids: list[int] = []
-    slots = {"query": query, "title": title}
-    for piece in spec.pieces:
-        if "ids" in piece:
-            ids += piece["ids"]
-        elif "slot" in piece:
-            text = protocol.slot(slots[piece["slot"]])
-            ids += list(encode(text)) if text else []
-        else:
-            ids += spec.image_block_ids
-    return ids
-
-
 def reference_ids(processor, query: str | None, title: str | None) -> list[int]:
     """The ids ``distill.scorer.build_judge_batch`` feeds the model for this query and title."""
     from creative4u_small.distill.scorer import expand_images, judge_text
@@ -122,7 +107,7 @@ def reference_ids(processor, query: str | None, title: str | None) -> list[int]:
 
 
 def check_prompt_spec(spec: PromptSpec, processor, query: str | None, title: str | None) -> None:
-    got = assemble_ids(spec, lambda t: _encode(processor.tokenizer, t), query, title)
+    got = spec.assemble_ids(lambda t: _encode(processor.tokenizer, t), query, title)
     want = reference_ids(processor, query, title)
     if got != want:
         first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))

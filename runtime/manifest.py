@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from creative4u_small import protocol
+
 FORMAT_VERSION = 2  # 2: parity probe, machine, quantization settings per graph
 MANIFEST_FILE = "manifest.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -99,6 +101,20 @@ class PromptSpec:
     verdict_token_ids: list[int]
     answer_close_ids: list[int]
     eos_token_ids: list[int]
+
+    def assemble_ids(self, encode, query: str | None, title: str | None) -> list[int]:
+        """The judge prompt ids for one pair; ``encode(text) -> ids`` tokenises a slot. Export and runtime both use it."""
+        ids: list[int] = []
+        slots = {"query": query, "title": title}
+        for piece in self.pieces:
+            if "ids" in piece:
+                ids += piece["ids"]
+            elif "slot" in piece:
+                text = protocol.slot(slots[piece["slot"]])
+                ids += list(encode(text)) if text else []
+            else:
+                ids += self.image_block_ids
+        return ids
 
 
 @dataclass

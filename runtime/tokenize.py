@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creative4u_small.export.prompt_spec import assemble_ids
 from creative4u_small.runtime.manifest import TOKENIZER_FILE, ManifestError, PromptSpec
 
 
@@ -41,7 +40,7 @@ class PromptTokenizer:
         for name, value in (("query", query), ("title", title)):
             if value and self._special.intersection(self.encode(value)):
                 raise ValueError(f"{name} {value!r} contains a special token (such as <image>); remove it")
-        return assemble_ids(self.spec, self.encode, query, title)
+        return self.spec.assemble_ids(self.encode, query, title)
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)

@@ -28,7 +28,7 @@ def test_pieces_reproduce_scorer_input_ids(processor, tiny_model_dir):
     from tokenizers import Tokenizer
 
     from creative4u_small.distill.scorer import build_judge_batch
-    from creative4u_small.export.prompt_spec import assemble_ids, build_prompt_spec
+    from creative4u_small.export.prompt_spec import build_prompt_spec
 
     spec = build_prompt_spec(processor)
     assert [next(iter(p)) for p in spec.pieces if "ids" not in p] == ["slot", "slot", "image", "image"]
@@ -38,7 +38,7 @@ def test_pieces_reproduce_scorer_input_ids(processor, tiny_model_dir):
     batch = build_judge_batch(processor, [(red, blue, q, t) for q, t in CASES], orders=("AB",))
     for row, (query, title) in enumerate(CASES):
         want = batch.input_ids[row][batch.attention_mask[row].bool()].tolist()
-        got = assemble_ids(spec, encode, query, title)
+        got = spec.assemble_ids(encode, query, title)
         assert got == want, (query, title)
     assert spec.image_block_ids.count(spec.image_token_id) == processor.image_seq_len
     assert spec.verdict_token_ids == list(protocol.verdict_token_ids(tok))

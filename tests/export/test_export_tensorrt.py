@@ -47,11 +47,10 @@ def test_profiles_cover_rows_and_sequence():
 def test_profiles_from_the_exported_prompt(tiny_export):
     from creative4u_small.export.export_config import ExportConfig
     from creative4u_small.export.exporter import fixed_prompt_len, trt_profiles
-    from creative4u_small.export.prompt_spec import assemble_ids
 
     out, _ = tiny_export
     m = mf.read_manifest(out)
-    shortest = len(assemble_ids(m.prompt, lambda t: [0] * len(t.split()), "", ""))
+    shortest = len(m.prompt.assemble_ids(lambda t: [0] * len(t.split()), "", ""))
     assert fixed_prompt_len(m.prompt) == shortest
     profiles = trt_profiles(ExportConfig(model=out, out=out, trt_max_rows=8), m.prompt, m.dims, m.preprocessing.image_size)
     assert profiles["judge"].shapes["input_ids"][0] == (1, shortest)
