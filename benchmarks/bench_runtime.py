@@ -87,6 +87,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="JSON report (default: WORKDIR/bench.json) and a PNG beside it")
     args = ap.parse_args()
 
+    from creative4u_small.distill.bench_baseline import bench_transformers
     from creative4u_small.runtime.bench import run_bench
     from creative4u_small.runtime.bench_config import BenchConfig
 
@@ -105,7 +106,7 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     report = run_bench(cfg, lambda stage, done, total: print(f"  [{time.perf_counter() - t0:7.1f}s] {stage} {done}/{total}", flush=True),
-                       workdir=args.workdir / "workload")
+                       workdir=args.workdir / "workload", baseline=bench_transformers)
     line = {"bench": "runtime", "export": str(export), "wall_s": round(time.perf_counter() - t0, 1), "report": str(out),
             "machine": {k: report["machine"][k] for k in ("cpu", "cores")}, **headline(report, cfg.backends[0])}
     print(json.dumps(line))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time
 
-from creative4u_small.runtime.bench import _images, _noop, peak_rss_mb, percentiles, throughput
-from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
 
 
-def bench_transformers(cfg: BenchConfig, items, progress=_noop) -> dict:
+def bench_transformers(cfg, items, progress=noop_progress) -> dict:
     """The same workload on the PyTorch model: teacher-style generate and the single-pass scorer."""
     import torch
 
@@ -43,7 +42,7 @@ def bench_transformers(cfg: BenchConfig, items, progress=_noop) -> dict:
 
     out["scorer_throughput"] = throughput(cfg, items, run_batch, "transformers", progress)
 
-    images = _images(items)
+    images = distinct_images(items)
     ranks = {}
     for n in cfg.rank_sizes:
         if n > cfg.baseline_rank_max:

@@ -15,33 +15,17 @@ import itertools
 import math
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from creative4u_small.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
 from creative4u_small.cpu_info import cpu_info
 from creative4u_small.runtime.bench_config import BenchConfig
 
 STAGE_KEYS = ("preprocess", "vision", "judge", "explain")
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
-
-
-def percentiles(ms: list[float]) -> dict:
-    a = np.asarray(ms, dtype=float)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99)),
-            "mean": float(a.mean()), "n": int(a.size)}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set so far (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**20 if platform.system() == "Darwin" else 2**10)
 
 
 def machine_info() -> dict:
@@ -90,31 +74,10 @@ def workload(cfg: BenchConfig, workdir: Path, image_size: int) -> list[tuple]:
     return items
 
 
-def throughput(cfg: BenchConfig, items, run_batch, label: str, progress=_noop) -> dict:
-    """Pairs per second at each batch size: median of about ``cfg.runs`` pairs' worth of batches.
-
-    ``run_batch(batch)`` returns the seconds one batch took (set-up it excludes stays untimed).
-    """
-    out = {}
-    for b in cfg.batch_sizes:
-        reps = max(1, math.ceil(cfg.runs / b))
-        times = []
-        for rep in range(reps):
-            progress(f"{label} batch {b}", rep, reps)
-            times.append(run_batch([items[(rep * b + k) % len(items)] for k in range(b)]))
-        median = float(np.median(times))
-        out[str(b)] = {"pairs_per_s": b / median, "seconds_per_batch": median, "reps": reps}
-    return out
-
-
-def _images(items) -> list:
-    return list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))
-
-
 # ---------------------------------------------------------------- the runtime
 
 
-def bench_selector(sel, items, cfg: BenchConfig, progress=_noop, label: str = "") -> dict:
+def bench_selector(sel, items, cfg: BenchConfig, progress=noop_progress, label: str = "") -> dict:
     """Figures for one loaded Selector (cache cleared before every timed call: new creatives each time)."""
     from creative4u_small.runtime.backends import gpu_memory_mb
 
@@ -143,7 +106,7 @@ def bench_selector(sel, items, cfg: BenchConfig, progress=_noop, label: str = ""
 
     out["throughput"] = throughput(cfg, items, run_batch, label, progress)
 
-    images = _images(items)
+    images = distinct_images(items)
     ranks = {}
     for n in cfg.rank_sizes:
         progress(f"{label} rank {n}", 0, 1)
@@ -247,7 +210,7 @@ def plot_report(report: dict, path: Path) -> Path:
     return path
 
 
-def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> dict:
+def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, baseline=None) -> dict:
     """Measure every requested backend/precision (and the baseline); write JSON/PNG when asked.
 
     The synthetic workload is rendered into ``workdir`` when given (kept), else a temporary folder.
@@ -259,7 +222,7 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> d
     from creative4u_small.runtime.probe import ProbeFailed
     from creative4u_small.runtime.selector import Selector
 
-    progress = progress or _noop
+    progress = progress or noop_progress
     manifest = mf.read_manifest(cfg.export)
     report: dict = {"machine": machine_info(), "config": cfg.to_dict(), "export_status": manifest.status, "backends": {}}
     def save() -> None:
@@ -274,7 +237,7 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> d
 
             shutil.rmtree(work / "synth")
         items = workload(cfg, work, manifest.preprocessing.image_size)
-        report["workload"] = {"pairs": len(items), "images": len(_images(items)),
+        report["workload"] = {"pairs": len(items), "images": len(distinct_images(items)),
                               "source": str(cfg.pairs) if cfg.pairs else f"synthetic, {manifest.preprocessing.image_size} px, seed {cfg.seed}"}
         for backend, precision in itertools.product(cfg.backends, cfg.precisions):
             key = f"{backend}/{precision}"
@@ -287,10 +250,11 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> d
             report["backends"][key] = bench_selector(sel, items, cfg, progress, key)
             del sel
             save()
-        if cfg.baseline == "transformers":
-            from creative4u_small.distill.bench_baseline import bench_transformers  # torch lives outside runtime/
-
-            report["baseline"] = bench_transformers(cfg, items, progress)
+        if cfg.baseline:
+            if baseline is None:
+                raise ValueError(f"baseline {cfg.baseline!r} needs its measuring function (it imports torch, so the runtime "
+                                 "does not): pass run_bench(..., baseline=bench_transformers) as `c4u bench` does")
+            report["baseline"] = baseline(cfg, items, progress)
     report["ratios"] = ratios(report)
     save()
     if cfg.plot:

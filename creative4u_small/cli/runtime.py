@@ -164,9 +164,19 @@ def bench(
     progress, _ = progress_bar("bench")
     task = progress.task_ids[0]
     with progress:
-        report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total))
+        report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total),
+                           baseline=_baseline(cfg.baseline))
     emit_json({"backends": {k: _summary(v) for k, v in report["backends"].items()}, "ratios": report["ratios"],
                **({"json": str(json_out)} if json_out else {}), **({"plot": report["plot"]} if plot else {})})
+
+
+def _baseline(name: str):
+    """The measuring function of ``--baseline`` (torch is imported only for it, never by the runtime)."""
+    if not name:
+        return None
+    from creative4u_small.distill.bench_baseline import bench_transformers
+
+    return bench_transformers
 
 
 def _summary(fig: dict) -> dict:
