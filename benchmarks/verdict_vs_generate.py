@@ -40,7 +40,7 @@ def main() -> None:
     from creative4u_small.pairs import load_pairs
     from creative4u_small.presets import get_preset
     from creative4u_small.protocol import verdict_token_ids
-    from creative4u_small.distill.scorer import VerdictScorer, prompt_chat_text
+    from creative4u_small.scorer import VerdictScorer, prompt_chat_text
     from creative4u_small.synth import synthesize
 
     if args.threads:

@@ -13,7 +13,7 @@ from creative4u_small.distill.annotator import GeneratorAnnotator
 
 class LocalAnnotator(GeneratorAnnotator):
     def __init__(self, config):
-        from creative4u_small.distill.checkpoint import load_model
+        from creative4u_small.checkpoint import load_model
         from creative4u_small.distill.label_generate import TransformersGenerator
 
         device = config.device or _default_device()

@@ -15,8 +15,8 @@ def bench_transformers(cfg, items, progress=noop_progress) -> dict:
     """The same workload on the PyTorch model: teacher-style generate and the single-pass scorer."""
     import torch
 
-    from creative4u_small.distill.checkpoint import load_model
-    from creative4u_small.distill.scorer import VerdictScorer, prompt_chat_text
+    from creative4u_small.checkpoint import load_model
+    from creative4u_small.scorer import VerdictScorer, prompt_chat_text
     from creative4u_small.images import open_image
 
     model, processor, verdict_ids = load_model(cfg.model)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from creative4u_small import protocol
 from creative4u_small.distill.losses import IGNORE_INDEX, mixed_target, order_targets
-from creative4u_small.distill.scorer import ORDERS, build_judge_batch
+from creative4u_small.scorer import ORDERS, build_judge_batch
 
 
 def kept_rationale(pair, verdict: str) -> str:

@@ -33,7 +33,7 @@ def _verdict_module_class():
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-    from creative4u_small.distill.scorer import ORDERS, JudgeBatch, image_features, verdict_logits
+    from creative4u_small.scorer import ORDERS, JudgeBatch, image_features, verdict_logits
 
     class VerdictDistillModule(torch.nn.Module):
         """The student plus its distillation loss; ``forward`` returns loss and its parts."""
@@ -185,7 +185,7 @@ def _check_same_run(saved: dict, cfg: DistillConfig) -> None:
 
 def load_student(cfg: DistillConfig):
     """Student model, processor, verdict ids; refused before training when it cannot be a student."""
-    from creative4u_small.distill.checkpoint import load_model, require_student
+    from creative4u_small.checkpoint import load_model, require_student
 
     model, processor, ids = load_model(cfg.student, train=True)
     require_student(model)

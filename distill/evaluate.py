@@ -97,7 +97,7 @@ def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_s
     import torch
 
     from creative4u_small.images import open_image
-    from creative4u_small.distill.scorer import prompt_chat_text
+    from creative4u_small.scorer import prompt_chat_text
 
     tok = processor.tokenizer
     eos = {i for i in [tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_utterance>")] if isinstance(i, int) and i >= 0}
@@ -142,7 +142,7 @@ def generation_metrics(pairs, verdicts, texts, fmt: str = "auto") -> dict:
 def evaluate_pairs(model, processor, verdict_ids, pairs, batch_size: int = 16, generate: int = 0,
                    max_new_tokens: int = 256, fmt: str = "auto", progress=None) -> dict:
     """Score ``pairs`` in both orders (and generate for the first ``generate``); returns the report."""
-    from creative4u_small.distill.scorer import VerdictScorer
+    from creative4u_small.scorer import VerdictScorer
 
     if generate < 0:
         raise ValueError("generate must be >= 0")
@@ -165,7 +165,7 @@ def evaluate_model(model_dir: str | Path, pairs_path: str | Path, batch_size: in
                    max_new_tokens: int = 256, fmt: str = "auto", device: str | None = None, progress=None) -> dict:
     """Load a checkpoint (safetensors only) and the pairs, then ``evaluate_pairs``."""
     from creative4u_small.pairs import load_pairs
-    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.checkpoint import load_model
 
     pairs = load_pairs(Path(pairs_path), check_images="exists")
     model, processor, ids = load_model(model_dir, device=device)

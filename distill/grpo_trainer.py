@@ -38,7 +38,7 @@ def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], mod
 
 def train_grpo(config: TeacherGRPOConfig, progress=None) -> dict:
     """Run GRPO and save the (merged) model into ``config.out``; returns a summary with reward means."""
-    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.checkpoint import load_model
 
     started = time.time()
     pairs = load_training_pairs(Path(config.data), need_rationale=False)

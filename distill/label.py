@@ -110,7 +110,7 @@ class Labeller:
         """[pair, k, order] probability that the pair's creative A wins, read after each rationale."""
         import torch
 
-        from creative4u_small.distill.scorer import ORDERS, build_judge_batch, p_a_from_logits, verdict_logits
+        from creative4u_small.scorer import ORDERS, build_judge_batch, p_a_from_logits, verdict_logits
 
         k = len(gens[0][0])
         items, suffixes = [], []
@@ -200,7 +200,7 @@ def label_pairs(config: LabelConfig, progress=None, warn=print) -> dict:
     ``progress(done, total)`` is called after each batch is on disk.
     """
     from creative4u_small.artifacts import versions, write_json_atomic
-    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.checkpoint import load_model
 
     started = time.time()
     pairs = load_pairs(Path(config.pairs), check_images="decode")

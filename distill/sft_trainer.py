@@ -152,7 +152,7 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
 
 def train_sft(config: TeacherSFTConfig, progress=None) -> dict:
     """Run CoT-SFT and save the (merged) model into ``config.out``; returns a summary."""
-    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.checkpoint import load_model
 
     started = time.time()
     pairs = load_training_pairs(Path(config.data), need_rationale=True)

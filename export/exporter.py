@@ -53,7 +53,7 @@ def check_output(cfg: ExportConfig) -> None:
 
 def check_model(path: Path) -> str:
     """The model's type, or a clear error for a missing folder or an unsupported architecture."""
-    from creative4u_small.distill.checkpoint import SUPPORTED_STUDENTS
+    from creative4u_small.checkpoint import SUPPORTED_STUDENTS
 
     path = Path(path)
     cfg_file = path / "config.json"
@@ -126,7 +126,7 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
     import torch
 
     from creative4u_small.artifacts import atomic_dir, versions, write_provenance
-    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.checkpoint import load_model
     from creative4u_small.export import graphs as G
     from creative4u_small.export import parity as P
     from creative4u_small.export.prompt_spec import build_preprocessing, build_prompt_spec

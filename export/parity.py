@@ -1,6 +1,6 @@
 """Parity of exported graphs against the PyTorch verdict scorer, and the parity report.
 
-The reference is ``distill.scorer`` (what training, labelling and evaluation use). The exported
+The reference is ``scorer`` (what training, labelling and evaluation use). The exported
 side runs the vision and judge graphs in ONNX Runtime from the same preprocessed batch, so a
 difference is the graphs' alone. Agreement is counted over pairs where the reference is decisive;
 too few decisive pairs make the result "unverified" — never "passed".
@@ -108,7 +108,7 @@ class OrtVerdictDriver:
 
 
 def batches(processor, items, batch_size: int, orders=ORDERS):
-    from creative4u_small.distill.scorer import build_judge_batch
+    from creative4u_small.scorer import build_judge_batch
 
     for i in range(0, len(items), batch_size):
         yield build_judge_batch(processor, items[i: i + batch_size], orders)
@@ -118,7 +118,7 @@ def reference_logits(model, processor, verdict_ids, items, batch_size: int, prog
     """[P * 2, 2] PyTorch scorer logits, pair-major, both orders."""
     import torch
 
-    from creative4u_small.distill.scorer import verdict_logits
+    from creative4u_small.scorer import verdict_logits
 
     out = []
     with torch.inference_mode():

@@ -3,7 +3,7 @@
 The runtime never renders chat templates: it concatenates the manifest's fixed token segments,
 the slot values (``protocol.slot(value)`` tokenised on their own) and the image blocks. That is
 only right when the tokenizer never merges across a piece boundary, so the split is verified
-against the real rendering (``distill.scorer``) on probe values and refused when it differs.
+against the real rendering (``scorer``) on probe values and refused when it differs.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _encode(tokenizer, text: str) -> list[int]:
 
 def judge_template_pieces(processor) -> list[tuple[str, str]]:
     """The rendered judge prompt as ("text", s) / ("slot", name) / ("image", "A"|"B") pieces."""
-    from creative4u_small.distill.scorer import judge_text
+    from creative4u_small.scorer import judge_text
 
     text = judge_text(processor, _SENTINELS["query"], _SENTINELS["title"])
     markers = {protocol.slot(v): ("slot", k) for k, v in _SENTINELS.items()}
@@ -65,7 +65,7 @@ def judge_template_pieces(processor) -> list[tuple[str, str]]:
 
 def build_prompt_spec(processor, eos_token_ids: list[int] | None = None, probes=PROBE_SLOTS) -> PromptSpec:
     """PromptSpec for ``processor``'s tokenizer, verified exact on ``probes`` against the scorer's ids."""
-    from creative4u_small.distill.scorer import image_token_block
+    from creative4u_small.scorer import image_token_block
 
     tok = processor.tokenizer
     pieces = []
@@ -99,8 +99,8 @@ def build_prompt_spec(processor, eos_token_ids: list[int] | None = None, probes=
 
 
 def reference_ids(processor, query: str | None, title: str | None) -> list[int]:
-    """The ids ``distill.scorer.build_judge_batch`` feeds the model for this query and title."""
-    from creative4u_small.distill.scorer import expand_images, judge_text
+    """The ids ``scorer.build_judge_batch`` feeds the model for this query and title."""
+    from creative4u_small.scorer import expand_images, judge_text
 
     text = expand_images(processor, judge_text(processor, query, title))
     return list(processor.tokenizer(text, add_special_tokens=False)["input_ids"])

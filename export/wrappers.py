@@ -10,7 +10,7 @@ integer arithmetic:
   numbering (captured from the installed transformers) and checked against the exact integer
   formula; the graph takes full frames only, so no patch mask is needed;
 - image rows are placed by ``gather`` on the cumulative image-token count;
-- position ids are ``cumsum(attention_mask) - 1`` clamped at 0, as in ``distill.scorer``;
+- position ids are ``cumsum(attention_mask) - 1`` clamped at 0, as in ``scorer``;
 - attention masks are explicit 4-D additive masks (causal and left-padding);
 - the KV cache is a plain list of tensors (``past.*`` in, ``present.*`` out).
 """

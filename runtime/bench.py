@@ -4,7 +4,7 @@ Per backend and precision: compare latency percentiles (both orders, fresh image
 preprocessing and vision are included), pairs per second at several batch sizes, rank time for
 several pool sizes, the explain (rationale) time, a per-stage breakdown and peak memory. The
 optional baseline runs the same workload on the PyTorch model: teacher-style ``generate`` and the
-single-pass ``distill.scorer.VerdictScorer`` (rank = every ordered pair through the scorer). Each
+single-pass ``scorer.VerdictScorer`` (rank = every ordered pair through the scorer). Each
 figure is also given as a ratio to the baseline. Warm-up runs are never timed. Torch is imported
 only for the baseline.
 """

@@ -3,7 +3,7 @@
 One instance holds one inference session per graph (created once, shared by threads) and an
 embedding cache keyed by image content, so an image seen before — in a rank pool or a later
 compare — is never encoded again. ``compare`` runs both orders as one judge batch over the two
-images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``distill.scorer``.
+images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``scorer``.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class State:
         self.args = args
         self.generator = None
         if args.model_dir:
-            from creative4u_small.distill.checkpoint import load_model
+            from creative4u_small.checkpoint import load_model
 
             self.model, self.processor, _ = load_model(args.model_dir)
 
@@ -64,7 +64,7 @@ class State:
         ]}]
 
     def rendered_prompt_sha(self, content: list[dict]) -> str:
-        from creative4u_small.distill.scorer import chat_text
+        from creative4u_small.scorer import chat_text
 
         return hashlib.sha256(chat_text(self.processor, self.messages(content)).encode()).hexdigest()
 

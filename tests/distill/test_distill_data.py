@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from creative4u_small import protocol
-from creative4u_small.distill.checkpoint import load_model
+from creative4u_small.checkpoint import load_model
 from creative4u_small.distill.distill_data import DistillCollator, make_examples, rationale_for_order
 from creative4u_small.distill.distill_trainer import _verdict_module_class
 from creative4u_small.distill.losses import IGNORE_INDEX
-from creative4u_small.distill.scorer import ORDERS, VerdictScorer
+from creative4u_small.scorer import ORDERS, VerdictScorer
 from creative4u_small.pairs import TeacherLabel, load_pairs
 
 

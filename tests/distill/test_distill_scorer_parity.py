@@ -4,8 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from creative4u_small.distill.checkpoint import load_model
-from creative4u_small.distill.scorer import VerdictScorer, judge_text
+from creative4u_small.checkpoint import load_model
+from creative4u_small.scorer import VerdictScorer, judge_text
 
 
 @pytest.fixture(scope="module")

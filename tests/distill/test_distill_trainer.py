@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from creative4u_small.artifacts import OutputExistsError
-from creative4u_small.distill.checkpoint import load_model
+from creative4u_small.checkpoint import load_model
 from creative4u_small.distill.distill_config import DistillConfig
 from creative4u_small.distill.distill_trainer import distill, partial_dir
 from creative4u_small.pairs import PairsError, TeacherLabel, load_pairs, write_pairs

@@ -14,7 +14,7 @@ from creative4u_small.distill.evaluate import (
     per_query,
     verdict_metrics,
 )
-from creative4u_small.distill.scorer import Verdict
+from creative4u_small.scorer import Verdict
 from creative4u_small.pairs import CreativePair, TeacherLabel, load_pairs, write_pairs
 from creative4u_small.protocol import ParseError
 

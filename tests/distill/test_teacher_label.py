@@ -52,8 +52,8 @@ def test_k0_matches_a_plain_forward_in_each_order(tiny_model_dir, six_pairs, tmp
     """p_a per order equals softmax over (A, B) of a plain model forward; BA maps back to A."""
     import torch
 
-    from creative4u_small.distill.checkpoint import load_model
-    from creative4u_small.distill.scorer import prompt_chat_text
+    from creative4u_small.checkpoint import load_model
+    from creative4u_small.scorer import prompt_chat_text
     from creative4u_small.images import open_image
 
     out = tmp_path / "k0.jsonl"
@@ -209,8 +209,8 @@ def test_config_validation():
 def test_judge_batch_suffixes_keep_the_default_rows(tiny_model_dir, six_pairs):
     import torch
 
-    from creative4u_small.distill.checkpoint import load_model
-    from creative4u_small.distill.scorer import build_judge_batch
+    from creative4u_small.checkpoint import load_model
+    from creative4u_small.scorer import build_judge_batch
 
     _, processor, _ = load_model(tiny_model_dir)
     items = [(p.image_a, p.image_b, p.query, p.title) for p in load_pairs(six_pairs)[:2]]

@@ -35,8 +35,8 @@ def trained_tiny_dir(tiny_model_dir, synth_pairs_file, tmp_path_factory):
     """The tiny preset after ~60 AdamW steps of verdict cross-entropy on synthetic labels (both orders)."""
     import torch
 
-    from creative4u_small.distill.checkpoint import load_model
-    from creative4u_small.distill.scorer import build_judge_batch, verdict_logits
+    from creative4u_small.checkpoint import load_model
+    from creative4u_small.scorer import build_judge_batch, verdict_logits
     from creative4u_small.pairs import load_pairs
 
     threads = torch.get_num_threads()

@@ -11,7 +11,7 @@ from creative4u_small.runtime import manifest as mf
 
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
-    from creative4u_small.distill.checkpoint import load_model
+    from creative4u_small.checkpoint import load_model
 
     return load_model(tiny_model_dir)
 
@@ -42,7 +42,7 @@ def _items():
 @pytest.mark.parametrize("n", [1, 3])
 def test_ort_matches_pytorch_scorer(tiny_export, loaded, n):
     """Batch 1, and a left-padded batch of 3 pairs (6 rows) with different prompt lengths and image sizes."""
-    from creative4u_small.distill.scorer import build_judge_batch, verdict_logits
+    from creative4u_small.scorer import build_judge_batch, verdict_logits
     from creative4u_small.export.parity import OrtVerdictDriver
 
     out, _ = tiny_export
@@ -71,7 +71,7 @@ def test_decoder_step_continues_prefill(tiny_export, loaded):
     """Greedy step with the cache equals a prefill over the longer sequence (both in ORT)."""
     import onnxruntime as ort
 
-    from creative4u_small.distill.scorer import build_judge_batch
+    from creative4u_small.scorer import build_judge_batch
 
     out, _ = tiny_export
     _, processor, _ = loaded
@@ -182,7 +182,7 @@ def test_prefill_logits_at_the_verdict_ids_equal_the_scorer(tiny_export, loaded)
     import onnxruntime as ort
     import torch
 
-    from creative4u_small.distill.scorer import build_judge_batch, verdict_logits
+    from creative4u_small.scorer import build_judge_batch, verdict_logits
 
     out, _ = tiny_export
     model, processor, verdict_ids = loaded

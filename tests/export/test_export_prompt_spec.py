@@ -27,7 +27,7 @@ def processor(tiny_model_dir):
 def test_pieces_reproduce_scorer_input_ids(processor, tiny_model_dir):
     from tokenizers import Tokenizer
 
-    from creative4u_small.distill.scorer import build_judge_batch
+    from creative4u_small.scorer import build_judge_batch
     from creative4u_small.export.prompt_spec import build_prompt_spec
 
     spec = build_prompt_spec(processor)
