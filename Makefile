@@ -3,14 +3,22 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= cpu,train,export,test,plot
 
-.PHONY: install test quickstart quickstart-fast bench-slow
+.PHONY: install test lint-imports quickstart quickstart-fast bench-slow
 
 install:
 	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e ".[$(EXTRAS)]" -c constraints.txt
 
 test: install
+	$(MAKE) lint-imports
 	pytest
+
+# Stage boundaries (contracts in pyproject.toml). import-linter reads packages from disk, and the stage
+# folders are mapped into creative4u_small only when installed, so it checks a plain (non-editable) copy.
+lint-imports:
+	rm -rf build/lint-site
+	$(PIP) install -q --no-deps --target build/lint-site .
+	cd build && PYTHONPATH=lint-site lint-imports ../pyproject.toml
 
 quickstart: install
 	c4u quickstart --out quickstart_out
