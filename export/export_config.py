@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS
+
 
 @dataclass(frozen=True)
 class ExportConfig:
@@ -26,7 +28,7 @@ class ExportConfig:
     int8_agreement: float = field(default=0.99, metadata={"help": "Floor on INT8 verdict agreement (fraction of decisive pairs)."})
     int8_max_dp: float = field(default=0.05, metadata={"help": "Ceiling on INT8 max |delta p_a| over all parity pairs; also the parity probe's INT8 floor at load."})
     int8_max_rel_err: float = field(default=0.15, metadata={"help": "Parity probe: ceiling on an INT8 graph's relative output error (vision embeddings, decoder logits) at load."})
-    int8_min_weights: int = field(default=16384, metadata={"help": "Weight MatMuls with fewer elements stay float in the INT8 graphs (too small to gain from INT8, still paying its noise); 0 quantizes all."})
+    int8_min_weights: int = field(default=MIN_QUANT_WEIGHTS, metadata={"help": "Weight MatMuls with fewer elements stay float in the INT8 graphs (too small to gain from INT8, still paying its noise); 0 quantizes all."})
     probe_pairs: int = field(default=1, metadata={"help": "Held-out pairs stored in the export's parity probe (replayed by every Selector.load)."})
     batch_size: int = field(default=8, metadata={"help": "Pairs per batch in the parity and calibration runs."})
     trt_max_rows: int = field(default=16, metadata={"help": "TensorRT profile: most rows (pairs x orders) per judge call."})
