@@ -2,15 +2,22 @@
 
 Shared by teacher labelling, distillation, evaluation and the export parity check; it is the
 PyTorch reference the exported graphs are compared against. Rows are pairs × orders, left
-padded, with position ids from the attention mask so that padding never changes a row's
-result; each distinct image is encoded once per batch and placed into every row that shows it.
+padded. Two paths, chosen by the model family (``families.py``):
+
+- framed families (Idefics3, SmolVLM2): position ids from the attention mask, so padding never
+  changes a row's result; each distinct image is encoded once per batch and placed into every row
+  that shows it (``build_judge_batch`` + ``verdict_logits``, differentiable, what the exporter
+  splits into graphs);
+- every other family (Qwen2.5-VL, Qwen3-VL, generic): the processor builds the inputs from text and
+  images, the model's own forward places image features and numbers positions (3-D M-RoPE for
+  Qwen), and the verdict logits are read at the last position (``processor_verdict_logits``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creative4u_small import protocol
+from creative4u_small import families, protocol
 from creative4u_small.images import open_image
 
 ORDERS = ("AB", "BA")
@@ -40,12 +47,17 @@ def judge_text(processor, query: str, title: str) -> str:
     return prompt_chat_text(processor, query, title) + protocol.ANSWER_OPEN
 
 
+def framed_family(processor) -> families.Family:
+    family = families.family_of_processor(processor)
+    if not family.framed:
+        raise ValueError(f"{family.name} processors build their own image tokens; this path needs a framed family "
+                         f"(students: {families.supported(families.STUDENT)})")
+    return family
+
+
 def image_token_block(processor) -> str:
-    """What one ``<image>`` becomes for an unsplit image (Idefics3 processors)."""
-    return (
-        processor.fake_image_token + processor.global_image_tag
-        + processor.image_token * processor.image_seq_len + processor.fake_image_token
-    )
+    """What one ``<image>`` becomes for an unsplit image (framed families)."""
+    return framed_family(processor).image_block(processor)
 
 
 def expand_images(processor, text: str) -> str:
@@ -72,14 +84,22 @@ def preprocess_images(processor, images: list):
     return pv, pm
 
 
+def clean_suffix(processor, text: str) -> str:
+    """A generated suffix without image placeholders, so it cannot pose as image tokens."""
+    for marker in {protocol.IMAGE_TOKEN, getattr(processor, "image_token", protocol.IMAGE_TOKEN)}:
+        text = text.replace(marker, "")
+    return text
+
+
 def build_judge_batch(processor, items, orders=ORDERS, suffixes=None) -> JudgeBatch:
-    """``items``: (image_a, image_b, query, title) tuples; images as paths, bytes or PIL images.
+    """Framed families: ``items`` are (image_a, image_b, query, title); images as paths, bytes or PIL images.
 
     ``suffixes[i][j]`` (optional): text between item i's prompt and ``<answer>`` in ``orders[j]``,
     e.g. a teacher's own ``<think>…</think>``, so the verdict is read where the teacher answers.
     """
     import torch
 
+    framed_family(processor)
     keys: dict = {}
     images = []
     index = []
@@ -98,7 +118,7 @@ def build_judge_batch(processor, items, orders=ORDERS, suffixes=None) -> JudgeBa
         for j, order in enumerate(orders):
             if suffixes is not None:
                 prefix = expand_images(processor, prompt_chat_text(processor, query, title))
-                text = processor.tokenizer(prefix + suffixes[n][j] + protocol.ANSWER_OPEN, add_special_tokens=False)["input_ids"]
+                text = processor.tokenizer(prefix + clean_suffix(processor, suffixes[n][j]) + protocol.ANSWER_OPEN, add_special_tokens=False)["input_ids"]
             texts.append(text)
             image_index.append([ia, ib] if order == "AB" else [ib, ia])
     width = max(len(t) for t in texts)
@@ -145,6 +165,49 @@ def verdict_logits(model, batch: JudgeBatch, verdict_ids: tuple[int, int], featu
     return hidden @ head.T.to(hidden.dtype)
 
 
+def processor_inputs(processor, items, orders=ORDERS, suffixes=None):
+    """Any family: the processor's own inputs for rows pair-major × ``orders``, left padded."""
+    texts, images = [], []
+    for n, (a, b, query, title) in enumerate(items):
+        pair = (open_image(a), open_image(b))
+        prefix = prompt_chat_text(processor, query, title)
+        for j, order in enumerate(orders):
+            suffix = clean_suffix(processor, suffixes[n][j]) if suffixes is not None else ""
+            texts.append(prefix + suffix + protocol.ANSWER_OPEN)
+            images.append(list(pair) if order == "AB" else list(pair[::-1]))
+    tok = processor.tokenizer
+    side, tok.padding_side = tok.padding_side, "left"
+    try:
+        return processor(text=texts, images=images, padding=True, return_tensors="pt", add_special_tokens=False)
+    finally:
+        tok.padding_side = side
+
+
+def processor_verdict_logits(model, inputs, verdict_ids: tuple[int, int]):
+    """[R, 2] logits of (A, B) at the last position of the model's own forward."""
+    import inspect
+
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    logits = model(**inputs.to(model.device), use_cache=False, **keep).logits
+    return logits[:, -1, list(verdict_ids)]
+
+
+def judge_logits(model, processor, items, verdict_ids: tuple[int, int], orders=ORDERS, suffixes=None):
+    """[R, 2] verdict logits for any family, rows pair-major × ``orders``; ``suffixes`` as in ``build_judge_batch``."""
+    import dataclasses
+
+    import torch
+
+    if not families.family_of_processor(processor).framed:
+        return processor_verdict_logits(model, processor_inputs(processor, items, orders, suffixes), verdict_ids)
+    batch = build_judge_batch(processor, items, orders, suffixes)
+    device = model.device
+    batch = dataclasses.replace(batch, **{
+        f.name: getattr(batch, f.name).to(device) for f in dataclasses.fields(batch) if isinstance(getattr(batch, f.name), torch.Tensor)
+    })
+    return verdict_logits(model, batch, verdict_ids)
+
+
 @dataclass(frozen=True)
 class Verdict:
     p_a: float
@@ -185,8 +248,8 @@ class VerdictScorer:
         outs = []
         with torch.inference_mode():
             for i in range(0, len(items), self.batch_size):
-                batch = build_judge_batch(self.processor, items[i: i + self.batch_size], self.orders)
-                outs.append(verdict_logits(self.model, batch, self.verdict_ids).float())
+                chunk = items[i: i + self.batch_size]
+                outs.append(judge_logits(self.model, self.processor, chunk, self.verdict_ids, self.orders).float().cpu())
         return torch.cat(outs)
 
     def score(self, items) -> list[Verdict]:

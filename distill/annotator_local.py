@@ -17,7 +17,7 @@ class LocalAnnotator(GeneratorAnnotator):
         from creative4u_small.distill.label_generate import TransformersGenerator
 
         device = config.device or _default_device()
-        model, processor, _ = load_model(config.annotator, device=device)
+        model, processor, _ = load_model(config.annotator, device=device, verdict=False)
         self.generator = TransformersGenerator(model, processor, 1, config.temperature, config.max_new_tokens)
         self.name = Path(config.annotator).name or str(config.annotator)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from creative4u_small.distill.distill_config import DistillConfig
 from creative4u_small.distill.losses import soft_verdict_loss, token_loss
+from creative4u_small.distill.schedule import warmup_steps
 
 LOG_FILE = "log.jsonl"
 REPORT_FILE = "report.json"
@@ -183,12 +184,16 @@ def _check_same_run(saved: dict, cfg: DistillConfig) -> None:
         raise ValueError(f"--resume with different settings than the interrupted run ({', '.join(diff)}); use the same ones or --overwrite")
 
 
-def load_student(cfg: DistillConfig):
-    """Student model, processor, verdict ids; refused before training when it cannot be a student."""
-    from creative4u_small.checkpoint import load_model, require_student
+def load_student(cfg: DistillConfig, notes: dict | None = None):
+    """Student model, processor, verdict ids; refused before training when it cannot be a student.
 
-    model, processor, ids = load_model(cfg.student, train=True)
-    require_student(model)
+    The student enters the pipeline here: answer tags are added where its tokenizer needs them, and a
+    hub processor that tiles images is switched to one frame per creative (recorded in ``notes``).
+    """
+    from creative4u_small import families
+    from creative4u_small.checkpoint import load_model
+
+    model, processor, ids = load_model(cfg.student, train=True, role=families.STUDENT, add_tokens=True, notes=notes)
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
 
@@ -252,7 +257,8 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
     pairs = load_pairs(Path(cfg.labels), check_images="exists", require="label_or_teacher")
     eval_pairs = load_pairs(Path(cfg.eval_pairs), check_images="exists") if cfg.eval_pairs else None
     set_seed(cfg.seed)
-    student, processor, ids = load_student(cfg)
+    notes: dict = {}
+    student, processor, ids = load_student(cfg, notes)
     with_rationale = cfg.rationale_weight > 0
     examples = make_examples(pairs, cfg.label_weight, with_rationale)
     module = _verdict_module_class()(student, ids, cfg.rationale_weight)
@@ -273,7 +279,7 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
         max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,
         weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup_ratio,
+        warmup_steps=warmup_steps(cfg.warmup_ratio, cfg.max_steps),
         lr_scheduler_type=cfg.lr_scheduler,
         logging_steps=cfg.logging_steps,
         save_strategy="steps" if cfg.save_steps else "no",
@@ -307,6 +313,7 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
         "parameters": sum(p.numel() for p in student.parameters()),
         "trainable_parameters": sum(p.numel() for p in student.parameters() if p.requires_grad),
         "train_loss": result.training_loss,
+        **notes,
         **_summarise(log_path),
     }
     trainer.accelerator.wait_for_everyone()

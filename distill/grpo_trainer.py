@@ -19,7 +19,7 @@ from creative4u_small.pairs import CreativePair
 STAGE = "teacher-grpo"
 
 
-def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], model, processor, progress=None):
+def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], model, processor, progress=None, token_ids=()):
     from trl import GRPOTrainer
 
     from creative4u_small.hf_dataset import prompt_completion_dataset
@@ -31,30 +31,30 @@ def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], mod
         args=config.training_args(str(Path(config.out) / teacher_run.CHECKPOINT_DIR)),
         train_dataset=dataset,
         processing_class=processor,
-        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
+        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, token_ids),
         callbacks=[teacher_run.progress_callback(progress)],
     )
 
 
 def train_grpo(config: TeacherGRPOConfig, progress=None) -> dict:
     """Run GRPO and save the (merged) model into ``config.out``; returns a summary with reward means."""
-    from creative4u_small.checkpoint import load_model
-
     started = time.time()
     pairs = load_training_pairs(Path(config.data), need_rationale=False)
     unlabelled = [p.id for p in pairs if p.label is None]
     if unlabelled:
         raise ValueError(f"{config.data}: pair {unlabelled[0]!r} has no label ({len(unlabelled)} pairs lack one); the accuracy reward needs a label on every pair")
     resume_from = teacher_run.prepare_run_folder(Path(config.out), config, STAGE)
-    model, processor, _ = load_model(config.model, train=True)
+    notes: dict = {}
+    model, processor, token_ids = teacher_run.load_teacher(config.model, notes)
     before = teacher_run.weights_fingerprint(model)
-    trainer = build_grpo_trainer(config, pairs, model, processor, progress)
+    trainer = build_grpo_trainer(config, pairs, model, processor, progress, token_ids)
     trainer.train(resume_from_checkpoint=resume_from)
     logs = [h for h in trainer.state.log_history if "reward" in h]
     summary = {
         **teacher_run.train_summary(trainer, resume_from, started),
         "pairs": len(pairs),
         "lora": config.lora_r > 0,
+        **notes,
         "reward_first": logs[0]["reward"] if logs else None,
         "reward_last": logs[-1]["reward"] if logs else None,
         "reward_means_last": {k: v for k, v in (logs[-1] if logs else {}).items() if k.startswith("rewards/") and k.endswith("/mean")},

@@ -110,7 +110,7 @@ class Labeller:
         """[pair, k, order] probability that the pair's creative A wins, read after each rationale."""
         import torch
 
-        from creative4u_small.scorer import ORDERS, build_judge_batch, p_a_from_logits, verdict_logits
+        from creative4u_small.scorer import ORDERS, judge_logits, p_a_from_logits
 
         k = len(gens[0][0])
         items, suffixes = [], []
@@ -119,9 +119,7 @@ class Labeller:
                 items.append((p.image_a, p.image_b, p.query, p.title))
                 suffixes.append((reasoning_suffix(ab[j]), reasoning_suffix(ba[j])))
         with torch.inference_mode():
-            batch = build_judge_batch(self.processor, items, ORDERS, suffixes=suffixes)
-            batch = _to_device(batch, self.model.device)
-            logits = verdict_logits(self.model, batch, self.verdict_ids).float().cpu()
+            logits = judge_logits(self.model, self.processor, items, self.verdict_ids, ORDERS, suffixes).float().cpu()
         return p_a_from_logits(logits, ORDERS).reshape(len(pairs), k, len(ORDERS))
 
     def label(self, pairs: list[CreativePair]) -> list[CreativePair]:
@@ -151,17 +149,6 @@ class Labeller:
             }
             out.append(dataclasses.replace(pair, teacher=teacher, extra={**pair.extra, STATS_FIELD: stats}))
         return out
-
-
-def _to_device(batch, device):
-    import dataclasses
-
-    import torch
-
-    return dataclasses.replace(batch, **{
-        f.name: getattr(batch, f.name).to(device)
-        for f in dataclasses.fields(batch) if isinstance(getattr(batch, f.name), torch.Tensor)
-    })
 
 
 def append_records(out: Path, records: list[CreativePair]) -> None:

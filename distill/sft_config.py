@@ -71,6 +71,8 @@ class TeacherSFTConfig:
         import torch
         from trl import SFTConfig
 
+        from creative4u_small.distill.schedule import warmup_steps
+
         return SFTConfig(
             output_dir=output_dir,
             max_length=None,
@@ -83,7 +85,7 @@ class TeacherSFTConfig:
             per_device_train_batch_size=self.batch_size,
             gradient_accumulation_steps=self.grad_accum,
             learning_rate=self.learning_rate,
-            warmup_steps=self.warmup_ratio,
+            warmup_steps=warmup_steps(self.warmup_ratio, self.max_steps),
             weight_decay=self.weight_decay,
             lr_scheduler_type=self.lr_scheduler,
             save_strategy="steps",

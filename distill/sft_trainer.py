@@ -128,7 +128,7 @@ def weighted_sft_trainer_class():
     return DecisionWeightedSFTTrainer
 
 
-def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model, processor, progress=None):
+def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model, processor, progress=None, token_ids=()):
     """The trl SFTTrainer for the teacher format (exposed so tests can inspect batches)."""
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
@@ -142,7 +142,7 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
         train_dataset=dataset,
         processing_class=processor,
         data_collator=collator,
-        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
+        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, token_ids),
         callbacks=[teacher_run.progress_callback(progress)],
         decision_ids=protocol.decision_token_ids(processor.tokenizer),
         decision_weight=config.decision_weight,
@@ -152,20 +152,20 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
 
 def train_sft(config: TeacherSFTConfig, progress=None) -> dict:
     """Run CoT-SFT and save the (merged) model into ``config.out``; returns a summary."""
-    from creative4u_small.checkpoint import load_model
-
     started = time.time()
     pairs = load_training_pairs(Path(config.data), need_rationale=True)
     resume_from = teacher_run.prepare_run_folder(Path(config.out), config, STAGE)
-    model, processor, _ = load_model(config.model, train=True)
+    notes: dict = {}
+    model, processor, token_ids = teacher_run.load_teacher(config.model, notes)
     before = teacher_run.weights_fingerprint(model)
-    trainer = build_sft_trainer(config, pairs, model, processor, progress)
+    trainer = build_sft_trainer(config, pairs, model, processor, progress, token_ids)
     trainer.train(resume_from_checkpoint=resume_from)
     summary = {
         **teacher_run.train_summary(trainer, resume_from, started),
         "pairs": len(pairs),
         "rows": len(trainer.train_dataset),
         "lora": config.lora_r > 0,
+        **notes,
     }
     summary["weights_changed"] = None
     final = teacher_run.save_final(trainer, processor, Path(config.out), STAGE, config, summary)

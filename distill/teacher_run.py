@@ -65,13 +65,27 @@ def last_checkpoint(out: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def lora_config(r: int, alpha: int | None, dropout: float):
-    """A peft LoRA over every linear layer of the language and vision towers (None when ``r`` is 0)."""
+def lora_config(r: int, alpha: int | None, dropout: float, token_ids=()):
+    """A peft LoRA over every linear layer of the language and vision towers (None when ``r`` is 0).
+
+    ``token_ids``: embedding rows trained beside the adapters (the answer tags added on entry,
+    which would otherwise keep their initial embeddings).
+    """
     if r <= 0:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+    return LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM",
+                      trainable_token_indices=list(token_ids) or None)
+
+
+def load_teacher(path: str, notes: dict):
+    """The model entering teacher training: answer tags added where needed; returns (model, processor, added ids)."""
+    from creative4u_small.checkpoint import load_model
+
+    model, processor, _ = load_model(path, train=True, add_tokens=True, notes=notes)
+    added = processor.tokenizer.convert_tokens_to_ids(notes.get("added_tokens", []))
+    return model, processor, added
 
 
 def progress_callback(progress):

@@ -41,7 +41,7 @@ def judge_template_pieces(processor) -> list[tuple[str, str]]:
 
     text = judge_text(processor, _SENTINELS["query"], _SENTINELS["title"])
     markers = {protocol.slot(v): ("slot", k) for k, v in _SENTINELS.items()}
-    markers[protocol.IMAGE_TOKEN] = ("image", None)
+    markers[getattr(processor, "image_token", protocol.IMAGE_TOKEN)] = ("image", None)
     pieces: list[tuple[str, str]] = []
     images = iter(protocol.VERDICTS)
     rest = text
@@ -75,10 +75,10 @@ def build_prompt_spec(processor, eos_token_ids: list[int] | None = None, probes=
         else:
             pieces.append({kind: value})
     block = _encode(tok, image_token_block(processor))
-    image_token_id = tok.convert_tokens_to_ids(protocol.IMAGE_TOKEN)
+    image_token_id = tok.convert_tokens_to_ids(processor.image_token)
     if block.count(image_token_id) != processor.image_seq_len:
         raise PromptSplitError(f"the image block tokenises to {block.count(image_token_id)} image tokens, "
-                               f"not image_seq_len={processor.image_seq_len}; the tokenizer splits {protocol.IMAGE_TOKEN!r}")
+                               f"not image_seq_len={processor.image_seq_len}; the tokenizer splits {processor.image_token!r}")
     eos = list(eos_token_ids) if eos_token_ids else []
     for t in (tok.eos_token, "<end_of_utterance>", "<|im_end|>"):
         i = tok.convert_tokens_to_ids(t) if t else None

@@ -57,6 +57,22 @@ def test_distill_changes_weights_and_writes_a_loadable_student(tiny_model_dir, l
         distill(_cfg(tiny_model_dir, labelled, out))
 
 
+def test_one_step_with_a_warm_up_ratio_changes_the_weights(tiny_model_dir, labelled, tmp_path):
+    report = distill(_cfg(tiny_model_dir, labelled, tmp_path / "s", max_steps=1, warmup_ratio=0.5, save_steps=0))
+    assert report["steps"] == 1
+    before, after = _weights(tiny_model_dir), _weights(tmp_path / "s")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_warm_up_is_the_floor_of_the_ratio_of_known_steps():
+    from creative4u_small.distill.schedule import warmup_steps
+
+    assert warmup_steps(0.03, 1) == 0 and warmup_steps(0.1, 25) == 2 and warmup_steps(0.5, 4) == 2
+    assert warmup_steps(0.03, -1) == 0.03  # epochs: transformers applies the ratio to the steps it counts
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        warmup_steps(1.0, 10)
+
+
 def test_rationale_weight_zero_trains_the_verdict_only(tiny_model_dir, labelled, tmp_path):
     report = distill(_cfg(tiny_model_dir, labelled, tmp_path / "s", rationale_weight=0.0, max_steps=2, save_steps=0))
     assert report["final"]["token_loss"] == 0.0 and report["final"]["loss"] == pytest.approx(report["final"]["verdict_loss"])

@@ -129,6 +129,13 @@ def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, f
     assert prov["stage"] == "teacher-sft" and prov["config"]["lora_r"] == 0
 
 
+def test_one_step_with_the_default_warm_up_changes_the_weights(tiny_model_dir, few_pairs, tmp_path):
+    out = tmp_path / "one"
+    summary = train_sft(config(tiny_model_dir, few_pairs, out, max_steps=1))  # warmup_ratio 0.03 by default
+    assert summary["global_step"] == 1 and summary["weights_changed"]
+    assert len(changed(weights(tiny_model_dir), weights(out))) > 10
+
+
 def test_lora_run_saves_a_merged_model(tiny_model_dir, few_pairs, tmp_path):
     from creative4u_small.checkpoint import load_model
 
