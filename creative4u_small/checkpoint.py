@@ -30,12 +30,26 @@ def _model_type(path) -> str:
 
 
 def image_only_class(processor_class):
-    """``processor_class`` without its video processor (same name, so saved configs name the hub class)."""
-    attrs = [a for a in processor_class.get_attributes() if "video" not in a]
-    if len(attrs) == len(processor_class.get_attributes()):
+    """``processor_class`` without its video processor (same name, so saved configs name the hub class).
+
+    None if the class needs more than an image processor and a tokenizer, or if its video processor
+    is not its last argument (the ``None`` passed in its place must fall off the end).
+    """
+    attrs = list(processor_class.get_attributes())
+    kept = [a for a in attrs if "video" not in a]
+    if kept != ["image_processor", "tokenizer"] or attrs[: len(kept)] != kept:
+        return None
+    if kept == attrs:
         return processor_class
+    from transformers import ProcessorMixin
+
+    def apply_chat_template(self, conversation, chat_template=None, **kwargs):
+        return ProcessorMixin.apply_chat_template(self, conversation, chat_template, **kwargs)
+
     return type(processor_class.__name__, (processor_class,), {
-        "get_attributes": classmethod(lambda cls: list(attrs)), "__module__": processor_class.__module__,
+        "get_attributes": classmethod(lambda cls: list(kept)), "__module__": processor_class.__module__,
+        # SmolVLM2 overrides it only to pass its video processor's frame settings on
+        "apply_chat_template": apply_chat_template,
         "__doc__": f"{processor_class.__name__} for text and images only (no video processor, no torchvision).",
     })
 
@@ -62,14 +76,15 @@ def load_processor(path: str | Path, family: families.Family, notes: dict | None
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
     name = PROCESSOR_MAPPING_NAMES.get(_model_type(path))
-    if not name or not hasattr(transformers, name):
+    cls = image_only_class(getattr(transformers, name)) if name and hasattr(transformers, name) else None
+    if cls is None:
         processor = AutoProcessor.from_pretrained(str(path))
     else:
-        cls = image_only_class(getattr(transformers, name))
         processor_dict, kwargs = cls.get_processor_dict(str(path))
         image_processor = AutoImageProcessor.from_pretrained(str(path), backend="pil")
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        processor = cls.from_args_and_dict([image_processor, tokenizer], processor_dict, **kwargs)
+        videos = [None] * (len(getattr(transformers, name).get_attributes()) - 2)
+        processor = cls.from_args_and_dict([image_processor, tokenizer, *videos], processor_dict, **kwargs)
     if family.framed:
         changed = one_frame(processor)
         if notes is not None and changed:

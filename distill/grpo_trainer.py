@@ -19,7 +19,7 @@ from creative4u_small.pairs import CreativePair
 STAGE = "teacher-grpo"
 
 
-def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], model, processor, progress=None, token_ids=()):
+def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], model, processor, progress=None):
     from trl import GRPOTrainer
 
     from creative4u_small.hf_dataset import prompt_completion_dataset
@@ -31,7 +31,7 @@ def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], mod
         args=config.training_args(str(Path(config.out) / teacher_run.CHECKPOINT_DIR)),
         train_dataset=dataset,
         processing_class=processor,
-        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, token_ids),
+        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
         callbacks=[teacher_run.progress_callback(progress)],
     )
 
@@ -45,9 +45,9 @@ def train_grpo(config: TeacherGRPOConfig, progress=None) -> dict:
         raise ValueError(f"{config.data}: pair {unlabelled[0]!r} has no label ({len(unlabelled)} pairs lack one); the accuracy reward needs a label on every pair")
     resume_from = teacher_run.prepare_run_folder(Path(config.out), config, STAGE)
     notes: dict = {}
-    model, processor, token_ids = teacher_run.load_teacher(config.model, notes)
+    model, processor = teacher_run.load_teacher(config.model, notes)
     before = teacher_run.weights_fingerprint(model)
-    trainer = build_grpo_trainer(config, pairs, model, processor, progress, token_ids)
+    trainer = build_grpo_trainer(config, pairs, model, processor, progress)
     trainer.train(resume_from_checkpoint=resume_from)
     logs = [h for h in trainer.state.log_history if "reward" in h]
     summary = {

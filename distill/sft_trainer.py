@@ -128,7 +128,7 @@ def weighted_sft_trainer_class():
     return DecisionWeightedSFTTrainer
 
 
-def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model, processor, progress=None, token_ids=()):
+def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model, processor, progress=None):
     """The trl SFTTrainer for the teacher format (exposed so tests can inspect batches)."""
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
@@ -142,7 +142,7 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
         train_dataset=dataset,
         processing_class=processor,
         data_collator=collator,
-        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, token_ids),
+        peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
         callbacks=[teacher_run.progress_callback(progress)],
         decision_ids=protocol.decision_token_ids(processor.tokenizer),
         decision_weight=config.decision_weight,
@@ -156,9 +156,9 @@ def train_sft(config: TeacherSFTConfig, progress=None) -> dict:
     pairs = load_training_pairs(Path(config.data), need_rationale=True)
     resume_from = teacher_run.prepare_run_folder(Path(config.out), config, STAGE)
     notes: dict = {}
-    model, processor, token_ids = teacher_run.load_teacher(config.model, notes)
+    model, processor = teacher_run.load_teacher(config.model, notes)
     before = teacher_run.weights_fingerprint(model)
-    trainer = build_sft_trainer(config, pairs, model, processor, progress, token_ids)
+    trainer = build_sft_trainer(config, pairs, model, processor, progress)
     trainer.train(resume_from_checkpoint=resume_from)
     summary = {
         **teacher_run.train_summary(trainer, resume_from, started),

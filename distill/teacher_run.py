@@ -65,27 +65,25 @@ def last_checkpoint(out: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def lora_config(r: int, alpha: int | None, dropout: float, token_ids=()):
+def lora_config(r: int, alpha: int | None, dropout: float):
     """A peft LoRA over every linear layer of the language and vision towers (None when ``r`` is 0).
 
-    ``token_ids``: embedding rows trained beside the adapters (the answer tags added on entry,
-    which would otherwise keep their initial embeddings).
+    Answer tags added on entry keep their mean-initialised embeddings under LoRA: peft's trainable
+    token rows wrap a tied output head in a way trl's fused loss cannot call.
     """
     if r <= 0:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM",
-                      trainable_token_indices=list(token_ids) or None)
+    return LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM")
 
 
 def load_teacher(path: str, notes: dict):
-    """The model entering teacher training: answer tags added where needed; returns (model, processor, added ids)."""
+    """The model entering teacher training, answer tags added where needed; returns (model, processor)."""
     from creative4u_small.checkpoint import load_model
 
     model, processor, _ = load_model(path, train=True, add_tokens=True, notes=notes)
-    added = processor.tokenizer.convert_tokens_to_ids(notes.get("added_tokens", []))
-    return model, processor, added
+    return model, processor
 
 
 def progress_callback(progress):
