@@ -145,4 +145,9 @@ def build_smolvlm2(out: Path, seed: int = 0) -> Path:
     return out
 
 
-HUB_BUILDERS = {"qwen2_5_vl": build_qwen25vl, "qwen3_vl": build_qwen3vl, "idefics3": build_smolvlm, "smolvlm": build_smolvlm2}
+HUB_BUILDERS = {
+    "qwen2_5_vl": build_qwen25vl,
+    "qwen3_vl": build_qwen3vl,
+    "idefics3": build_smolvlm,
+    "smolvlm": build_smolvlm2,
+}

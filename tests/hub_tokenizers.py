@@ -41,7 +41,7 @@ def qwen_tiktoken_path() -> Path:
 
 def _byte_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character map, which ByteLevel BPE vocabularies are written in."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     chars = printable[:]
     extra = 0
     for b in range(256):
@@ -118,8 +118,15 @@ def write_qwen_tokenizer(out: Path, added_tokens: dict[int, tuple[str, bool]]) -
         content, special = added_tokens[token_id]
         tok.add_tokens([AddedToken(content, special=special, normalized=False)])
         if tok.token_to_id(content) != token_id:
-            raise ValueError(f"added token {content!r} landed at {tok.token_to_id(content)}, not its real id {token_id}")
-    tok.save(str(out / "tokenizer.json"))
+            got = tok.token_to_id(content)
+            raise ValueError(f"added token {content!r} landed at {got}, not its real id {token_id}")
+    data = json.loads(tok.to_str())
+    # Qwen2's tokenizer.json spells every ByteLevel step out as no prefix space, no offset trimming, no regex.
+    plain = {"add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    for part in (data["pre_tokenizer"]["pretokenizers"][1], data["post_processor"], data["decoder"]):
+        part.update(plain)
+    data["model"].update(continuing_subword_prefix="", end_of_word_suffix="")
+    (out / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False, indent=2))
     _write_vocab_merges(out, vocab, merges)
 
 

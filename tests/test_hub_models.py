@@ -33,8 +33,9 @@ QWEN25_ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_sta
                 "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>", "<|fim_prefix|>",
                 "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"]
 QWEN3_ADDED = QWEN25_ADDED + ["<tool_response>", "</tool_response>", "<think>", "</think>"]
-SMOL_ADDED = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2, "<global-img>": 49152, "<row_1_col_1>": 49153,
-              "<row_6_col_6>": 49188, "<fake_token_around_image>": 49189, "<image>": 49190, "<end_of_utterance>": 49279}
+SMOL_ADDED = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2, "<global-img>": 49152,
+              "<row_1_col_1>": 49153, "<row_6_col_6>": 49188, "<fake_token_around_image>": 49189, "<image>": 49190,
+              "<end_of_utterance>": 49279}
 TEXTS = ["Hello world", "<answer>A", "<think>The product is larger.</think>\n<answer>B</answer>",
          "Red running shoe -- 30% off, today only!  ", "naïve café 1234567 ½ 東京 \t\r\n  x", "émoji 🚀🚀 'll 've"]
 
@@ -151,7 +152,8 @@ def test_smolvlm_image_processor_path_matches_its_processor(hub_smolvlm):
     ours = _smol_inputs(hub_smolvlm, image, Idefics3ImageProcessorPil)
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Which creative wins?"}]}]
     proc = AutoProcessor.from_pretrained(hub_smolvlm)
-    theirs = proc(text=proc.apply_chat_template(messages, add_generation_prompt=True), images=[[image]], return_tensors="pt")
+    prompt = proc.apply_chat_template(messages, add_generation_prompt=True)
+    theirs = proc(text=prompt, images=[[image]], return_tensors="pt")
     assert torch.equal(ours["input_ids"], theirs["input_ids"])
     assert torch.equal(ours["pixel_values"], theirs["pixel_values"])
 
