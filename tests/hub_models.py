@@ -8,19 +8,22 @@ writes the family's real tokenizer (``hub_tokenizers``) and saves random weights
 Mirrored repos and where their files come from:
 
 - ``Qwen/Qwen2.5-VL-3B-Instruct`` (``build_qwen25vl``): config, generation, preprocessor, chat template
-  and tokenizer_config (added tokens 151643..151664) as published; text 64 wide x 2 layers, 4 heads /
-  2 KV heads (head_dim 16, mrope_section [2, 3, 3]); vision depth 2, 32 wide; vocab stays 151936.
-- ``Qwen/Qwen3-VL-2B-Instruct`` (``build_qwen3vl``): as published, incl. video_preprocessor_config.json
-  and the Qwen3 added tokens up to ``</think>`` 151668; shrunk like Qwen2.5-VL with deepstack [0, 1].
+  and tokenizer_config (added tokens 151643..151664) written to the published values (config keys and
+  chat template checked against public copies; the other three not, no copy was found); text 64 wide x
+  2 layers, 4 heads / 2 KV heads (head_dim 16, mrope_section [2, 3, 3]); vision depth 2, 32 wide; vocab
+  stays 151936.
+- ``Qwen/Qwen3-VL-2B-Instruct`` (``build_qwen3vl``): likewise (chat template checked against a public
+  copy), incl. video_preprocessor_config.json and the Qwen3 added tokens up to ``</think>`` 151668;
+  shrunk like Qwen2.5-VL with deepstack [0, 1].
 - ``HuggingFaceTB/SmolVLM-256M-Instruct`` (``build_smolvlm``): every file verbatim from a public copy
   of the repo (config, processor_config with image_seq_len 64, preprocessor_config with
   do_image_splitting true, chat template, tokenizer files); image_size 512 / patch 16 / scale_factor 4
   kept, text 64 wide x 2 layers, vision 32 wide x 2 layers.
 - ``HuggingFaceTB/SmolVLM2-256M-Video-Instruct`` (``build_smolvlm2``): processor, preprocessor and
-  tokenizer wiring from a public copy of the SmolVLM2 configs; its chat template is the one
-  transformers' SmolVLMProcessor ships for SmolVLM2; the video_preprocessor_config.json and the
-  256M-specific config keys are written from the SmolVLM2 preprocessor and the SmolVLM-256M dimensions
-  (no public copy of those two files was found). Shrunk as SmolVLM.
+  tokenizer wiring as published for SmolVLM2; its chat template is the one transformers' SmolVLMProcessor
+  ships for SmolVLM2. No public copy of its config.json or video_preprocessor_config.json was found: they
+  are written in SmolVLM2's published layout (vision depth and width left at their defaults) with
+  SmolVLM-256M's dimensions, and from the SmolVLM2 preprocessor settings. Shrunk as SmolVLM.
 
 Weights: ``torch.manual_seed(seed)``, ``AutoModelForImageTextToText.from_config``, ``save_pretrained``
 (safetensors, in the dtype the repo publishes: bfloat16 for all but SmolVLM2's float32) into a scratch
@@ -65,9 +68,7 @@ def _merge(base: dict, patch: dict) -> dict:
     for key, value in patch.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
-        else:
-            if key not in out:
-                raise KeyError(f"shrink patch names {key!r}, which the hub config does not have")
+        else:  # may add a key the repo leaves at its default (SmolVLM2's vision depth and width)
             out[key] = value
     return out
 

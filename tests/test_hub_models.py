@@ -61,6 +61,8 @@ def test_folder_has_the_hub_files_and_shrunk_config(hub_dir):
     config = AutoConfig.from_pretrained(path)
     assert (config.model_type, config.architectures) == (FAMILIES[name][0], [FAMILIES[name][1]])
     assert config.get_text_config().hidden_size == 64 and config.get_text_config().num_hidden_layers == 2
+    vision = config.vision_config
+    assert vision.hidden_size == 32 and getattr(vision, "depth", getattr(vision, "num_hidden_layers", None)) == 2
 
 
 def test_qwen_configs_keep_the_real_frame(hub_qwen25vl, hub_qwen3vl):
