@@ -8,13 +8,13 @@ writes the family's real tokenizer (``hub_tokenizers``) and saves random weights
 Mirrored repos and where their files come from:
 
 - ``Qwen/Qwen2.5-VL-3B-Instruct`` (``build_qwen25vl``): config, generation, preprocessor, chat template
-  and tokenizer_config (added tokens 151643..151664) written to the published values (config keys and
-  chat template checked against public copies; the other three not, no copy was found); text 64 wide x
-  2 layers, 4 heads / 2 KV heads (head_dim 16, mrope_section [2, 3, 3]); vision depth 2, 32 wide; vocab
-  stays 151936.
-- ``Qwen/Qwen3-VL-2B-Instruct`` (``build_qwen3vl``): likewise (chat template checked against a public
-  copy), incl. video_preprocessor_config.json and the Qwen3 added tokens up to ``</think>`` 151668;
-  shrunk like Qwen2.5-VL with deepstack [0, 1].
+  and tokenizer_config (added tokens 151643..151664) written to the published values (config keys,
+  preprocessor config and chat template checked against public copies; generation and tokenizer config
+  not, no copy was found); text 64 wide x 2 layers, 4 heads / 2 KV heads (head_dim 16, mrope_section
+  [2, 3, 3]); vision depth 2, 32 wide; vocab stays 151936.
+- ``Qwen/Qwen3-VL-2B-Instruct`` (``build_qwen3vl``): likewise (chat template and video preprocessor
+  config checked against public copies), with the Qwen3 added tokens up to ``</think>`` 151668; shrunk
+  like Qwen2.5-VL, deepstack [0, 1].
 - ``HuggingFaceTB/SmolVLM-256M-Instruct`` (``build_smolvlm``): every file verbatim from a public copy
   of the repo (config, processor_config with image_seq_len 64, preprocessor_config with
   do_image_splitting true, chat template, tokenizer files); image_size 512 / patch 16 / scale_factor 4
