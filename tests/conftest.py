@@ -74,3 +74,33 @@ def synth_pairs(synth_pairs_file):
     from creative4u_small.pairs import load_pairs
 
     return load_pairs(synth_pairs_file)
+
+
+# Hub-shaped checkpoints (tests/hub_models.py): each family's real config, processor and tokenizer files,
+# shrunk random weights. Read-only for tests; copy before changing.
+@pytest.fixture(scope="session")
+def hub_qwen25vl(tmp_path_factory):
+    from hub_models import build_qwen25vl
+
+    return build_qwen25vl(tmp_path_factory.mktemp("hub") / "Qwen2.5-VL-3B-Instruct")
+
+
+@pytest.fixture(scope="session")
+def hub_qwen3vl(tmp_path_factory):
+    from hub_models import build_qwen3vl
+
+    return build_qwen3vl(tmp_path_factory.mktemp("hub") / "Qwen3-VL-2B-Instruct")
+
+
+@pytest.fixture(scope="session")
+def hub_smolvlm(tmp_path_factory):
+    from hub_models import build_smolvlm
+
+    return build_smolvlm(tmp_path_factory.mktemp("hub") / "SmolVLM-256M-Instruct")
+
+
+@pytest.fixture(scope="session")
+def hub_smolvlm2(tmp_path_factory):
+    from hub_models import build_smolvlm2
+
+    return build_smolvlm2(tmp_path_factory.mktemp("hub") / "SmolVLM2-256M-Video-Instruct")
