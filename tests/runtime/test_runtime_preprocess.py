@@ -1,4 +1,4 @@
-"""numpy + Pillow preprocessing equals the Hugging Face Idefics3 processor; odd modes and bad files."""
+"""numpy + Pillow preprocessing equals the Hugging Face Idefics3/SmolVLM processors; odd modes and bad files."""
 
 import io
 
@@ -42,6 +42,23 @@ def test_matches_hf_processor_on_six_sizes(processors, preset, size):
     ref, mine = _hf(ip, im), to_pixel_values(im, spec)
     assert mine.dtype == np.float32 and mine.shape == ref.shape == (3, spec.image_size, spec.image_size)
     assert np.abs(ref - mine).max() <= 1e-5
+
+
+@pytest.mark.parametrize("fixture", ["hub_smolvlm", "hub_smolvlm2"])
+def test_hub_students_as_loaded_match_the_runtime(fixture, request):
+    """The shipped SmolVLM/SmolVLM2 processors, loaded in one-frame form, give the runtime's pixels."""
+    from creative4u_small import families
+    from creative4u_small.checkpoint import load_processor
+    from creative4u_small.export.prompt_spec import build_preprocessing
+    from creative4u_small.scorer import preprocess_images
+
+    path = request.getfixturevalue(fixture)
+    processor = load_processor(path, families.family_for(families.model_type_of(path), families.STUDENT))
+    spec = build_preprocessing(processor)
+    for size in SIZES:
+        im = _noise(*size)
+        ref = preprocess_images(processor, [im])[0][0].numpy()
+        assert np.abs(ref - to_pixel_values(im, spec)).max() <= 1e-5
 
 
 def test_parity_is_not_vacuous(processors):
