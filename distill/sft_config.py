@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from creative4u_small.settings import setting
 
 
 ACTIVATION_CHECKPOINTING_HELP = (
@@ -10,38 +12,34 @@ ACTIVATION_CHECKPOINTING_HELP = (
 )
 
 
-def _help(text: str, **kw):
-    return field(metadata={"help": text}, **kw)
-
-
 @dataclass(frozen=True)
 class TeacherSFTConfig:
     """CoT-SFT on the teacher format, loss on the completion only, both image orders."""
 
-    model: str = _help("Model folder (Hugging Face format, safetensors) to fine-tune.")
-    data: str = _help("CreativePair JSONL whose pairs carry a protocol-format `rationale`.")
-    out: str = _help("Run folder: run config, checkpoints, then the trained model.")
-    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tune).", default=0)
-    lora_alpha: int = _help("LoRA alpha; 0 means 2 × rank.", default=0)
-    lora_dropout: float = _help("LoRA dropout.", default=0.0)
-    epochs: float = _help("Passes over the data (ignored when max_steps > 0).", default=1.0)
-    max_steps: int = _help("Optimizer steps; -1 runs `epochs` passes.", default=-1)
-    batch_size: int = _help("Rows per device per step (each pair gives two rows, one per order).", default=8)
-    grad_accum: int = _help("Gradient accumulation steps.", default=1)
-    learning_rate: float = _help("Peak learning rate (3e-4 learns the from-scratch presets; 1e-3 stalls).", default=3e-4)
-    warmup_ratio: float = _help("Share of steps spent warming the learning rate up.", default=0.03)
-    lr_scheduler: str = _help("Learning-rate schedule after warm-up (transformers name: cosine, linear, constant_with_warmup, ...).", default="cosine")
-    weight_decay: float = _help("AdamW weight decay.", default=0.0)
-    decision_weight: float = _help("Loss weight of the comparison tokens (the >, =, < of each protocol line) against 1 for the rest of the rationale; 1 is plain SFT.", default=10.0)
-    activation_checkpointing: bool = _help(ACTIVATION_CHECKPOINTING_HELP, default=False)
-    both_orders: bool = _help("Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
-    save_steps: int = _help("Checkpoint every N steps (for --resume).", default=200)
-    save_total_limit: int = _help("Checkpoints kept.", default=2)
-    logging_steps: int = _help("Log the loss every N steps.", default=10)
-    seed: int = _help("Random seed.", default=0)
-    num_workers: int = _help("DataLoader worker processes.", default=0)
-    resume: bool = _help("Continue from the last checkpoint in --out (same settings).", default=False)
-    overwrite: bool = _help("Replace whatever --out holds.", default=False)
+    model: str = setting(help="Model folder (Hugging Face format, safetensors) to fine-tune.")
+    data: str = setting(help="CreativePair JSONL whose pairs carry a protocol-format `rationale`.")
+    out: str = setting(help="Run folder: run config, checkpoints, then the trained model.")
+    lora_r: int = setting(help="LoRA rank; 0 trains every weight (full fine-tune).", default=0)
+    lora_alpha: int = setting(help="LoRA alpha; 0 means 2 × rank.", default=0)
+    lora_dropout: float = setting(help="LoRA dropout.", default=0.0)
+    epochs: float = setting(help="Passes over the data (ignored when max_steps > 0).", default=1.0)
+    max_steps: int = setting(help="Optimizer steps; -1 runs `epochs` passes.", default=-1)
+    batch_size: int = setting(help="Rows per device per step (each pair gives two rows, one per order).", default=8)
+    grad_accum: int = setting(help="Gradient accumulation steps.", default=1)
+    learning_rate: float = setting(help="Peak learning rate (3e-4 learns the from-scratch presets; 1e-3 stalls).", default=3e-4)
+    warmup_ratio: float = setting(help="Share of steps spent warming the learning rate up.", default=0.03)
+    lr_scheduler: str = setting(help="Learning-rate schedule after warm-up (transformers name: cosine, linear, constant_with_warmup, ...).", default="cosine")
+    weight_decay: float = setting(help="AdamW weight decay.", default=0.0)
+    decision_weight: float = setting(help="Loss weight of the comparison tokens (the >, =, < of each protocol line) against 1 for the rest of the rationale; 1 is plain SFT.", default=10.0)
+    activation_checkpointing: bool = setting(help=ACTIVATION_CHECKPOINTING_HELP, default=False)
+    both_orders: bool = setting(help="Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
+    save_steps: int = setting(help="Checkpoint every N steps (for --resume).", default=200)
+    save_total_limit: int = setting(help="Checkpoints kept.", default=2)
+    logging_steps: int = setting(help="Log the loss every N steps.", default=10)
+    seed: int = setting(help="Random seed.", default=0)
+    num_workers: int = setting(help="DataLoader worker processes.", default=0)
+    resume: bool = setting(help="Continue from the last checkpoint in --out (same settings).", default=False)
+    overwrite: bool = setting(help="Replace whatever --out holds.", default=False)
 
     def __post_init__(self):
         if self.lora_r < 0 or self.lora_alpha < 0:

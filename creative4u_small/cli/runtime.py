@@ -9,21 +9,18 @@ from pathlib import Path
 
 import typer
 
-from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
+from creative4u_small.cli.common import emit_json, friendly_errors, option, progress_bar, say
+from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.runtime.selector_config import SelectorConfig
+from creative4u_small.settings import default_of, help_of
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
-def _h(name: str) -> str:
-    from creative4u_small.runtime.selector_config import SelectorConfig
-
-    return SelectorConfig.help(name)
-
-
-def _hb(name: str) -> str:
-    from creative4u_small.runtime.bench_config import BenchConfig
-
-    return BenchConfig.help(name)
+def _csv_option(name: str, flag: str):
+    """A comma-separated option for a tuple field of BenchConfig (default and help from the field)."""
+    return typer.Option(",".join(str(v) for v in default_of(BenchConfig, name)), flag,
+                        help=help_of(BenchConfig, name) + " Comma-separated.")
 
 
 def _csv(text: str, cast=str) -> tuple:
@@ -69,12 +66,12 @@ def select(
     title: str = typer.Option("", "--title", help="The product title."),
     explain: bool = typer.Option(False, "--explain", help="Also decode the rationale (KV-cache decoder graphs, greedy)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
-    backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
-    threads: int = typer.Option(0, "--threads", help=_h("threads")),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help=_h("max_new_tokens")),
-    probe: bool = typer.Option(True, "--probe/--no-probe", help=_h("probe")),
-    on_probe_failure: str = typer.Option("fallback", "--on-probe-failure", help=_h("on_probe_failure")),
+    backend: str = option(SelectorConfig, "backend", "--backend"),
+    precision: str = option(SelectorConfig, "precision", "--precision"),
+    threads: int = option(SelectorConfig, "threads", "--threads"),
+    max_new_tokens: int = option(SelectorConfig, "max_new_tokens", "--max-new-tokens"),
+    probe: bool = option(SelectorConfig, "probe", "--probe/--no-probe"),
+    on_probe_failure: str = option(SelectorConfig, "on_probe_failure", "--on-probe-failure"),
 ):
     """Pick the creative users will more likely click (both orders scored; p_a is their mean).
 
@@ -103,12 +100,12 @@ def rank(
     query: str = typer.Option("", "--query", help="The shopper's search query."),
     title: str = typer.Option("", "--title", help="The product title."),
     as_json: bool = typer.Option(False, "--json", help="Print order, scores and every comparison as JSON."),
-    backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
-    threads: int = typer.Option(0, "--threads", help=_h("threads")),
-    batch_size: int = typer.Option(16, "--batch-size", help=_h("batch_size")),
-    round_robin_max: int = typer.Option(12, "--round-robin-max", help=_h("round_robin_max")),
-    screen_one_order: bool = typer.Option(False, "--screen-one-order/--screen-both-orders", help=_h("screen_one_order")),
+    backend: str = option(SelectorConfig, "backend", "--backend"),
+    precision: str = option(SelectorConfig, "precision", "--precision"),
+    threads: int = option(SelectorConfig, "threads", "--threads"),
+    batch_size: int = option(SelectorConfig, "batch_size", "--batch-size"),
+    round_robin_max: int = option(SelectorConfig, "round_robin_max", "--round-robin-max"),
+    screen_one_order: bool = option(SelectorConfig, "screen_one_order", "--screen-one-order/--screen-both-orders"),
 ):
     """Rank creatives best first: every image encoded once, pairs scheduled, Bradley–Terry scores.
 
@@ -130,22 +127,22 @@ def rank(
 
 @friendly_errors
 def bench(
-    export: Path = typer.Option(..., "--export", help=_hb("export")),
-    pairs: Path = typer.Option(None, "--pairs", help=_hb("pairs")),
-    backends: str = typer.Option("cpu", "--backends", help=_hb("backends") + " Comma-separated."),
-    precisions: str = typer.Option("fp32,int8", "--precisions", help=_hb("precisions") + " Comma-separated."),
-    baseline: str = typer.Option("", "--baseline", help=_hb("baseline")),
-    model: Path = typer.Option(None, "--model", help=_hb("model")),
-    runs: int = typer.Option(10, "--runs", help=_hb("runs")),
-    warmup: int = typer.Option(2, "--warmup", help=_hb("warmup")),
-    batch_sizes: str = typer.Option("1,8,32", "--batch-sizes", help=_hb("batch_sizes") + " Comma-separated."),
-    rank_sizes: str = typer.Option("8,16,32", "--rank-sizes", help=_hb("rank_sizes") + " Comma-separated."),
-    baseline_rank_max: int = typer.Option(16, "--baseline-rank-max", help=_hb("baseline_rank_max")),
-    generate_tokens: int = typer.Option(128, "--generate-tokens", help=_hb("generate_tokens")),
-    explain_runs: int = typer.Option(3, "--explain-runs", help=_hb("explain_runs")),
-    threads: int = typer.Option(0, "--threads", help=_hb("threads")),
-    json_out: Path = typer.Option(None, "--json", help=_hb("json_out")),
-    plot: Path = typer.Option(None, "--plot", help=_hb("plot")),
+    export: Path = option(BenchConfig, "export", "--export", required=True),
+    pairs: Path = option(BenchConfig, "pairs", "--pairs"),
+    backends: str = _csv_option("backends", "--backends"),
+    precisions: str = _csv_option("precisions", "--precisions"),
+    baseline: str = option(BenchConfig, "baseline", "--baseline"),
+    model: Path = option(BenchConfig, "model", "--model"),
+    runs: int = option(BenchConfig, "runs", "--runs"),
+    warmup: int = option(BenchConfig, "warmup", "--warmup"),
+    batch_sizes: str = _csv_option("batch_sizes", "--batch-sizes"),
+    rank_sizes: str = _csv_option("rank_sizes", "--rank-sizes"),
+    baseline_rank_max: int = option(BenchConfig, "baseline_rank_max", "--baseline-rank-max"),
+    generate_tokens: int = option(BenchConfig, "generate_tokens", "--generate-tokens"),
+    explain_runs: int = option(BenchConfig, "explain_runs", "--explain-runs"),
+    threads: int = option(BenchConfig, "threads", "--threads"),
+    json_out: Path = option(BenchConfig, "json_out", "--json"),
+    plot: Path = option(BenchConfig, "plot", "--plot"),
 ):
     """Latency percentiles, pairs/s, rank and explain time, stages and memory per backend, vs transformers.
 
@@ -153,7 +150,6 @@ def bench(
     Quick run: c4u bench --export exports/tiny --runs 3 --batch-sizes 1,8 --rank-sizes 8 --generate-tokens 8
     """
     from creative4u_small.runtime.bench import run_bench
-    from creative4u_small.runtime.bench_config import BenchConfig
 
     cfg = BenchConfig(
         export=export, pairs=pairs, backends=_csv(backends), precisions=_csv(precisions), baseline=baseline, model=model,
