@@ -270,11 +270,11 @@ def _eos_ids(model) -> list[int]:
 
 
 def _dims(model, processor) -> mf.ModelDims:
-    tc = model.config.text_config
-    head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
-    return mf.ModelDims(image_seq_len=int(processor.image_seq_len), hidden_size=int(tc.hidden_size),
-                        num_layers=int(tc.num_hidden_layers), num_kv_heads=int(tc.num_key_value_heads),
-                        head_dim=int(head_dim), vocab_size=int(tc.vocab_size))
+    from creative4u_small.export.graphs import _text_dims  # the one place that derives head_dim
+
+    layers, kv_heads, head_dim, hidden = _text_dims(model)
+    return mf.ModelDims(image_seq_len=int(processor.image_seq_len), hidden_size=int(hidden), num_layers=int(layers),
+                        num_kv_heads=int(kv_heads), head_dim=int(head_dim), vocab_size=int(model.config.text_config.vocab_size))
 
 
 def _save_tokenizer(model_dir: Path, processor, dst: Path) -> None:

@@ -79,9 +79,7 @@ def content_key(src) -> str:
         path = Path(src)
         if not path.is_file():
             raise ImageError(f"{path}: image file not found")
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
+        return mf.sha256_file(path)
     return h.hexdigest()
 
 
