@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.runtime import manifest as mf
 
 Shape = tuple[int, ...]
@@ -183,3 +184,30 @@ class EngineVerdictDriver:
         rows = emb[index].reshape(index.shape[0], -1, emb.shape[-1])
         feeds = dict(zip(mf.JUDGE_INPUTS, (input_ids, attention_mask, rows)))
         return self.judge.run(feeds)[mf.JUDGE_OUTPUTS[0]]
+
+
+def fixed_prompt_len(spec: mf.PromptSpec) -> int:
+    """Tokens of the judge prompt with both slots empty (the shortest prompt)."""
+    return sum(len(p["ids"]) for p in spec.pieces if "ids" in p) + 2 * len(spec.image_block_ids)
+
+
+def trt_profiles(cfg: ExportConfig, spec: mf.PromptSpec, dims: mf.ModelDims, image_size: int) -> dict:
+    """Vision and judge profiles: rows up to trt_max_rows, sequence from the fixed prompt to trt_max_seq."""
+    lo = fixed_prompt_len(spec)
+    hi = cfg.trt_max_seq or lo + 128
+    return {
+        mf.VISION: vision_profile(image_size, cfg.trt_max_images),
+        mf.JUDGE: judge_profile(lo, hi, dims.image_seq_len, dims.hidden_size, cfg.trt_max_rows),
+    }
+
+
+def build_export_engines(cfg: ExportConfig, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
+    """Engines from the QDQ graphs with the export's profiles; returns the manifest's ``tensorrt`` section."""
+    profiles = trt_profiles(cfg, spec, dims, pre.image_size)
+    sources = {mf.VISION: (mf.VISION + ".int8-qdq", tmp / entries[mf.VISION + ".int8-qdq"].file),
+               mf.JUDGE: (mf.JUDGE + ".int8-qdq", tmp / entries[mf.JUDGE + ".int8-qdq"].file)}
+    progress("TensorRT engines", 0, len(sources))
+    section = build_engines(tmp, sources, profiles, cfg.trt_workspace_mb)
+    section["onnxruntime_ep"] = ort_trt_provider_options({sources[r][0]: p for r, p in profiles.items()},
+                                                           workspace_mb=cfg.trt_workspace_mb)
+    return section

@@ -43,7 +43,7 @@ def test_profiles_cover_rows_and_sequence():
 
 def test_profiles_from_the_exported_prompt(tiny_export):
     from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.exporter import fixed_prompt_len, trt_profiles
+    from creative4u_small.export.tensorrt_build import fixed_prompt_len, trt_profiles
 
     out, _ = tiny_export
     m = mf.read_manifest(out)
