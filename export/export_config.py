@@ -36,7 +36,6 @@ class ExportConfig:
     trt_max_rows: int = setting(16, "TensorRT profile: most rows (pairs x orders) per judge call.")
     trt_max_images: int = setting(16, "TensorRT profile: most images per vision call.")
     trt_max_seq: int = setting(0, "TensorRT profile: longest prompt in tokens; 0 = the fixed prompt plus 128 slot tokens.")
-    trt_max_new_tokens: int = setting(256, "TensorRT profile: longest rationale the decoder step engine serves.")
     trt_workspace_mb: int = setting(4096, "TensorRT builder workspace memory pool limit in MiB.")
     overwrite: bool = setting(False, "Replace an existing export folder (the old one stays intact until the new one is complete).")
     threads: int = setting(0, "torch / onnxruntime intra-op threads during the export; 0 = library default.")
@@ -50,7 +49,7 @@ class ExportConfig:
         for name in ("fp32_agreement", "int8_agreement"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} {getattr(self, name)} must be a fraction in [0, 1]")
-        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "probe_pairs", "trt_max_rows", "trt_max_images", "trt_max_new_tokens", "trt_workspace_mb"):
+        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "probe_pairs", "trt_max_rows", "trt_max_images", "trt_workspace_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_decisive < 1:
