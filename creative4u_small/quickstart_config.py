@@ -21,7 +21,7 @@ class QuickstartConfig:
     sft_batch_size: int = setting(16, "Teacher CoT-SFT rows per step.")
     grpo_steps: int = setting(2, "Teacher GRPO steps after SFT.")
     label_k: int = setting(1, "Sampled rationales per pair and order when labelling.")
-    label_max_new_tokens: int = setting(256, "Rationale length cap when labelling (the synthetic rationales run to ~210 tokens).")
+    label_max_new_tokens: int = setting(256, "Rationale length cap when labelling (room for a whole synthetic protocol rationale).")
     label_temperature: float = setting(0.0, "Labelling temperature (0: the teacher's greedy reasoning).")
     distill_epochs: float = setting(10.0, "Student distillation epochs.")
     distill_lr: float = setting(3e-4, "Student distillation learning rate.")

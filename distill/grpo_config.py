@@ -29,7 +29,7 @@ class TeacherGRPOConfig:
     max_steps: int = setting(help="Optimizer steps; -1 runs `epochs` passes.", default=-1)
     batch_size: int = setting(help="Completions per device per step; a multiple of num_generations.", default=8)
     grad_accum: int = setting(help="Gradient accumulation steps.", default=1)
-    learning_rate: float = setting(help="Learning rate (trl's default; after CoT-SFT the `small` teacher is sharp: 4 steps at 1e-5 cut its held-out accuracy from 96.7% to 93.7%).", default=1e-6)
+    learning_rate: float = setting(help="Learning rate (trl's default: a teacher fresh from CoT-SFT is already sharp, and larger steps undo it; README, teacher table).", default=1e-6)
     activation_checkpointing: bool = setting(help=ACTIVATION_CHECKPOINTING_HELP, default=False)
     both_orders: bool = setting(help="Use both image orders of every pair as prompts.", default=True)
     use_vllm: bool = setting(help="Generate rollouts with vLLM (GPU boxes; passed through to trl).", default=False)
