@@ -158,7 +158,7 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     """INT8 variants into ``tmp``/``entries``; returns what calibrated them.
 
     ``--int8``: dynamic INT8 for every graph, vision included — on the CPU it runs integer GEMMs,
-    which a static QDQ vision graph does not (timings in the README). ``--trt``: static QDQ vision and
+    where the static QDQ graphs (made for TensorRT) gain little over fp32. ``--trt``: static QDQ vision and
     judge graphs calibrated on real pairs, the explicit-quantization form TensorRT builds from.
     """
     from creative4u_small.export.graphs import _io_spec
