@@ -35,9 +35,10 @@ def test_fast_quickstart_end_to_end(tmp_path):
 
     student = res["student"]
     n, acc = student["n"], student["accuracy"]
-    assert n == QuickstartConfig().fast().heldout_pairs and 0.0 <= acc <= 1.0
+    assert n == QuickstartConfig().fast().heldout_pairs
     assert _binomial_tail(round(acc * n), n) < 0.01, f"student accuracy {acc:.2f} on {n} pairs is not above chance"
-    assert 0.0 <= res["teacher"]["accuracy"] <= 1.0
+    teacher_acc = res["teacher"]["accuracy"]  # on the same held-out pairs
+    assert _binomial_tail(round(teacher_acc * n), n) < 0.01, f"teacher accuracy {teacher_acc:.2f} on {n} pairs is not above chance"
 
     manifest = read_manifest(out / "export")
     assert manifest.status in ("passed", "unverified") and set(manifest.parity) >= {"fp32", "int8"}
