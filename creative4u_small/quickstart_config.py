@@ -7,6 +7,16 @@ from dataclasses import dataclass, fields, replace
 from creative4u_small.settings import setting
 
 
+# The README's full run on the build machine ('Results': stage times of `c4u quickstart`, full config):
+# stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.
+REFERENCE_RUN = {
+    "teacher-sft": ("steps", 1000, 1010.0),
+    "label": ("tokens at most", 1600 * 256, 123.0),
+    "distill": ("steps", 250, 190.0),
+    "export": ("", 1, 27.0),
+}
+
+
 @dataclass(frozen=True)
 class QuickstartConfig:
     train_pairs: int = setting(2000, "Synthetic pairs the teacher is fine-tuned on.")

@@ -135,18 +135,18 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
 
     dataset = prompt_completion_dataset(pairs, both_orders=config.both_orders, with_completion=True, upright=True)
     collator = DataCollatorForVisionLanguageModeling(processor, max_length=None, completion_only_loss=True)
-    return weighted_sft_trainer_class()(
+    trainer = weighted_sft_trainer_class()(
         model=model,
         args=config.training_args(str(Path(config.out) / teacher_run.CHECKPOINT_DIR)),
         train_dataset=dataset,
         processing_class=processor,
         data_collator=collator,
         peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
-        callbacks=[teacher_run.progress_callback(progress)],
         decision_ids=protocol.decision_token_ids(processor.tokenizer),
         decision_weight=config.decision_weight,
         paired_orders=config.both_orders,  # prompt_completion_dataset lays rows out AB, BA per pair
     )
+    return teacher_run.report_to(trainer, progress, Path(config.out))
 
 
 def train_sft(config: TeacherSFTConfig, progress=None) -> dict:

@@ -116,12 +116,17 @@ def test_decision_weight_scales_the_loss_of_comparison_tokens_only(tiny_model_di
     assert losses[4.0] > losses[1.0]
 
 
-def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path):
+def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path, capsys):
     from creative4u_small.checkpoint import load_model
 
     out = tmp_path / "full"
-    summary = train_sft(config(tiny_model_dir, few_pairs, out))
+    steps = []
+    summary = train_sft(config(tiny_model_dir, few_pairs, out, logging_steps=1), progress=lambda d, t: steps.append((d, t)))
     assert summary["global_step"] == 2 and summary["weights_changed"] and not summary["lora"]
+    assert steps == [(1, 2), (2, 2)]  # what the CLI's progress bar (and its ETA) is fed
+    assert "{'loss'" not in capsys.readouterr().out  # trl's raw log dicts are not printed ...
+    logged = [json.loads(line) for line in (out / teacher_run.LOG_FILE).read_text().splitlines()]
+    assert [r["step"] for r in logged if "loss" in r] == [1, 2]  # ... they are kept in the run folder
     assert len(changed(weights(tiny_model_dir), weights(out))) > 10
     model, processor, ids = load_model(out)
     assert ids == protocol.verdict_token_ids(processor.tokenizer)
