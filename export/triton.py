@@ -6,7 +6,7 @@ ONNX graph (Reshape) that turns per-image embeddings [2R, S, H] (Creative A of r
 Creative B at 2r + 1) into the judge's [R, 2S, H]; Triton ensembles cannot reshape between steps.
 
 Configs are ``inference.ModelConfig`` messages of Triton's own schema (vendored in
-``triton_model_config_pb2``), written with protobuf's ``text_format``, so a field Triton does not
+``vendor/triton_model_config_pb2``), written with protobuf's ``text_format``, so a field Triton does not
 know cannot be written.
 """
 
@@ -26,7 +26,7 @@ CONFIG_FILE = "config.pbtxt"
 
 
 def _schema():
-    from creative4u_small.export import triton_model_config_pb2
+    from creative4u_small.export.vendor import triton_model_config_pb2
 
     return triton_model_config_pb2
 

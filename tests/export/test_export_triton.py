@@ -12,14 +12,14 @@ import pytest
 from creative4u_small.runtime import manifest as mf
 
 
-PROTO = Path(__file__).resolve().parents[2] / "export" / "triton_model_config.proto"
+PROTO = Path(__file__).resolve().parents[2] / "export" / "vendor" / "triton_model_config.proto"
 
 
 def _parse(path):
     """Protobuf's own text-format parser against Triton's ModelConfig (not the writer's code)."""
     from google.protobuf import text_format
 
-    from creative4u_small.export.triton_model_config_pb2 import ModelConfig
+    from creative4u_small.export.vendor.triton_model_config_pb2 import ModelConfig
 
     return text_format.Parse(Path(path).read_text(), ModelConfig())
 
@@ -32,7 +32,7 @@ def repo(tiny_export):
 
 def test_vendored_schema_matches_tritons_proto():
     """Every field and enum value of the recorded model_config.proto is in the vendored descriptor, same number."""
-    from creative4u_small.export import triton_model_config_pb2 as pb
+    from creative4u_small.export.vendor import triton_model_config_pb2 as pb
 
     text = re.sub(r"//[^\n]*", "", PROTO.read_text())
     fields = re.findall(r"^\s*(?:repeated\s+|optional\s+)?(?:map<[^>]+>|[\w.]+)\s+(\w+)\s*=\s*(\d+)\s*;", text, re.M)
@@ -78,7 +78,7 @@ def test_config_names_are_the_graphs_real_inputs_and_outputs(repo):
     import onnx
 
     from creative4u_small.export.triton import TRITON_DTYPES
-    from creative4u_small.export.triton_model_config_pb2 import DataType
+    from creative4u_small.export.vendor.triton_model_config_pb2 import DataType
 
     root, _ = repo
     checked = 0
