@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creative4u_small.distill.sft_config import ACTIVATION_CHECKPOINTING_HELP
+from creative4u_small.distill.sft_config import ACTIVATION_CHECKPOINTING_HELP, teacher_training_args
 from creative4u_small.settings import setting
 
 
@@ -78,33 +78,15 @@ class TeacherGRPOConfig:
 
     def training_args(self, output_dir: str):
         """trl's GRPOConfig; bf16 only on a GPU that has it, vLLM only when asked."""
-        import torch
         from trl import GRPOConfig
 
         return GRPOConfig(
-            output_dir=output_dir,
-            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-            activation_checkpointing=self.activation_checkpointing,
-            use_cpu=not torch.cuda.is_available(),
+            **teacher_training_args(self, output_dir),
             num_generations=self.num_generations,
             max_completion_length=self.max_completion_length,
             temperature=self.temperature,
             beta=self.beta,
             reward_weights=self.reward_weights,
-            num_train_epochs=self.epochs,
-            max_steps=self.max_steps,
-            per_device_train_batch_size=self.batch_size,
-            gradient_accumulation_steps=self.grad_accum,
-            learning_rate=self.learning_rate,
             use_vllm=self.use_vllm,
             vllm_mode=self.vllm_mode,
-            save_strategy="steps",
-            save_steps=self.save_steps,
-            save_total_limit=self.save_total_limit,
-            logging_steps=self.logging_steps,
-            seed=self.seed,
-            report_to=[],
-            remove_unused_columns=False,
-            disable_tqdm=True,
-            ddp_find_unused_parameters=False,
         )

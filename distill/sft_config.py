@@ -66,32 +66,41 @@ class TeacherSFTConfig:
 
     def training_args(self, output_dir: str):
         """trl's SFTConfig: no length cut (image tokens would be cut), bf16 off on CPU, completion-only loss."""
-        import torch
         from trl import SFTConfig
 
         return SFTConfig(
-            output_dir=output_dir,
+            **teacher_training_args(self, output_dir),
             max_length=None,
-            activation_checkpointing=self.activation_checkpointing,
             completion_only_loss=True,
-            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-            use_cpu=not torch.cuda.is_available(),
-            num_train_epochs=self.epochs,
-            max_steps=self.max_steps,
-            per_device_train_batch_size=self.batch_size,
-            gradient_accumulation_steps=self.grad_accum,
-            learning_rate=self.learning_rate,
             warmup_steps=self.warmup_ratio,
             weight_decay=self.weight_decay,
             lr_scheduler_type=self.lr_scheduler,
-            save_strategy="steps",
-            save_steps=self.save_steps,
-            save_total_limit=self.save_total_limit,
-            logging_steps=self.logging_steps,
-            seed=self.seed,
             dataloader_num_workers=self.num_workers,
-            report_to=[],
-            remove_unused_columns=False,
-            disable_tqdm=True,
-            ddp_find_unused_parameters=False,
         )
+
+
+def teacher_training_args(config, output_dir: str) -> dict:
+    """The trainer arguments both teacher stages (SFT, GRPO) set alike from their configs: bf16 only on a GPU
+    that has it, checkpoints every ``save_steps`` for --resume, no tqdm and no reporting (the CLI draws a bar)."""
+    import torch
+
+    return dict(
+        output_dir=output_dir,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        use_cpu=not torch.cuda.is_available(),
+        activation_checkpointing=config.activation_checkpointing,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        report_to=[],
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,
+    )

@@ -53,17 +53,14 @@ def check_output(cfg: ExportConfig) -> None:
 
 def check_model(path: Path) -> str:
     """The model's type, or a clear error for a missing folder or an unsupported architecture."""
+    from creative4u_small.artifacts import load_json
     from creative4u_small.checkpoint import SUPPORTED_STUDENTS
 
     path = Path(path)
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{path}: no config.json; --model must be a Hugging Face model folder (c4u model init / c4u distill)")
-    try:
-        config = json.loads(cfg_file.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{cfg_file}: not valid JSON ({e.msg}); re-save the model") from None
-    model_type = config.get("model_type", "unknown")
+    model_type = load_json(cfg_file, "re-save the model").get("model_type", "unknown")
     if model_type not in SUPPORTED_STUDENTS:
         raise ValueError(f"{path}: model type {model_type!r} is not exportable; the exporter supports "
                          f"{', '.join(SUPPORTED_STUDENTS)} (SmolVLM) students")

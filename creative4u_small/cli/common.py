@@ -58,15 +58,3 @@ def progress_bar(description: str, total: int | None = None):
         progress.update(task, completed=done, total=total_ if total_ is not None else total)
 
     return progress, update
-
-
-def option(config, name: str, *flags: str, required: bool = False, **kw):
-    """A typer option whose default and help come from ``config``'s field ``name`` (written once, there)."""
-    from dataclasses import MISSING
-
-    from creative4u_small.settings import default_of, help_of
-
-    default = default_of(config, name)
-    if required or default is MISSING:
-        default = ...
-    return typer.Option(default, *flags, help=kw.pop("help", help_of(config, name)), **kw)

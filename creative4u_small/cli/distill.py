@@ -7,47 +7,26 @@ from pathlib import Path
 
 import typer
 
-from creative4u_small.cli.common import emit_json, friendly_errors, option, progress_bar, say
-from creative4u_small.distill.distill_config import DistillConfig as D
+from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
+from creative4u_small.cli.config_options import from_config
+from creative4u_small.distill.distill_config import DistillConfig
+
+D = DistillConfig
 
 
 @friendly_errors
-def distill_cmd(
-    student: str = option(D, "student", "--student", required=True),
-    labels: Path = option(D, "labels", "--labels", required=True),
-    out: Path = option(D, "out", "--out", required=True),
-    eval_pairs: Path | None = option(D, "eval_pairs", "--eval-pairs"),
-    epochs: float = option(D, "epochs", "--epochs"),
-    max_steps: int = option(D, "max_steps", "--max-steps"),
-    batch_size: int = option(D, "batch_size", "--batch-size"),
-    grad_accum: int = option(D, "grad_accum", "--grad-accum"),
-    learning_rate: float = option(D, "learning_rate", "--lr"),
-    warmup_ratio: float = option(D, "warmup_ratio", "--warmup-ratio"),
-    rationale_weight: float = option(D, "rationale_weight", "--rationale-weight"),
-    max_rationale_tokens: int = option(D, "max_rationale_tokens", "--max-rationale-tokens"),
-    label_weight: float = option(D, "label_weight", "--label-weight"),
-    lora: bool = option(D, "lora", "--lora"),
-    lora_r: int = option(D, "lora_r", "--lora-r"),
-    lora_alpha: int = option(D, "lora_alpha", "--lora-alpha"),
-    seed: int = option(D, "seed", "--seed"),
-    save_steps: int = option(D, "save_steps", "--save-steps"),
-    resume: bool = option(D, "resume", "--resume"),
-    overwrite: bool = option(D, "overwrite", "--overwrite"),
-):
+@from_config(D, ("student", "labels", "out", "eval_pairs", "epochs", "max_steps", "batch_size", "grad_accum", "learning_rate",
+                 "warmup_ratio", "rationale_weight", "max_rationale_tokens", "label_weight", "lora", "lora_r", "lora_alpha",
+                 "seed", "save_steps", "resume", "overwrite"),
+             flags={"learning_rate": "--lr"}, required=("student", "labels", "out"))
+def distill_cmd(cfg: DistillConfig):
     """Distil a small VLM student from teacher verdicts, answer-first (verdict, then rationale).
 
     Example: c4u distill --student models/tiny --labels labelled.jsonl --out students/s1 --epochs 3
     """
     from creative4u_small.distill.distill_trainer import distill
 
-    cfg = D(
-        student=student, labels=str(labels), out=str(out), eval_pairs=str(eval_pairs) if eval_pairs else None,
-        epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-        learning_rate=learning_rate, warmup_ratio=warmup_ratio, rationale_weight=rationale_weight,
-        max_rationale_tokens=max_rationale_tokens, label_weight=label_weight, lora=lora, lora_r=lora_r,
-        lora_alpha=lora_alpha, seed=seed, save_steps=save_steps, resume=resume, overwrite=overwrite,
-    )
-    say(f"distilling {student} on {labels} into {out}")
+    say(f"distilling {cfg.student} on {cfg.labels} into {cfg.out}")
     progress, update = progress_bar("distill")
     with progress:
         report = distill(cfg, progress=update)

@@ -157,13 +157,8 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model_dir, few_pairs, tm
     assert again["resumed_from"].endswith("checkpoint-2") and again["global_step"] == 3
 
 
-def test_missing_image_stops_with_its_line_before_training(tiny_model_dir, few_pairs, tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    lines = few_pairs.read_text().splitlines()
-    rec = json.loads(lines[2])
-    rec["image_b"] = str(tmp_path / "gone.png")
-    lines[2] = json.dumps(rec)
-    bad.write_text("\n".join(lines) + "\n")
+def test_missing_image_stops_with_its_line_before_training(tiny_model_dir, few_pairs, tmp_path, image_gone):
+    bad = image_gone(few_pairs, 2, "image_b")
     with pytest.raises(PairsError, match=r"bad\.jsonl:3: image_b: image file not found"):
         train_sft(config(tiny_model_dir, bad, tmp_path / "never"))
     assert not (tmp_path / "never").exists()
