@@ -50,8 +50,11 @@ def test_fast_quickstart_end_to_end(tmp_path):
     n, acc = student["n"], student["accuracy"]
     assert n == QuickstartConfig().fast().heldout_pairs
     assert _binomial_tail(round(acc * n), n) < 0.01, f"student accuracy {acc:.2f} on {n} pairs is not above chance"
-    teacher_acc = res["teacher"]["accuracy"]  # on the same held-out pairs
-    assert _binomial_tail(round(teacher_acc * n), n) < 0.01, f"teacher accuracy {teacher_acc:.2f} on {n} pairs is not above chance"
+    # the fast run's `tiny` teacher need not beat chance (QuickstartConfig.fast), but its figure must be its own:
+    # the share of held-out pairs whose teacher verdict, as labelled on disk, equals the ground truth
+    held = [json.loads(line) for line in (out / "labels" / "heldout.jsonl").read_text().splitlines() if line.strip()]
+    assert len(held) == n
+    assert res["teacher"]["accuracy"] == pytest.approx(sum(r["teacher"]["verdict"] == r["label"] for r in held) / n)
 
     manifest = read_manifest(out / "export")
     assert manifest.status in ("passed", "unverified") and set(manifest.parity) >= {"fp32", "int8"}
