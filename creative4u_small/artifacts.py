@@ -84,3 +84,11 @@ def write_provenance(folder: Path, stage: str, config: dict, results: dict | Non
             "results": results or {},
         },
     )
+
+
+def load_json(path: Path, fix: str, error: type[Exception] = ValueError):
+    """A JSON file's content; invalid JSON is one line naming the file, the parser's complaint and ``fix``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); {fix}") from None

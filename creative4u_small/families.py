@@ -21,7 +21,6 @@ Torch-free: the scorer (``scorer.py``) and the loaders (``checkpoint.py``) do th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +91,9 @@ def model_type_of(path: str | Path) -> str:
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{path}: no config.json; expected a Hugging Face model folder (c4u model init, c4u distill, or a hub download)")
-    try:
-        return str(json.loads(cfg_file.read_text()).get("model_type", "unknown"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{cfg_file}: not valid JSON ({e.msg}); re-save the model") from None
+    from creative4u_small.artifacts import load_json
+
+    return str(load_json(cfg_file, "re-save the model").get("model_type", "unknown"))
 
 
 def family_of(model, role: str = TEACHER) -> Family:

@@ -207,19 +207,27 @@ def iter_lines(path: Path):
                 yield lineno, text
 
 
+def _checked_lines(path: Path, check_images: str, require: str | None = None):
+    """(pair or None, problems) per non-blank line; a repeated id or a missing ``require`` is a problem."""
+    seen: dict[str, int] = {}
+    for lineno, text in iter_lines(path):
+        pair, p = parse_line(text, lineno, path, check_images)
+        if pair is not None:
+            if pair.id in seen:
+                p = [Problem(path, lineno, "id", f"duplicate id {pair.id!r} (first on line {seen[pair.id]})")]
+            elif require and not _has(pair, require):
+                p = [Problem(path, lineno, require, f"this command needs {require.replace('_', ' ')} on every pair")]
+        if pair is not None and not p:
+            seen[pair.id] = lineno
+        yield pair, p
+
+
 def validate_pairs(path: Path, decode_images: bool = True) -> tuple[int, list[Problem]]:
     """Check every line (images decoded by default); returns (good pair count, all problems)."""
-    path = Path(path)
-    seen: dict[str, int] = {}
     good, problems = 0, []
-    for lineno, text in iter_lines(path):
-        pair, p = parse_line(text, lineno, path, "decode" if decode_images else "exists")
-        if pair is not None and pair.id in seen:
-            p = [Problem(path, lineno, "id", f"duplicate id {pair.id!r} (first on line {seen[pair.id]})")]
+    for pair, p in _checked_lines(Path(path), "decode" if decode_images else "exists"):
         problems += p
-        if not p:
-            seen[pair.id] = lineno
-            good += 1
+        good += pair is not None and not p
     return good, problems
 
 
@@ -230,17 +238,10 @@ def load_pairs(path: Path, check_images: str = "exists", require: str | None = N
     "label_or_teacher".
     """
     path = Path(path)
-    pairs, problems, seen = [], [], {}
-    for lineno, text in iter_lines(path):
-        pair, p = parse_line(text, lineno, path, check_images)
-        if pair is not None:
-            if pair.id in seen:
-                p = [Problem(path, lineno, "id", f"duplicate id {pair.id!r} (first on line {seen[pair.id]})")]
-            elif require and not _has(pair, require):
-                p = [Problem(path, lineno, require, f"this command needs {require.replace('_', ' ')} on every pair")]
+    pairs, problems = [], []
+    for pair, p in _checked_lines(path, check_images, require):
         problems += p
         if pair is not None and not p:
-            seen[pair.id] = lineno
             pairs.append(pair)
     if problems:
         raise PairsError(problems)

@@ -8,13 +8,15 @@ where a killed run stopped.
 from __future__ import annotations
 
 import json
+import math
+import os
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creative4u_small.quickstart_config import QuickstartConfig
+from creative4u_small.quickstart_config import REFERENCE_RUN, QuickstartConfig
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,39 @@ def pool_query(held: Path) -> str:
     return recs[0].get("query", "") if recs else ""
 
 
+def work_units(cfg: QuickstartConfig) -> dict[str, int]:
+    """How much work each long stage does, in the units of ``REFERENCE_RUN``."""
+    tokens = 2 * cfg.label_k * cfg.label_max_new_tokens  # per pair: both orders, k samples, up to the cap each
+    return {
+        "teacher-sft": math.ceil(2 * cfg.train_pairs / cfg.sft_batch_size) * math.ceil(cfg.sft_epochs),
+        "label": cfg.label_pairs * tokens,
+        "label-heldout": cfg.heldout_pairs * tokens,
+        "distill": math.ceil(cfg.label_pairs / cfg.distill_batch_size) * math.ceil(cfg.distill_epochs),
+        "export": 1,
+    }
+
+
+def estimate(cfg: QuickstartConfig, skip=()) -> str:
+    """One line: the long stages' work and the time it took per unit on the reference machine."""
+    parts, total = [], 0.0
+    for stage, units in work_units(cfg).items():
+        if stage in skip:
+            continue
+        unit, ref_units, ref_seconds = REFERENCE_RUN[stage if stage != "label-heldout" else "label"]
+        seconds = units * ref_seconds / ref_units
+        total += seconds
+        what = f"{units:,} {unit}" if unit else ""
+        parts.append(f"{stage} {what} ~{_minutes(seconds)}".replace("  ", " "))
+    if not parts:
+        return "the long stages are done; the rest takes a few minutes"
+    return (f"about {_minutes(total)} for the long stages at the reference machine's pace (2 CPU cores, README "
+            f"'Results'): " + ", ".join(parts) + "; each stage's bar shows its own ETA here")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 def run(out: Path, fast: bool = False, config: QuickstartConfig | None = None, echo=print) -> Path:
     """Run every stage not yet done, then write the report; returns the report path."""
     from creative4u_small.quickstart_report import build_report
@@ -115,6 +150,10 @@ def run(out: Path, fast: bool = False, config: QuickstartConfig | None = None, e
     timings_file = out / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     plan = stages(cfg, out)
+    echo(estimate(cfg, skip={s.name for s in plan if (marks / s.name).exists()}))
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # no stray library bars between the stage bars
     for i, stage in enumerate(plan, 1):
         if (marks / stage.name).exists():
             echo(f"[{i}/{len(plan)}] {stage.name}: done earlier, skipped")
@@ -123,17 +162,15 @@ def run(out: Path, fast: bool = False, config: QuickstartConfig | None = None, e
         stage = next(s for s in stages(cfg, out) if s.name == stage.name)
         echo(f"[{i}/{len(plan)}] {stage.name}: {stage.message}")
         t0 = time.perf_counter()
-        if stage.stdout is not None:
-            stage.stdout.parent.mkdir(parents=True, exist_ok=True)
-            with open(stage.stdout.with_name(stage.stdout.name + ".tmp"), "wb") as fh:
-                result = subprocess.run(stage.argv, stdout=fh)
-        else:
-            result = subprocess.run(stage.argv)
+        # a stage's JSON summary goes to its file, never to the terminal (progress bars stay on stderr)
+        dest = stage.stdout or logs / f"{stage.name}.json"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest.with_name(dest.name + ".tmp"), "wb") as fh:
+            result = subprocess.run(stage.argv, stdout=fh, env=env)
         if result.returncode != 0:
             raise RuntimeError(f"quickstart stage {stage.name} failed (exit {result.returncode}); "
                                f"fix the cause and rerun the same command to resume from this stage")
-        if stage.stdout is not None:
-            stage.stdout.with_name(stage.stdout.name + ".tmp").replace(stage.stdout)
+        dest.with_name(dest.name + ".tmp").replace(dest)
         if stage.name == "rank":
             (out / "rank_query.json").write_text(json.dumps({"query": pool_query(out / "data" / "heldout" / "pairs.jsonl")}))
         timings[stage.name] = round(time.perf_counter() - t0, 1)

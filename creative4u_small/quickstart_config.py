@@ -2,39 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
+
+from creative4u_small.settings import setting
 
 
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
+# The README's full run on the build machine ('Results': stage times of `c4u quickstart`, full config):
+# stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.
+REFERENCE_RUN = {
+    "teacher-sft": ("steps", 1000, 1010.0),
+    "label": ("tokens at most", 1600 * 256, 123.0),
+    "distill": ("steps", 250, 190.0),
+    "export": ("", 1, 27.0),
+}
 
 
 @dataclass(frozen=True)
 class QuickstartConfig:
-    train_pairs: int = _f(2000, "Synthetic pairs the teacher is fine-tuned on.")
-    label_pairs: int = _f(800, "Unlabelled pairs the teacher labels for distillation.")
-    heldout_pairs: int = _f(300, "Held-out synthetic pairs for every accuracy figure.")
-    pool_size: int = _f(8, "Creatives in the ranked pool shown in the report.")
-    image_size: int = _f(64, "Rendered creative side in pixels.")
-    teacher_preset: str = _f("small", "Teacher preset (c4u model init).")
-    student_preset: str = _f("mini", "Student preset, smaller than the teacher.")
-    sft_epochs: float = _f(4.0, "Teacher CoT-SFT epochs.")
-    sft_lr: float = _f(5e-4, "Teacher CoT-SFT learning rate.")
-    sft_batch_size: int = _f(16, "Teacher CoT-SFT rows per step.")
-    grpo_steps: int = _f(2, "Teacher GRPO steps after SFT.")
-    label_k: int = _f(1, "Sampled rationales per pair and order when labelling.")
-    label_max_new_tokens: int = _f(256, "Rationale length cap when labelling (the synthetic rationales run to ~210 tokens).")
-    label_temperature: float = _f(0.0, "Labelling temperature (0: the teacher's greedy reasoning).")
-    distill_epochs: float = _f(10.0, "Student distillation epochs.")
-    distill_lr: float = _f(3e-4, "Student distillation learning rate.")
-    label_weight: float = _f(0.0, "Share of ground-truth labels in the student's verdict target (c4u distill --label-weight); 0 learns from the teacher alone.")
-    distill_batch_size: int = _f(32, "Student distillation pairs per step.")
-    rationale_weight: float = _f(0.05, "Weight of the student's rationale loss.")
-    bench_runs: int = _f(20, "Timed compares per benchmark measurement.")
-    bench_batch_sizes: str = _f("1,8,32", "Batch sizes for pairs/s in the benchmark.")
-    bench_rank_sizes: str = _f("8,16", "Pool sizes for rank time in the benchmark.")
-    bench_generate_tokens: int = _f(128, "New tokens of the transformers generate baseline.")
-    seed: int = _f(0, "Seed for data, initialisation and training.")
+    train_pairs: int = setting(2000, "Synthetic pairs the teacher is fine-tuned on.")
+    label_pairs: int = setting(800, "Unlabelled pairs the teacher labels for distillation.")
+    heldout_pairs: int = setting(300, "Held-out synthetic pairs for every accuracy figure.")
+    pool_size: int = setting(8, "Creatives in the ranked pool shown in the report.")
+    image_size: int = setting(64, "Rendered creative side in pixels.")
+    teacher_preset: str = setting("small", "Teacher preset (c4u model init).")
+    student_preset: str = setting("mini", "Student preset, smaller than the teacher.")
+    sft_epochs: float = setting(4.0, "Teacher CoT-SFT epochs.")
+    sft_lr: float = setting(5e-4, "Teacher CoT-SFT learning rate.")
+    sft_batch_size: int = setting(16, "Teacher CoT-SFT rows per step.")
+    grpo_steps: int = setting(2, "Teacher GRPO steps after SFT.")
+    label_k: int = setting(1, "Sampled rationales per pair and order when labelling.")
+    label_max_new_tokens: int = setting(256, "Rationale length cap when labelling (room for a whole synthetic protocol rationale).")
+    label_temperature: float = setting(0.0, "Labelling temperature (0: the teacher's greedy reasoning).")
+    distill_epochs: float = setting(10.0, "Student distillation epochs.")
+    distill_lr: float = setting(3e-4, "Student distillation learning rate.")
+    label_weight: float = setting(0.0, "Share of ground-truth labels in the student's verdict target (c4u distill --label-weight); 0 learns from the teacher alone.")
+    distill_batch_size: int = setting(32, "Student distillation pairs per step.")
+    rationale_weight: float = setting(0.05, "Weight of the student's rationale loss.")
+    bench_runs: int = setting(20, "Timed compares per benchmark measurement.")
+    bench_batch_sizes: str = setting("1,8,32", "Batch sizes for pairs/s in the benchmark.")
+    bench_rank_sizes: str = setting("8,16", "Pool sizes for rank time in the benchmark.")
+    bench_generate_tokens: int = setting(128, "New tokens of the transformers generate baseline.")
+    seed: int = setting(0, "Seed for data, initialisation and training.")
 
     def __post_init__(self):
         for f in fields(self):

@@ -63,7 +63,7 @@ def write_report(out: Path, *, metrics: dict, parity: dict, ranked: dict, sheet:
     ])
     parity_rows = [(f"{prec}: {fig.get('status', '?')}",
                     f"agreement {_pct(fig.get('agreement'))} on {fig.get('decisive', '?')} decisive pairs, "
-                    f"max |Δp_a| {fig.get('max_abs_dp_a', float('nan')):.2e}")
+                    f"max |Δp_a| " + ("n/a" if fig.get("max_abs_dp_a") is None else f"{fig['max_abs_dp_a']:.2e}"))
                    for prec, fig in parity.items()]
     stage_rows = [(k, f"{v:.1f} s") for k, v in timings.items()]
     bench_rows = [(k, str(v)) for k, v in (bench or {}).items()]

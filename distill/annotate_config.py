@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creative4u_small.distill.sft_config import _help
+from creative4u_small.settings import setting
 
 BACKENDS = ("auto", "transformers", "vllm", "endpoint")
 PROMPTS = ("annotate", "teacher")
@@ -19,25 +19,25 @@ def is_url(annotator: str) -> bool:
 class AnnotateConfig:
     """A strong MLLM writes teacher-format rationales for labelled pairs; the strict parser filters them."""
 
-    pairs: str = _help("Labelled CreativePair JSONL (e.g. from `c4u data pairs --from-ctr`); every pair needs a label.")
-    out: str = _help("Annotated JSONL (the pairs with a `rationale` and an `annotation` record), appended pair by pair; a rerun resumes it. Rejected pairs go to <out stem>.rejects.jsonl beside it.")
-    annotator: str = _help("A local teacher checkpoint folder (transformers or vLLM) or the base URL of an OpenAI-compatible endpoint (http://host:port/v1).")
-    backend: str = _help("'auto' (endpoint for a URL, transformers for a folder), 'transformers', 'vllm' (GPU, optional extra) or 'endpoint'.", default="auto")
-    prompt: str = _help("'annotate': the rationalisation prompt, told which creative won, format spelled out; 'teacher': the plain judge prompt (rejection sampling, for a teacher trained on it).", default="annotate")
-    orders: str = _help("Image orders to annotate: 'AB', 'BA' or 'both' (a pair is kept only when every order is accepted).", default="AB")
-    retries: int = _help("New samples for an output the filter rejects, per pair and order (K); what is still rejected goes to the rejects file.", default=2)
-    temperature: float = _help("Sampling temperature (retries need > 0 to differ).", default=0.7)
-    max_new_tokens: int = _help("Most tokens per rationale.", default=512)
-    batch_size: int = _help("Pairs per round; a round's records are written (fsynced) before the next starts.", default=8)
-    device: str = _help("torch device for a local annotator ('' picks cuda when present).", default="")
-    seed: int = _help("Sampling seed (each round and retry is seeded from it, the pair ids and the attempt).", default=0)
-    endpoint_model: str = _help("Model name the endpoint serves ('' takes the first of its /v1/models).", default="")
-    api_key_env: str = _help("Environment variable holding the endpoint's API key (unset: no key is sent).", default="OPENAI_API_KEY")
-    concurrency: int = _help("Requests in flight at once to the endpoint.", default=4)
-    timeout: float = _help("Seconds before one endpoint request times out.", default=120.0)
-    http_retries: int = _help("Retries of one endpoint request on 408/409/429/5xx and connection errors, with exponential backoff (honours Retry-After); then the run stops.", default=4)
-    resume: bool = _help("Skip pairs already in --out or its rejects file (default); --no-resume refuses an existing --out.", default=True)
-    overwrite: bool = _help("Start --out and its rejects file afresh.", default=False)
+    pairs: str = setting(help="Labelled CreativePair JSONL (e.g. from `c4u data pairs --from-ctr`); every pair needs a label.")
+    out: str = setting(help="Annotated JSONL (the pairs with a `rationale` and an `annotation` record), appended pair by pair; a rerun resumes it. Rejected pairs go to <out stem>.rejects.jsonl beside it.")
+    annotator: str = setting(help="A local teacher checkpoint folder (transformers or vLLM) or the base URL of an OpenAI-compatible endpoint (http://host:port/v1).")
+    backend: str = setting(help="'auto' (endpoint for a URL, transformers for a folder), 'transformers', 'vllm' (GPU, optional extra) or 'endpoint'.", default="auto")
+    prompt: str = setting(help="'annotate': the rationalisation prompt, told which creative won, format spelled out; 'teacher': the plain judge prompt (rejection sampling, for a teacher trained on it).", default="annotate")
+    orders: str = setting(help="Image orders to annotate: 'AB', 'BA' or 'both' (a pair is kept only when every order is accepted).", default="AB")
+    retries: int = setting(help="New samples for an output the filter rejects, per pair and order (K); what is still rejected goes to the rejects file.", default=2)
+    temperature: float = setting(help="Sampling temperature (retries need > 0 to differ).", default=0.7)
+    max_new_tokens: int = setting(help="Most tokens per rationale.", default=512)
+    batch_size: int = setting(help="Pairs per round; a round's records are written (fsynced) before the next starts.", default=8)
+    device: str = setting(help="torch device for a local annotator ('' picks cuda when present).", default="")
+    seed: int = setting(help="Sampling seed (each round and retry is seeded from it, the pair ids and the attempt).", default=0)
+    endpoint_model: str = setting(help="Model name the endpoint serves ('' takes the first of its /v1/models).", default="")
+    api_key_env: str = setting(help="Environment variable holding the endpoint's API key (unset: no key is sent).", default="OPENAI_API_KEY")
+    concurrency: int = setting(help="Requests in flight at once to the endpoint.", default=4)
+    timeout: float = setting(help="Seconds before one endpoint request times out.", default=120.0)
+    http_retries: int = setting(help="Retries of one endpoint request on 408/409/429/5xx and connection errors, with exponential backoff (honours Retry-After); then the run stops.", default=4)
+    resume: bool = setting(help="Skip pairs already in --out or its rejects file (default); --no-resume refuses an existing --out.", default=True)
+    overwrite: bool = setting(help="Start --out and its rejects file afresh.", default=False)
 
     def __post_init__(self):
         if self.backend not in BACKENDS:

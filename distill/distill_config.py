@@ -2,47 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 
-
-def _h(text: str, default=None, **kw):
-    return field(default=default, metadata={"help": text}, **kw)
+from creative4u_small.settings import setting
 
 
 @dataclass(frozen=True)
 class DistillConfig:
     """Everything one distillation run depends on; written beside the student it produces."""
 
-    student: str = _h("Student checkpoint folder (Idefics3/SmolVLM, e.g. from `c4u model init`) or hub id.")
-    labels: str = _h("Labelled CreativePair JSONL: every line needs teacher.p_a or a label.")
-    out: str = _h("Output folder for the distilled student, report.json and log.jsonl.")
-    eval_pairs: str | None = _h("Held-out pairs evaluated after training (report.json 'eval').")
-    epochs: float = _h("Passes over the labelled pairs (ignored when max_steps > 0).", 1.0)
-    max_steps: int = _h("Optimiser steps; overrides epochs when > 0.", -1)
-    batch_size: int = _h("Pairs per step per device (each pair is seen in both orders).", 8)
-    grad_accum: int = _h("Gradient accumulation steps.", 1)
-    learning_rate: float = _h("Peak AdamW learning rate (3e-4 suits the from-scratch presets).", 3e-4)
-    weight_decay: float = _h("AdamW weight decay.", 0.0)
-    warmup_ratio: float = _h("Fraction of steps with a linear warm-up.", 0.0)
-    lr_scheduler: str = _h("Learning-rate schedule (transformers name: linear, cosine, constant, ...).", "linear")
-    rationale_weight: float = _h("Weight of the rationale token loss; 0 skips the rationale forward entirely.", 0.1)
-    max_rationale_tokens: int = _h("Rationale tokens learned per row (after <answer>X); longer ones are cut.", 256)
-    label_weight: float = _h("Share of the ground-truth label in the verdict target where a pair has both.", 0.0)
-    lora: bool = _h("Train LoRA adapters (peft) instead of all weights; the saved student is merged.", False)
-    lora_r: int = _h("LoRA rank.", 16)
-    lora_alpha: int = _h("LoRA alpha.", 32)
-    lora_dropout: float = _h("LoRA dropout.", 0.0)
-    lora_targets: tuple[str, ...] = _h(
-        "Module names LoRA adapts.", ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    student: str = setting(None, "Student checkpoint folder (Idefics3/SmolVLM, e.g. from `c4u model init`) or hub id.")
+    labels: str = setting(None, "Labelled CreativePair JSONL: every line needs teacher.p_a or a label.")
+    out: str = setting(None, "Output folder for the distilled student, report.json and log.jsonl.")
+    eval_pairs: str | None = setting(None, "Held-out pairs evaluated after training (report.json 'eval').")
+    epochs: float = setting(1.0, "Passes over the labelled pairs (ignored when max_steps > 0).")
+    max_steps: int = setting(-1, "Optimiser steps; overrides epochs when > 0.")
+    batch_size: int = setting(8, "Pairs per step per device (each pair is seen in both orders).")
+    grad_accum: int = setting(1, "Gradient accumulation steps.")
+    learning_rate: float = setting(3e-4, "Peak AdamW learning rate (3e-4 suits the from-scratch presets).")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    warmup_ratio: float = setting(0.0, "Fraction of steps with a linear warm-up.")
+    lr_scheduler: str = setting("linear", "Learning-rate schedule (transformers name: linear, cosine, constant, ...).")
+    rationale_weight: float = setting(0.1, "Weight of the rationale token loss; 0 skips the rationale forward entirely.")
+    max_rationale_tokens: int = setting(256, "Rationale tokens learned per row (after <answer>X); longer ones are cut.")
+    label_weight: float = setting(0.0, "Share of the ground-truth label in the verdict target where a pair has both.")
+    lora: bool = setting(False, "Train LoRA adapters (peft) instead of all weights; the saved student is merged.")
+    lora_r: int = setting(16, "LoRA rank.")
+    lora_alpha: int = setting(0, "LoRA alpha; 0 means 2 × rank (as for the teacher).")
+    lora_dropout: float = setting(0.0, "LoRA dropout.")
+    lora_targets: tuple[str, ...] = setting(
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), "Module names LoRA adapts."
     )
-    seed: int = _h("Seed for initialisation of adapters, data order and dropout.", 0)
-    save_steps: int = _h("Checkpoint every N steps under out/checkpoints (0: only at the end).", 200)
-    save_total_limit: int = _h("Checkpoints kept.", 2)
-    logging_steps: int = _h("Steps between log.jsonl lines.", 1)
-    resume: bool = _h("Resume from the latest checkpoint of an interrupted run with the same --out.", False)
-    overwrite: bool = _h("Replace an existing output folder.", False)
-    eval_batch_size: int = _h("Pairs per batch when evaluating.", 16)
-    num_workers: int = _h("DataLoader workers (0: load images in the training process).", 0)
+    seed: int = setting(0, "Seed for initialisation of adapters, data order and dropout.")
+    save_steps: int = setting(200, "Checkpoint every N steps under out/checkpoints (0: only at the end).")
+    save_total_limit: int = setting(2, "Checkpoints kept.")
+    logging_steps: int = setting(1, "Steps between log.jsonl lines.")
+    resume: bool = setting(False, "Resume from the latest checkpoint of an interrupted run with the same --out.")
+    overwrite: bool = setting(False, "Replace an existing output folder.")
+    eval_batch_size: int = setting(16, "Pairs per batch when evaluating.")
+    num_workers: int = setting(0, "DataLoader workers (0: load images in the training process).")
 
     def __post_init__(self):
         for name in ("student", "labels", "out"):
@@ -62,8 +60,8 @@ class DistillConfig:
             raise ValueError("max_rationale_tokens must be at least 1")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("warmup_ratio must be in [0, 1)")
-        if self.lora and (self.lora_r < 1 or self.lora_alpha < 1 or not self.lora_targets):
-            raise ValueError("LoRA needs lora_r >= 1, lora_alpha >= 1 and at least one target module")
+        if self.lora and (self.lora_r < 1 or self.lora_alpha < 0 or not self.lora_targets):
+            raise ValueError("LoRA needs lora_r >= 1, lora_alpha >= 0 (0: 2 × rank) and at least one target module")
         if self.save_steps < 0 or self.logging_steps < 1 or self.save_total_limit < 1:
             raise ValueError("save_steps must be >= 0, logging_steps and save_total_limit >= 1")
         if self.resume and self.overwrite:
@@ -71,7 +69,3 @@ class DistillConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}

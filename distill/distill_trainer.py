@@ -199,7 +199,7 @@ def load_student(cfg: DistillConfig, notes: dict | None = None):
 
         model = get_peft_model(
             model,
-            LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+            LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha or 2 * cfg.lora_r, lora_dropout=cfg.lora_dropout,
                        target_modules=list(cfg.lora_targets)),
         )
     return model, processor, ids

@@ -2,43 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from creative4u_small.distill.sft_config import ACTIVATION_CHECKPOINTING_HELP, _help
+from creative4u_small.distill.sft_config import ACTIVATION_CHECKPOINTING_HELP, teacher_training_args
+from creative4u_small.settings import setting
 
 
 @dataclass(frozen=True)
 class TeacherGRPOConfig:
     """GRPO on sampled teacher completions, rewarded for format, accuracy and consistency."""
 
-    model: str = _help("Model folder to improve (usually the output of `c4u teacher sft`).")
-    data: str = _help("CreativePair JSONL with a label on every pair.")
-    out: str = _help("Run folder: run config, checkpoints, then the trained model.")
-    format_weight: float = _help("Weight of the format reward (tags, Q1–Q9 lines in the protocol vocabulary).", default=1.0)
-    accuracy_weight: float = _help("Weight of the accuracy reward (answer equals the label).", default=1.0)
-    consistency_weight: float = _help("Weight of the consistency reward (answer agrees with the balance of Q3–Q9).", default=0.5)
-    num_generations: int = _help("Completions sampled per prompt (the GRPO group size).", default=4)
-    max_completion_length: int = _help("Most tokens generated per completion.", default=256)
-    temperature: float = _help("Sampling temperature of the rollouts.", default=1.0)
-    beta: float = _help("KL coefficient against the starting model (0 loads no reference model).", default=0.0)
-    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tune).", default=0)
-    lora_alpha: int = _help("LoRA alpha; 0 means 2 × rank.", default=0)
-    lora_dropout: float = _help("LoRA dropout.", default=0.0)
-    epochs: float = _help("Passes over the data (ignored when max_steps > 0).", default=1.0)
-    max_steps: int = _help("Optimizer steps; -1 runs `epochs` passes.", default=-1)
-    batch_size: int = _help("Completions per device per step; a multiple of num_generations.", default=8)
-    grad_accum: int = _help("Gradient accumulation steps.", default=1)
-    learning_rate: float = _help("Learning rate (trl's default; after CoT-SFT the `small` teacher is sharp: 4 steps at 1e-5 cut its held-out accuracy from 96.7% to 93.7%).", default=1e-6)
-    activation_checkpointing: bool = _help(ACTIVATION_CHECKPOINTING_HELP, default=False)
-    both_orders: bool = _help("Use both image orders of every pair as prompts.", default=True)
-    use_vllm: bool = _help("Generate rollouts with vLLM (GPU boxes; passed through to trl).", default=False)
-    vllm_mode: str = _help("trl's vLLM mode: 'colocate' (same GPU) or 'server' (`trl vllm-serve`).", default="colocate")
-    save_steps: int = _help("Checkpoint every N steps (for --resume).", default=100)
-    save_total_limit: int = _help("Checkpoints kept.", default=2)
-    logging_steps: int = _help("Log rewards and loss every N steps.", default=5)
-    seed: int = _help("Random seed.", default=0)
-    resume: bool = _help("Continue from the last checkpoint in --out (same settings).", default=False)
-    overwrite: bool = _help("Replace whatever --out holds.", default=False)
+    model: str = setting(help="Model folder to improve (usually the output of `c4u teacher sft`).")
+    data: str = setting(help="CreativePair JSONL with a label on every pair.")
+    out: str = setting(help="Run folder: run config, checkpoints, then the trained model.")
+    format_weight: float = setting(help="Weight of the format reward (tags, Q1–Q9 lines in the protocol vocabulary).", default=1.0)
+    accuracy_weight: float = setting(help="Weight of the accuracy reward (answer equals the label).", default=1.0)
+    consistency_weight: float = setting(help="Weight of the consistency reward (answer agrees with the balance of Q3–Q9).", default=0.5)
+    num_generations: int = setting(help="Completions sampled per prompt (the GRPO group size).", default=4)
+    max_completion_length: int = setting(help="Most tokens generated per completion.", default=256)
+    temperature: float = setting(help="Sampling temperature of the rollouts.", default=1.0)
+    beta: float = setting(help="KL coefficient against the starting model (0 loads no reference model).", default=0.0)
+    lora_r: int = setting(help="LoRA rank; 0 trains every weight (full fine-tune).", default=0)
+    lora_alpha: int = setting(help="LoRA alpha; 0 means 2 × rank.", default=0)
+    lora_dropout: float = setting(help="LoRA dropout.", default=0.0)
+    epochs: float = setting(help="Passes over the data (ignored when max_steps > 0).", default=1.0)
+    max_steps: int = setting(help="Optimizer steps; -1 runs `epochs` passes.", default=-1)
+    batch_size: int = setting(help="Completions per device per step; a multiple of num_generations.", default=8)
+    grad_accum: int = setting(help="Gradient accumulation steps.", default=1)
+    learning_rate: float = setting(help="Learning rate (trl's default: a teacher fresh from CoT-SFT is already sharp, and larger steps undo it; README, teacher table).", default=1e-6)
+    activation_checkpointing: bool = setting(help=ACTIVATION_CHECKPOINTING_HELP, default=False)
+    both_orders: bool = setting(help="Use both image orders of every pair as prompts.", default=True)
+    use_vllm: bool = setting(help="Generate rollouts with vLLM (GPU boxes; passed through to trl).", default=False)
+    vllm_mode: str = setting(help="trl's vLLM mode: 'colocate' (same GPU) or 'server' (`trl vllm-serve`).", default="colocate")
+    save_steps: int = setting(help="Checkpoint every N steps (for --resume).", default=100)
+    save_total_limit: int = setting(help="Checkpoints kept.", default=2)
+    logging_steps: int = setting(help="Log rewards and loss every N steps.", default=5)
+    seed: int = setting(help="Random seed.", default=0)
+    resume: bool = setting(help="Continue from the last checkpoint in --out (same settings).", default=False)
+    overwrite: bool = setting(help="Replace whatever --out holds.", default=False)
 
     def __post_init__(self):
         weights = (self.format_weight, self.accuracy_weight, self.consistency_weight)
@@ -77,33 +78,15 @@ class TeacherGRPOConfig:
 
     def training_args(self, output_dir: str):
         """trl's GRPOConfig; bf16 only on a GPU that has it, vLLM only when asked."""
-        import torch
         from trl import GRPOConfig
 
         return GRPOConfig(
-            output_dir=output_dir,
-            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-            activation_checkpointing=self.activation_checkpointing,
-            use_cpu=not torch.cuda.is_available(),
+            **teacher_training_args(self, output_dir),
             num_generations=self.num_generations,
             max_completion_length=self.max_completion_length,
             temperature=self.temperature,
             beta=self.beta,
             reward_weights=self.reward_weights,
-            num_train_epochs=self.epochs,
-            max_steps=self.max_steps,
-            per_device_train_batch_size=self.batch_size,
-            gradient_accumulation_steps=self.grad_accum,
-            learning_rate=self.learning_rate,
             use_vllm=self.use_vllm,
             vllm_mode=self.vllm_mode,
-            save_strategy="steps",
-            save_steps=self.save_steps,
-            save_total_limit=self.save_total_limit,
-            logging_steps=self.logging_steps,
-            seed=self.seed,
-            report_to=[],
-            remove_unused_columns=False,
-            disable_tqdm=True,
-            ddp_find_unused_parameters=False,
         )

@@ -25,15 +25,15 @@ def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], mod
     from creative4u_small.hf_dataset import prompt_completion_dataset
 
     dataset = prompt_completion_dataset(pairs, both_orders=config.both_orders, with_completion=False, upright=True)
-    return GRPOTrainer(
+    trainer = GRPOTrainer(
         model=model,
         reward_funcs=list(REWARDS.values()),
         args=config.training_args(str(Path(config.out) / teacher_run.CHECKPOINT_DIR)),
         train_dataset=dataset,
         processing_class=processor,
         peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
-        callbacks=[teacher_run.progress_callback(progress)],
     )
+    return teacher_run.report_to(trainer, progress, Path(config.out))
 
 
 def train_grpo(config: TeacherGRPOConfig, progress=None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creative4u_small.distill.sft_config import _help
+from creative4u_small.settings import setting
 
 BACKENDS = ("transformers", "vllm")
 
@@ -13,22 +13,22 @@ BACKENDS = ("transformers", "vllm")
 class LabelConfig:
     """K sampled rationales per pair and order, the teacher's answer probability after each."""
 
-    teacher: str = _help("Teacher model folder (output of `c4u teacher sft` / `grpo`).")
-    pairs: str = _help("CreativePair JSONL to label (labels optional; used to pick the kept rationale).")
-    out: str = _help("Labelled JSONL, appended pair by pair; a rerun resumes it.")
-    k: int = _help(
+    teacher: str = setting(help="Teacher model folder (output of `c4u teacher sft` / `grpo`).")
+    pairs: str = setting(help="CreativePair JSONL to label (labels optional; used to pick the kept rationale).")
+    out: str = setting(help="Labelled JSONL, appended pair by pair; a rerun resumes it.")
+    k: int = setting(help=
         "Rationales sampled per pair and image order. 0 samples none: the answer is read after an "
         "empty <think>\\n</think>, so no rationale is kept.",
         default=4,
     )
-    temperature: float = _help("Sampling temperature (0 = greedy; then K > 1 repeats one rationale).", default=0.8)
-    max_new_tokens: int = _help("Most tokens per sampled rationale; one cut short is closed with </think> and never kept.", default=256)
-    batch_size: int = _help("Pairs per generation batch (each gives 2 orders × K sequences).", default=8)
-    backend: str = _help("Generation backend: 'transformers' (default, CPU or GPU) or 'vllm' (GPU, optional extra).", default="transformers")
-    device: str = _help("torch device for the transformers backend and scoring ('' picks cuda when present).", default="")
-    seed: int = _help("Sampling seed (each batch is seeded from it and its pair ids).", default=0)
-    resume: bool = _help("Skip pairs already in --out (default); --no-resume refuses an existing --out.", default=True)
-    overwrite: bool = _help("Start --out afresh, discarding its records.", default=False)
+    temperature: float = setting(help="Sampling temperature (0 = greedy; then K > 1 repeats one rationale).", default=0.8)
+    max_new_tokens: int = setting(help="Most tokens per sampled rationale; one cut short is closed with </think> and never kept.", default=256)
+    batch_size: int = setting(help="Pairs per generation batch (each gives 2 orders × K sequences).", default=8)
+    backend: str = setting(help="Generation backend: 'transformers' (default, CPU or GPU) or 'vllm' (GPU, optional extra).", default="transformers")
+    device: str = setting(help="torch device for the transformers backend and scoring ('' picks cuda when present).", default="")
+    seed: int = setting(help="Sampling seed (each batch is seeded from it and its pair ids).", default=0)
+    resume: bool = setting(help="Skip pairs already in --out (default); --no-resume refuses an existing --out.", default=True)
+    overwrite: bool = setting(help="Start --out afresh, discarding its records.", default=False)
 
     def __post_init__(self):
         if self.k < 0:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from creative4u_small.settings import setting
 
 
 ACTIVATION_CHECKPOINTING_HELP = (
@@ -10,38 +12,34 @@ ACTIVATION_CHECKPOINTING_HELP = (
 )
 
 
-def _help(text: str, **kw):
-    return field(metadata={"help": text}, **kw)
-
-
 @dataclass(frozen=True)
 class TeacherSFTConfig:
     """CoT-SFT on the teacher format, loss on the completion only, both image orders."""
 
-    model: str = _help("Model folder (Hugging Face format, safetensors) to fine-tune.")
-    data: str = _help("CreativePair JSONL whose pairs carry a protocol-format `rationale`.")
-    out: str = _help("Run folder: run config, checkpoints, then the trained model.")
-    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tune).", default=0)
-    lora_alpha: int = _help("LoRA alpha; 0 means 2 × rank.", default=0)
-    lora_dropout: float = _help("LoRA dropout.", default=0.0)
-    epochs: float = _help("Passes over the data (ignored when max_steps > 0).", default=1.0)
-    max_steps: int = _help("Optimizer steps; -1 runs `epochs` passes.", default=-1)
-    batch_size: int = _help("Rows per device per step (each pair gives two rows, one per order).", default=8)
-    grad_accum: int = _help("Gradient accumulation steps.", default=1)
-    learning_rate: float = _help("Peak learning rate (3e-4 learns the from-scratch presets; 1e-3 stalls).", default=3e-4)
-    warmup_ratio: float = _help("Share of steps spent warming the learning rate up.", default=0.03)
-    lr_scheduler: str = _help("Learning-rate schedule after warm-up (transformers name: cosine, linear, constant_with_warmup, ...).", default="cosine")
-    weight_decay: float = _help("AdamW weight decay.", default=0.0)
-    decision_weight: float = _help("Loss weight of the comparison tokens (the >, =, < of each protocol line) against 1 for the rest of the rationale; 1 is plain SFT.", default=10.0)
-    activation_checkpointing: bool = _help(ACTIVATION_CHECKPOINTING_HELP, default=False)
-    both_orders: bool = _help("Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
-    save_steps: int = _help("Checkpoint every N steps (for --resume).", default=200)
-    save_total_limit: int = _help("Checkpoints kept.", default=2)
-    logging_steps: int = _help("Log the loss every N steps.", default=10)
-    seed: int = _help("Random seed.", default=0)
-    num_workers: int = _help("DataLoader worker processes.", default=0)
-    resume: bool = _help("Continue from the last checkpoint in --out (same settings).", default=False)
-    overwrite: bool = _help("Replace whatever --out holds.", default=False)
+    model: str = setting(help="Model folder (Hugging Face format, safetensors) to fine-tune.")
+    data: str = setting(help="CreativePair JSONL whose pairs carry a protocol-format `rationale`.")
+    out: str = setting(help="Run folder: run config, checkpoints, then the trained model.")
+    lora_r: int = setting(help="LoRA rank; 0 trains every weight (full fine-tune).", default=0)
+    lora_alpha: int = setting(help="LoRA alpha; 0 means 2 × rank.", default=0)
+    lora_dropout: float = setting(help="LoRA dropout.", default=0.0)
+    epochs: float = setting(help="Passes over the data (ignored when max_steps > 0).", default=1.0)
+    max_steps: int = setting(help="Optimizer steps; -1 runs `epochs` passes.", default=-1)
+    batch_size: int = setting(help="Rows per device per step (each pair gives two rows, one per order).", default=8)
+    grad_accum: int = setting(help="Gradient accumulation steps.", default=1)
+    learning_rate: float = setting(help="Peak learning rate (3e-4 learns the from-scratch presets; 1e-3 stalls).", default=3e-4)
+    warmup_ratio: float = setting(help="Share of steps spent warming the learning rate up.", default=0.03)
+    lr_scheduler: str = setting(help="Learning-rate schedule after warm-up (transformers name: cosine, linear, constant_with_warmup, ...).", default="cosine")
+    weight_decay: float = setting(help="AdamW weight decay.", default=0.0)
+    decision_weight: float = setting(help="Loss weight of the comparison tokens (the >, =, < of each protocol line) against 1 for the rest of the rationale; 1 is plain SFT.", default=10.0)
+    activation_checkpointing: bool = setting(help=ACTIVATION_CHECKPOINTING_HELP, default=False)
+    both_orders: bool = setting(help="Train on both image orders (swapped rationale and label) to fight position bias.", default=True)
+    save_steps: int = setting(help="Checkpoint every N steps (for --resume).", default=200)
+    save_total_limit: int = setting(help="Checkpoints kept.", default=2)
+    logging_steps: int = setting(help="Log the loss every N steps.", default=10)
+    seed: int = setting(help="Random seed.", default=0)
+    num_workers: int = setting(help="DataLoader worker processes.", default=0)
+    resume: bool = setting(help="Continue from the last checkpoint in --out (same settings).", default=False)
+    overwrite: bool = setting(help="Replace whatever --out holds.", default=False)
 
     def __post_init__(self):
         if self.lora_r < 0 or self.lora_alpha < 0:
@@ -68,34 +66,43 @@ class TeacherSFTConfig:
 
     def training_args(self, output_dir: str):
         """trl's SFTConfig: no length cut (image tokens would be cut), bf16 off on CPU, completion-only loss."""
-        import torch
         from trl import SFTConfig
 
         from creative4u_small.distill.schedule import warmup_steps
 
         return SFTConfig(
-            output_dir=output_dir,
+            **teacher_training_args(self, output_dir),
             max_length=None,
-            activation_checkpointing=self.activation_checkpointing,
             completion_only_loss=True,
-            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-            use_cpu=not torch.cuda.is_available(),
-            num_train_epochs=self.epochs,
-            max_steps=self.max_steps,
-            per_device_train_batch_size=self.batch_size,
-            gradient_accumulation_steps=self.grad_accum,
-            learning_rate=self.learning_rate,
             warmup_steps=warmup_steps(self.warmup_ratio, self.max_steps),
             weight_decay=self.weight_decay,
             lr_scheduler_type=self.lr_scheduler,
-            save_strategy="steps",
-            save_steps=self.save_steps,
-            save_total_limit=self.save_total_limit,
-            logging_steps=self.logging_steps,
-            seed=self.seed,
             dataloader_num_workers=self.num_workers,
-            report_to=[],
-            remove_unused_columns=False,
-            disable_tqdm=True,
-            ddp_find_unused_parameters=False,
         )
+
+
+def teacher_training_args(config, output_dir: str) -> dict:
+    """The trainer arguments both teacher stages (SFT, GRPO) set alike from their configs: bf16 only on a GPU
+    that has it, checkpoints every ``save_steps`` for --resume, no tqdm and no reporting (the CLI draws a bar)."""
+    import torch
+
+    return dict(
+        output_dir=output_dir,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        use_cpu=not torch.cuda.is_available(),
+        activation_checkpointing=config.activation_checkpointing,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        report_to=[],
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,
+    )

@@ -60,9 +60,8 @@ class PairedOrderSampler:
 
     With both orders in one batch, whatever the loss gains by favouring a position (say,
     Creative A) in one row it loses in the other, so the batch's gradient is the image
-    comparison itself. On a verdict-only task the `small` preset reached 70% held-out accuracy
-    in 300 steps with rows shuffled independently (the trl default) and 84% with this. An odd
-    batch size splits one pair per batch.
+    comparison itself (the README has the held-out accuracy with and without it). An odd batch
+    size splits one pair per batch.
     """
 
     def __init__(self, rows: int, seed: int = 0):
@@ -136,18 +135,18 @@ def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model
 
     dataset = prompt_completion_dataset(pairs, both_orders=config.both_orders, with_completion=True, upright=True)
     collator = DataCollatorForVisionLanguageModeling(processor, max_length=None, completion_only_loss=True)
-    return weighted_sft_trainer_class()(
+    trainer = weighted_sft_trainer_class()(
         model=model,
         args=config.training_args(str(Path(config.out) / teacher_run.CHECKPOINT_DIR)),
         train_dataset=dataset,
         processing_class=processor,
         data_collator=collator,
         peft_config=teacher_run.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout),
-        callbacks=[teacher_run.progress_callback(progress)],
         decision_ids=protocol.decision_token_ids(processor.tokenizer),
         decision_weight=config.decision_weight,
         paired_orders=config.both_orders,  # prompt_completion_dataset lays rows out AB, BA per pair
     )
+    return teacher_run.report_to(trainer, progress, Path(config.out))
 
 
 def train_sft(config: TeacherSFTConfig, progress=None) -> dict:

@@ -86,16 +86,29 @@ def load_teacher(path: str, notes: dict):
     return model, processor
 
 
-def progress_callback(progress):
-    """A transformers TrainerCallback reporting ``progress(step, max_steps)`` (None for no reporting)."""
-    from transformers import TrainerCallback
+LOG_FILE = "train_log.jsonl"
 
-    class _Progress(TrainerCallback):
+
+def report_to(trainer, progress, out: Path):
+    """Steps go to ``progress(step, max_steps)`` (the CLI's bar with its ETA) and the trainer's log dicts to
+    ``out/train_log.jsonl``, instead of trl printing raw ``{'loss': ...}`` lines; returns the trainer."""
+    from transformers import PrinterCallback, TrainerCallback
+
+    log_file = Path(out) / LOG_FILE
+
+    class _Report(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             if progress is not None and state.is_world_process_zero:
                 progress(state.global_step, state.max_steps)
 
-    return _Progress()
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and state.is_world_process_zero:
+                with open(log_file, "a") as fh:
+                    fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(_Report())
+    return trainer
 
 
 def save_final(trainer, processor, out: Path, stage: str, config, results: dict):

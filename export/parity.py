@@ -65,6 +65,16 @@ def compare(reference: np.ndarray, exported: np.ndarray, floors: Floors, margin:
     return figures
 
 
+def failed_run(reference: np.ndarray, floors: Floors, margin: float, min_decisive: int, reason: str) -> dict:
+    """Figures for an exported path that could not run at all: the reference's real pair and decisive
+    counts, no agreement and no deltas (nothing was computed to compare), status failed."""
+    pr = p_a(np.asarray(reference, np.float64))
+    return {"pairs": int(pr.shape[0]), "rows": int(np.asarray(reference).shape[0]),
+            "decisive": int((np.abs(pr - 0.5) >= margin).sum()), "agreeing": 0, "agreement": None,
+            "max_abs_dlogit": None, "max_abs_dp_a": None, "margin": margin, "min_decisive": min_decisive,
+            "floor_agreement": floors.agreement, "floor_max_dp_a": floors.max_dp, "status": "failed", "reason": reason}
+
+
 def overall_status(parity: dict) -> str:
     """failed if any precision failed; passed only if every precision passed; else unverified."""
     states = [v["status"] for v in parity.values()]
@@ -153,8 +163,9 @@ def parity_markdown(parity: dict, status: str, source: str) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for prec, f in parity.items():
         agreement = "n/a" if f["agreement"] is None else f"{f['agreement']:.2%} ({f['agreeing']}/{f['decisive']})"
+        dlogit, dp_a = ("n/a" if f[k] is None else f"{f[k]:.3e}" for k in ("max_abs_dlogit", "max_abs_dp_a"))
         lines.append(f"| {prec} | {', '.join(f.get('graphs', []))} | {f['pairs']} | {f['decisive']} | {agreement} | "
-                     f"{f['max_abs_dlogit']:.3e} | {f['max_abs_dp_a']:.3e} | {f['status']} |")
+                     f"{dlogit} | {dp_a} | {f['status']} |")
     lines += ["", "Floors: decisive = PyTorch |p_a - 0.5| >= margin; agreement floor per precision; "
               "each precision also caps max |dp_a| (the INT8 ceiling is --int8-max-dp).", ""]
     for prec, f in parity.items():
@@ -162,3 +173,34 @@ def parity_markdown(parity: dict, status: str, source: str) -> str:
         lines.append(f"- {prec}: margin {f['margin']}, min decisive {f['min_decisive']}, agreement floor "
                      f"{f['floor_agreement']:.2%}, max |dp_a| ceiling {floor_dp}" + (f" — {f['reason']}" if f.get("reason") else ""))
     return "\n".join(lines) + "\n"
+
+
+def decoder_check(model, processor, items, folder: Path, entries: dict, threads: int = 0) -> dict:
+    """ORT prefill + one greedy step against the PyTorch wrappers on a small padded batch."""
+    import onnxruntime as ort
+    import torch
+
+    from creative4u_small.export.wrappers import PrefillGraph, StepGraph, VisionGraph
+
+    batch = next(batches(processor, items, len(items)))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    prefill = ort.InferenceSession(str(folder / entries[mf.DECODER_PREFILL].file), opts, providers=["CPUExecutionProvider"])
+    step = ort.InferenceSession(str(folder / entries[mf.DECODER_STEP].file), opts, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        feats = VisionGraph(model, batch.pixel_values.shape[-1])(batch.pixel_values)
+        rows = feats[batch.image_index].reshape(batch.input_ids.shape[0], -1, feats.shape[-1])
+        ref_logits, *ref_present = PrefillGraph(model)(batch.input_ids, batch.attention_mask, rows)
+        nxt = ref_logits.argmax(-1, keepdim=True)
+        mask2 = torch.cat([batch.attention_mask, torch.ones_like(nxt)], 1)
+        ref_step, *_ = StepGraph(model)(nxt, mask2, *ref_present)
+    out = prefill.run(None, {"input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy(),
+                             "image_embeds": rows.numpy()})
+    past_names = [i.name for i in step.get_inputs()][2:]
+    out2 = step.run(None, {"input_ids": nxt.numpy(), "attention_mask": mask2.numpy(), **dict(zip(past_names, out[1:]))})
+    d1 = float(np.abs(out[0] - ref_logits.numpy()).max())
+    d2 = float(np.abs(out2[0] - ref_step.numpy()).max())
+    return {"rows": int(batch.input_ids.shape[0]), "prefill_max_abs_dlogit": d1, "step_max_abs_dlogit": d2,
+            "max_abs_dlogit": max(d1, d2)}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from creative4u_small.runtime import manifest as mf
+
 QUANT_OPS = ("MatMul", "Gemm")
 MIN_QUANT_COLUMNS = 16  # a weight MatMul with fewer output columns (the 2-logit verdict head) stays float
 MIN_QUANT_WEIGHTS = 128 * 128  # a smaller weight MatMul stays float: INT8 gains it nothing
@@ -150,3 +152,59 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
         for leftover in Path(dst).parent.glob("augmented_model*.onnx"):
             leftover.unlink(missing_ok=True)
     return dst
+
+
+def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model, progress) -> dict:
+    """INT8 variants into ``tmp``/``entries``; returns what calibrated them.
+
+    ``--int8``: dynamic INT8 for every graph, vision included — on the CPU it runs integer GEMMs,
+    where the static QDQ graphs (made for TensorRT) gain little over fp32. ``--trt``: static QDQ vision and
+    judge graphs calibrated on real pairs, the explicit-quantization form TensorRT builds from.
+    """
+    from creative4u_small.export.graphs import _io_spec
+
+    def add(key: str, source: str, precision: str, settings: dict) -> None:
+        inputs, outputs = _io_spec(tmp / f"{key}.onnx")
+        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source, settings)
+
+    calibration: dict = {"int8": "dynamic (no calibration)"} if cfg.int8 else {}
+    if cfg.int8:
+        graphs = [mf.VISION, mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
+        for i, key in enumerate(graphs):
+            progress("INT8 graphs (dynamic)", i, len(graphs))
+            settings = quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx", cfg.int8_min_weights)
+            add(key + ".int8", key, "int8", settings)
+    if not cfg.trt:
+        return calibration
+    from creative4u_small.export import parity as P
+
+    batches = list(P.batches(processor, calib_items, cfg.batch_size))
+    vc = model.config.vision_config
+    patches = (vc.image_size // vc.patch_size) ** 2
+    n_images = sum(len(b.pixel_values) for b in batches)
+    keep = calibration_budget(vision_bytes_per_image(vc.num_hidden_layers, patches, vc.hidden_size, vc.intermediate_size),
+                                cfg.calib_memory_mb, n_images)
+    vision_feeds = split_feeds([{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches], 2)[: (keep + 1) // 2]
+    calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
+    progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
+    quantize_static_qdq(tmp / entries[mf.VISION].file, tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
+    add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq", QDQ_SETTINGS)
+
+    progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
+    drv = P.OrtVerdictDriver(tmp / entries[mf.VISION].file, tmp / entries[mf.JUDGE].file, threads=cfg.threads)
+    tc = model.config.text_config
+    feeds, rows = [], 0
+    for b in batches:
+        emb = drv.image_embeds(b.pixel_values.numpy())
+        idx = b.image_index.numpy()
+        feeds.append({mf.JUDGE_INPUTS[0]: b.input_ids.numpy(), mf.JUDGE_INPUTS[1]: b.attention_mask.numpy(),
+                      mf.JUDGE_INPUTS[2]: emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])})
+        rows += len(idx)
+    per_row = vision_bytes_per_image(tc.num_hidden_layers, feeds[0][mf.JUDGE_INPUTS[0]].shape[1], tc.hidden_size,
+                                       tc.intermediate_size)
+    keep = calibration_budget(per_row, cfg.calib_memory_mb, rows)
+    judge_feeds = split_feeds(feeds, 2)[: (keep + 1) // 2]
+    calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
+    quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
+    add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq", QDQ_SETTINGS)
+    return calibration

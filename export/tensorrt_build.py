@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.runtime import manifest as mf
 
 Shape = tuple[int, ...]
@@ -62,20 +63,6 @@ def judge_profile(min_seq: int, max_seq: int, image_seq_len: int, hidden: int, m
     ids = ((1, min_seq), (rows, seq), (max_rows, max_seq))
     emb = ((1, 2 * image_seq_len, hidden), (rows, 2 * image_seq_len, hidden), (max_rows, 2 * image_seq_len, hidden))
     return Profile({mf.JUDGE_INPUTS[0]: ids, mf.JUDGE_INPUTS[1]: ids, mf.JUDGE_INPUTS[2]: emb})
-
-
-def step_profile(num_layers: int, kv_heads: int, head_dim: int, min_past: int, max_past: int, max_rows: int,
-                 opt_rows: int = 1) -> Profile:
-    """Decoder step: the cache grows from the prompt (``min_past``) to prompt + rationale (``max_past``)."""
-    rows = _opt(1, max_rows, opt_rows)
-    opt_past = (min_past + max_past) // 2
-    shapes = {
-        mf.STEP_INPUTS[0]: ((1, 1), (rows, 1), (max_rows, 1)),
-        mf.STEP_INPUTS[1]: ((1, min_past + 1), (rows, opt_past + 1), (max_rows, max_past + 1)),
-    }
-    for name in mf.past_names(num_layers):
-        shapes[name] = ((1, kv_heads, min_past, head_dim), (rows, kv_heads, opt_past, head_dim), (max_rows, kv_heads, max_past, head_dim))
-    return Profile(shapes)
 
 
 def engine_file_name(graph_key: str, trt_version: str, gpu_name: str) -> str:
@@ -178,53 +165,16 @@ def build_engines(out_dir: Path, sources: dict[str, tuple[str, Path]], profiles:
             "engines": engines}
 
 
-class EngineRunner:
-    """Runs one serialized engine with the TensorRT 10/11 tensor API (device buffers from torch.cuda)."""
-
-    def __init__(self, trt, path: Path):
-        self.trt = trt
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self.engine = self.runtime.deserialize_cuda_engine(Path(path).read_bytes())
-        if self.engine is None:
-            raise RuntimeError(f"TensorRT cannot load {Path(path).name}; it was built for another TensorRT version or GPU")
-        self.context = self.engine.create_execution_context()
-        self.names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-
-    def _is_input(self, name: str) -> bool:
-        return self.engine.get_tensor_mode(name) == self.trt.TensorIOMode.INPUT
-
-    def run(self, feeds: dict) -> dict:
-        import numpy as np
-        import torch
-
-        keep = []
-        for name in filter(self._is_input, self.names):
-            arr = np.ascontiguousarray(feeds[name], dtype=self.trt.nptype(self.engine.get_tensor_dtype(name)))
-            t = torch.from_numpy(arr).cuda()
-            self.context.set_input_shape(name, tuple(arr.shape))
-            self.context.set_tensor_address(name, t.data_ptr())
-            keep.append(t)
-        outputs = {}
-        for name in (n for n in self.names if not self._is_input(n)):
-            dtype = torch.from_numpy(np.empty(0, dtype=self.trt.nptype(self.engine.get_tensor_dtype(name)))).dtype
-            t = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=dtype, device="cuda")
-            self.context.set_tensor_address(name, t.data_ptr())
-            outputs[name] = t
-        stream = torch.cuda.current_stream()
-        if not self.context.execute_async_v3(stream.cuda_stream):
-            raise RuntimeError("TensorRT execution failed; see the TensorRT log above")
-        stream.synchronize()
-        return {k: v.cpu().numpy() for k, v in outputs.items()}
-
-
 class EngineVerdictDriver:
-    """The verdict path on the vision and judge engines (same interface as ``parity.OrtVerdictDriver``)."""
+    """The verdict path on the vision and judge engines (same interface as ``parity.OrtVerdictDriver``),
+    run by the runtime's own engine runner, so parity checks the code users run."""
 
     def __init__(self, export_dir: Path, section: dict):
-        trt, _ = check_tensorrt()
+        from creative4u_small.runtime.backends import TrtGraph
+
         engines = section["engines"]
-        self.vision = EngineRunner(trt, Path(export_dir) / engines[mf.VISION]["file"])
-        self.judge = EngineRunner(trt, Path(export_dir) / engines[mf.JUDGE]["file"])
+        self.vision = TrtGraph(Path(export_dir) / engines[mf.VISION]["file"])
+        self.judge = TrtGraph(Path(export_dir) / engines[mf.JUDGE]["file"])
 
     def logits(self, input_ids, attention_mask, pixel_values, image_index):
         import numpy as np
@@ -234,3 +184,30 @@ class EngineVerdictDriver:
         rows = emb[index].reshape(index.shape[0], -1, emb.shape[-1])
         feeds = dict(zip(mf.JUDGE_INPUTS, (input_ids, attention_mask, rows)))
         return self.judge.run(feeds)[mf.JUDGE_OUTPUTS[0]]
+
+
+def fixed_prompt_len(spec: mf.PromptSpec) -> int:
+    """Tokens of the judge prompt with both slots empty (the shortest prompt)."""
+    return sum(len(p["ids"]) for p in spec.pieces if "ids" in p) + 2 * len(spec.image_block_ids)
+
+
+def trt_profiles(cfg: ExportConfig, spec: mf.PromptSpec, dims: mf.ModelDims, image_size: int) -> dict:
+    """Vision and judge profiles: rows up to trt_max_rows, sequence from the fixed prompt to trt_max_seq."""
+    lo = fixed_prompt_len(spec)
+    hi = cfg.trt_max_seq or lo + 128
+    return {
+        mf.VISION: vision_profile(image_size, cfg.trt_max_images),
+        mf.JUDGE: judge_profile(lo, hi, dims.image_seq_len, dims.hidden_size, cfg.trt_max_rows),
+    }
+
+
+def build_export_engines(cfg: ExportConfig, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
+    """Engines from the QDQ graphs with the export's profiles; returns the manifest's ``tensorrt`` section."""
+    profiles = trt_profiles(cfg, spec, dims, pre.image_size)
+    sources = {mf.VISION: (mf.VISION + ".int8-qdq", tmp / entries[mf.VISION + ".int8-qdq"].file),
+               mf.JUDGE: (mf.JUDGE + ".int8-qdq", tmp / entries[mf.JUDGE + ".int8-qdq"].file)}
+    progress("TensorRT engines", 0, len(sources))
+    section = build_engines(tmp, sources, profiles, cfg.trt_workspace_mb)
+    section["onnxruntime_ep"] = ort_trt_provider_options({sources[r][0]: p for r, p in profiles.items()},
+                                                           workspace_mb=cfg.trt_workspace_mb)
+    return section

@@ -5,14 +5,14 @@ and an ensemble for the verdict path: vision -> pair_rows -> judge. ``pair_rows`
 ONNX graph (Reshape) that turns per-image embeddings [2R, S, H] (Creative A of row r at 2r,
 Creative B at 2r + 1) into the judge's [R, 2S, H]; Triton ensembles cannot reshape between steps.
 
-Configs are written as protobuf text format by a small serializer and read back by the matching
-parser, which also lets tests check them without ``tritonclient``.
+Configs are ``inference.ModelConfig`` messages of Triton's own schema (vendored in
+``vendor/triton_model_config_pb2``), written with protobuf's ``text_format``, so a field Triton does not
+know cannot be written.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -22,153 +22,35 @@ TRITON_DIR = "triton"
 PAIR_ROWS = "pair_rows"
 TRITON_DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32",
                  "bool": "TYPE_BOOL", "int8": "TYPE_INT8", "uint8": "TYPE_UINT8"}
-_ENUMS = re.compile(r"^(TYPE_[A-Z0-9]+|KIND_[A-Z]+)$")
+CONFIG_FILE = "config.pbtxt"
 
 
-class Enum(str):
-    """A protobuf enum value (written unquoted)."""
+def _schema():
+    from creative4u_small.export.vendor import triton_model_config_pb2
 
-
-# ---------------------------------------------------------------- text format
-
-
-def to_pbtxt(message: dict, indent: int = 0) -> str:
-    """Serialise nested dicts/lists as protobuf text format (repeated scalars as ``[a, b]``)."""
-    pad = "  " * indent
-    lines = []
-    for key, value in message.items():
-        if isinstance(value, dict):
-            lines += [f"{pad}{key} {{", to_pbtxt(value, indent + 1), f"{pad}}}"]
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            blocks = [f"{pad}  {{\n{to_pbtxt(v, indent + 2)}\n{pad}  }}" for v in value]
-            lines.append(f"{pad}{key} [\n" + ",\n".join(blocks) + f"\n{pad}]")
-        elif isinstance(value, list):
-            lines.append(f"{pad}{key}: [ {', '.join(_scalar(v) for v in value)} ]")
-        else:
-            lines.append(f"{pad}{key}: {_scalar(value)}")
-    return "\n".join(lines)
-
-
-def _scalar(v) -> str:
-    if isinstance(v, Enum):
-        return str(v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-_TOKEN = re.compile(r'\s*(?:(#[^\n]*)|("(?:[^"\\]|\\.)*")|([{}\[\]:,])|([A-Za-z0-9_.+\-]+))')
-
-
-def _tokens(text: str):
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            if text[pos:].strip():
-                raise ValueError(f"pbtxt: unexpected character {text[pos]!r} at offset {pos}")
-            return
-        pos = m.end()
-        if m.group(1):
-            continue
-        tok = m.group(2) or m.group(3) or m.group(4)
-        if tok:
-            yield tok
-
-
-def parse_pbtxt(text: str) -> dict:
-    """Parse protobuf text format into nested dicts; repeated fields become lists. Raises ValueError."""
-    toks = list(_tokens(text))
-    pos = 0
-
-    def value(tok):
-        if tok.startswith('"'):
-            return bytes(tok[1:-1], "utf-8").decode("unicode_escape")
-        if re.fullmatch(r"-?\d+", tok):
-            return int(tok)
-        if re.fullmatch(r"-?\d*\.\d+(e-?\d+)?", tok):
-            return float(tok)
-        if tok in ("true", "false"):
-            return tok == "true"
-        if _ENUMS.match(tok) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", tok):
-            return Enum(tok)
-        raise ValueError(f"pbtxt: bad value {tok!r}")
-
-    def message(end):
-        nonlocal pos
-        out: dict = {}
-        while pos < len(toks) and toks[pos] != end:
-            key = toks[pos]
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise ValueError(f"pbtxt: expected a field name, got {key!r}")
-            pos += 1
-            if pos < len(toks) and toks[pos] == ":":
-                pos += 1
-            if pos >= len(toks):
-                raise ValueError(f"pbtxt: field {key!r} has no value")
-            tok = toks[pos]
-            if tok == "{":
-                pos += 1
-                val = message("}")
-                pos += 1
-            elif tok == "[":
-                pos += 1
-                val = []
-                while toks[pos] != "]":
-                    if toks[pos] == "{":
-                        pos += 1
-                        val.append(message("}"))
-                        pos += 1
-                    else:
-                        val.append(value(toks[pos]))
-                        pos += 1
-                    if toks[pos] == ",":
-                        pos += 1
-                    elif toks[pos] != "]":
-                        raise ValueError(f"pbtxt: expected ',' or ']' in {key!r}, got {toks[pos]!r}")
-                pos += 1
-            else:
-                val = value(tok)
-                pos += 1
-            if key in out:
-                prev = out[key] if isinstance(out[key], list) else [out[key]]
-                out[key] = prev + (val if isinstance(val, list) else [val])
-            else:
-                out[key] = val
-        if end == "}" and pos >= len(toks):
-            raise ValueError("pbtxt: unbalanced braces (missing '}')")
-        return out
-
-    result = message(None)
-    if pos != len(toks):
-        raise ValueError(f"pbtxt: unexpected {toks[pos]!r}")
-    return result
+    return triton_model_config_pb2
 
 
 # ---------------------------------------------------------------- model configs
 
 
-def _tensors(spec: dict) -> list[dict]:
-    out = []
+def _add_tensors(field, spec: dict) -> None:
+    pb = _schema()
     for name, s in spec.items():
         if s["dtype"] not in TRITON_DTYPES:
             raise ValueError(f"tensor {name}: dtype {s['dtype']} has no Triton type")
-        out.append({"name": name, "data_type": Enum(TRITON_DTYPES[s["dtype"]]),
-                    "dims": [d if isinstance(d, int) else -1 for d in s["shape"]]})
-    return out
+        field.add(name=name, data_type=pb.DataType.Value(TRITON_DTYPES[s["dtype"]]),
+                  dims=[d if isinstance(d, int) else -1 for d in s["shape"]])
 
 
-def model_config(name: str, platform: str, entry: mf.GraphEntry, kind: str) -> dict:
-    return {
-        "name": name,
-        "platform": platform,
-        "max_batch_size": 0,
-        "input": _tensors(entry.inputs),
-        "output": _tensors(entry.outputs),
-        "instance_group": [{"count": 1, "kind": Enum(kind)}],
-    }
+def model_config(name: str, platform: str, entry: mf.GraphEntry, kind: str):
+    """One graph as a Triton model (``kind``: KIND_CPU or KIND_GPU); returns a ``ModelConfig`` message."""
+    pb = _schema()
+    config = pb.ModelConfig(name=name, platform=platform, max_batch_size=0)
+    _add_tensors(config.input, entry.inputs)
+    _add_tensors(config.output, entry.outputs)
+    config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.Kind.Value(kind))
+    return config
 
 
 def pair_rows_graph(path: Path, image_seq_len: int, hidden: int, opset: int) -> mf.GraphEntry:
@@ -188,29 +70,22 @@ def pair_rows_graph(path: Path, image_seq_len: int, hidden: int, opset: int) -> 
                          {"pair_embeds": {"dtype": "float32", "shape": ["rows", 2 * image_seq_len, hidden]}})
 
 
-def ensemble_config(name: str, vision: str, judge: str, vision_entry: mf.GraphEntry, judge_entry: mf.GraphEntry) -> dict:
+def ensemble_config(name: str, vision: str, judge: str, vision_entry: mf.GraphEntry, judge_entry: mf.GraphEntry):
     """vision(pixel_values) -> pair_rows -> judge(input_ids, attention_mask, rows) -> verdict_logits."""
+    pb = _schema()
     ids, mask, emb = mf.JUDGE_INPUTS
-    inputs = {mf.VISION_INPUTS[0]: vision_entry.inputs[mf.VISION_INPUTS[0]], ids: judge_entry.inputs[ids],
-              mask: judge_entry.inputs[mask]}
-    return {
-        "name": name,
-        "platform": "ensemble",
-        "max_batch_size": 0,
-        "input": _tensors(inputs),
-        "output": _tensors({mf.JUDGE_OUTPUTS[0]: judge_entry.outputs[mf.JUDGE_OUTPUTS[0]]}),
-        "ensemble_scheduling": {"step": [
-            {"model_name": vision, "model_version": -1,
-             "input_map": {"key": mf.VISION_INPUTS[0], "value": mf.VISION_INPUTS[0]},
-             "output_map": {"key": mf.VISION_OUTPUTS[0], "value": "per_image_embeds"}},
-            {"model_name": PAIR_ROWS, "model_version": -1,
-             "input_map": {"key": "image_embeds", "value": "per_image_embeds"},
-             "output_map": {"key": "pair_embeds", "value": "row_embeds"}},
-            {"model_name": judge, "model_version": -1,
-             "input_map": [{"key": ids, "value": ids}, {"key": mask, "value": mask}, {"key": emb, "value": "row_embeds"}],
-             "output_map": {"key": mf.JUDGE_OUTPUTS[0], "value": mf.JUDGE_OUTPUTS[0]}},
-        ]},
-    }
+    config = pb.ModelConfig(name=name, platform="ensemble", max_batch_size=0)
+    _add_tensors(config.input, {mf.VISION_INPUTS[0]: vision_entry.inputs[mf.VISION_INPUTS[0]], ids: judge_entry.inputs[ids],
+                                mask: judge_entry.inputs[mask]})
+    _add_tensors(config.output, {mf.JUDGE_OUTPUTS[0]: judge_entry.outputs[mf.JUDGE_OUTPUTS[0]]})
+    steps = config.ensemble_scheduling.step
+    steps.add(model_name=vision, model_version=-1, input_map={mf.VISION_INPUTS[0]: mf.VISION_INPUTS[0]},
+              output_map={mf.VISION_OUTPUTS[0]: "per_image_embeds"})
+    steps.add(model_name=PAIR_ROWS, model_version=-1, input_map={"image_embeds": "per_image_embeds"},
+              output_map={"pair_embeds": "row_embeds"})
+    steps.add(model_name=judge, model_version=-1, input_map={ids: ids, mask: mask, emb: "row_embeds"},
+              output_map={mf.JUDGE_OUTPUTS[0]: mf.JUDGE_OUTPUTS[0]})
+    return config
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -221,10 +96,10 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _write_config(folder: Path, config: dict) -> None:
-    text = to_pbtxt(config) + "\n"
-    parse_pbtxt(text)  # never write a config the parser cannot read back
-    (folder / "config.pbtxt").write_text(text)
+def _write_config(folder: Path, config) -> None:
+    from google.protobuf import text_format
+
+    (folder / CONFIG_FILE).write_text(text_format.MessageToString(config))
 
 
 def write_repository(export_dir: Path, graphs: dict[str, mf.GraphEntry], dims: mf.ModelDims, opset: int,

@@ -143,7 +143,12 @@ def open_ort(path: Path, backend: str, threads: int = 0, device_id: int = 0) -> 
 
 
 class TrtGraph:
-    """A deserialised TensorRT engine with one execution context (serialised by a lock)."""
+    """A deserialised TensorRT engine with one execution context (calls serialised by a lock).
+
+    Device buffers are allocated on the first call and kept: a tensor is reallocated only when a
+    call needs more bytes than it holds, so a steady batch shape costs no cudaMalloc per call.
+    ``close`` frees them (the exporter's parity check and the runtime both use this class).
+    """
 
     def __init__(self, path: Path, device_id: int = 0):
         mods = _tensorrt_modules()
@@ -162,6 +167,7 @@ class TrtGraph:
         self.inputs = [n for n in names if is_input[n]]
         self.output_names = [n for n in names if not is_input[n]]
         self.dtypes = {n: np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(n))) for n in names}
+        self._buffers: dict[str, tuple[int, int]] = {}  # tensor name -> (device pointer, bytes)
         self._lock = threading.Lock()
 
     def _call(self, result):
@@ -170,35 +176,51 @@ class TrtGraph:
             raise BackendError(f"CUDA call failed with error {err}")
         return rest[0] if len(rest) == 1 else (rest or None)
 
+    def _device(self, name: str, nbytes: int) -> int:
+        """The tensor's device buffer, grown when ``nbytes`` does not fit, bound to the context."""
+        ptr, size = self._buffers.get(name, (0, 0))
+        if nbytes > size or not ptr:
+            if ptr:
+                self._call(self.cudart.cudaFree(ptr))
+                self._buffers.pop(name)
+            size = max(nbytes, 1)
+            ptr = self._call(self.cudart.cudaMalloc(size))
+            self._buffers[name] = (ptr, size)
+        self.context.set_tensor_address(name, ptr)
+        return ptr
+
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         cudart = self.cudart
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         with self._lock:
-            buffers = []
-            try:
-                for name in self.inputs:
-                    host = np.ascontiguousarray(feeds[name], dtype=self.dtypes[name])
-                    self.context.set_input_shape(name, host.shape)
-                    ptr = self._call(cudart.cudaMalloc(max(host.nbytes, 1)))
-                    buffers.append(ptr)
-                    self._call(cudart.cudaMemcpyAsync(ptr, host.ctypes.data, host.nbytes, h2d, self.stream))
-                    self.context.set_tensor_address(name, ptr)
-                outs = {}
-                for name in self.output_names:
-                    host = np.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name])
-                    ptr = self._call(cudart.cudaMalloc(max(host.nbytes, 1)))
-                    buffers.append(ptr)
-                    self.context.set_tensor_address(name, ptr)
-                    outs[name] = (host, ptr)
-                if not self.context.execute_async_v3(self.stream):
-                    raise BackendError("TensorRT execution failed (shapes outside the engine's optimisation profile?)")
-                for host, ptr in outs.values():
-                    self._call(cudart.cudaMemcpyAsync(host.ctypes.data, ptr, host.nbytes, d2h, self.stream))
-                self._call(cudart.cudaStreamSynchronize(self.stream))
-                return {name: host for name, (host, _) in outs.items()}
-            finally:
-                for ptr in buffers:
-                    cudart.cudaFree(ptr)
+            for name in self.inputs:
+                host = np.ascontiguousarray(feeds[name], dtype=self.dtypes[name])
+                self.context.set_input_shape(name, host.shape)
+                ptr = self._device(name, host.nbytes)
+                self._call(cudart.cudaMemcpyAsync(ptr, host.ctypes.data, host.nbytes, h2d, self.stream))
+            outs = {}
+            for name in self.output_names:
+                host = np.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name])
+                outs[name] = (host, self._device(name, host.nbytes))
+            if not self.context.execute_async_v3(self.stream):
+                raise BackendError("TensorRT execution failed (shapes outside the engine's optimisation profile?)")
+            for host, ptr in outs.values():
+                self._call(cudart.cudaMemcpyAsync(host.ctypes.data, ptr, host.nbytes, d2h, self.stream))
+            self._call(cudart.cudaStreamSynchronize(self.stream))
+            return {name: host for name, (host, _) in outs.items()}
+
+    def close(self) -> None:
+        """Free the device buffers (the next ``run`` allocates again)."""
+        with self._lock:
+            while self._buffers:
+                _, (ptr, _) = self._buffers.popitem()
+                self.cudart.cudaFree(ptr)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down cudart already
+            pass
 
 
 def open_graph(path: Path, backend: str, threads: int = 0, device_id: int = 0):

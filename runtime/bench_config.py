@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from creative4u_small.settings import setting
 
 from creative4u_small.runtime.backends import BACKENDS
 from creative4u_small.runtime.selector_config import PRECISION_CHOICES
@@ -13,23 +15,23 @@ BASELINES = ("", "transformers")
 
 @dataclass(frozen=True)
 class BenchConfig:
-    export: Path = field(metadata={"help": "Export folder written by `c4u export`."})
-    pairs: Path | None = field(default=None, metadata={"help": "CreativePair JSONL whose images and queries make the workload; synthetic creatives at the export's frame size when absent."})
-    backends: tuple[str, ...] = field(default=("cpu",), metadata={"help": f"Backends to measure side by side ({', '.join(BACKENDS)}); unavailable ones are reported as skipped with the reason."})
-    precisions: tuple[str, ...] = field(default=("fp32", "int8"), metadata={"help": "Graph precisions to measure; int8 is skipped (with the reason) when the export has no INT8 graphs."})
-    baseline: str = field(default="", metadata={"help": "'transformers' also measures the plain PyTorch model (generate with a teacher-style rationale, and the single-pass VerdictScorer) as the baseline; needs --model."})
-    model: Path | None = field(default=None, metadata={"help": "Hugging Face model folder for the transformers baseline (the model the export was made from)."})
-    runs: int = field(default=10, metadata={"help": "Timed compares per backend for the latency percentiles (warm-up runs excluded)."})
-    warmup: int = field(default=2, metadata={"help": "Untimed runs before each measurement (session set-up, allocator and cache warm-up)."})
-    batch_sizes: tuple[int, ...] = field(default=(1, 8, 32), metadata={"help": "Pairs per compare_many call for the pairs-per-second figures."})
-    rank_sizes: tuple[int, ...] = field(default=(8, 16, 32), metadata={"help": "Pool sizes N for the rank timings."})
-    baseline_rank_max: int = field(default=16, metadata={"help": "Largest pool ranked by the baseline (every ordered pair through the scorer grows as N^2)."})
-    generate_tokens: int = field(default=128, metadata={"help": "Rationale tokens for the explain timing and the transformers generate baseline (min_new_tokens equal, so both decode exactly this many)."})
-    explain_runs: int = field(default=3, metadata={"help": "Timed explain compares and baseline generate calls (each decodes generate_tokens tokens)."})
-    threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads (0 = its default); the baseline uses torch's default."})
-    json_out: Path | None = field(default=None, metadata={"help": "Write the full report here as JSON (machine, versions, config, figures, ratios)."})
-    plot: Path | None = field(default=None, metadata={"help": "Write a PNG chart here (needs matplotlib: pip install 'creative4u-small[plot]')."})
-    seed: int = field(default=0, metadata={"help": "Seed for the synthetic workload."})
+    export: Path = setting(help="Export folder written by `c4u export`.")
+    pairs: Path | None = setting(None, "CreativePair JSONL whose images and queries make the workload; synthetic creatives at the export's frame size when absent.")
+    backends: tuple[str, ...] = setting(("cpu",), f"Backends to measure side by side ({', '.join(BACKENDS)}); unavailable ones are reported as skipped with the reason.")
+    precisions: tuple[str, ...] = setting(("fp32", "int8"), "Graph precisions to measure; int8 is skipped (with the reason) when the export has no INT8 graphs.")
+    baseline: str = setting("", "'transformers' also measures the plain PyTorch model (generate with a teacher-style rationale, and the single-pass VerdictScorer) as the baseline; needs --model.")
+    model: Path | None = setting(None, "Hugging Face model folder for the transformers baseline (the model the export was made from).")
+    runs: int = setting(10, "Timed compares per backend for the latency percentiles (warm-up runs excluded).")
+    warmup: int = setting(2, "Untimed runs before each measurement (session set-up, allocator and cache warm-up).")
+    batch_sizes: tuple[int, ...] = setting((1, 8, 32), "Pairs per compare_many call for the pairs-per-second figures.")
+    rank_sizes: tuple[int, ...] = setting((8, 16, 32), "Pool sizes N for the rank timings.")
+    baseline_rank_max: int = setting(16, "Largest pool ranked by the baseline (every ordered pair through the scorer grows as N^2).")
+    generate_tokens: int = setting(128, "Rationale tokens for the explain timing and the transformers generate baseline (min_new_tokens equal, so both decode exactly this many).")
+    explain_runs: int = setting(3, "Timed explain compares and baseline generate calls (each decodes generate_tokens tokens).")
+    threads: int = setting(0, "ONNX Runtime intra-op threads (0 = its default); the baseline uses torch's default.")
+    json_out: Path | None = setting(None, "Write the full report here as JSON (machine, versions, config, figures, ratios).")
+    plot: Path | None = setting(None, "Write a PNG chart here (needs matplotlib: pip install 'creative4u-small[plot]').")
+    seed: int = setting(0, "Seed for the synthetic workload.")
 
     def __post_init__(self):
         for b in self.backends:
@@ -54,7 +56,3 @@ class BenchConfig:
 
     def to_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
-
-    @staticmethod
-    def help(name: str) -> str:
-        return BenchConfig.__dataclass_fields__[name].metadata["help"]

@@ -96,23 +96,3 @@ def _objective(theta, a, b, p, prior) -> float:
     diff = theta[a] - theta[b]
     ll = np.sum(p * _log_sigmoid(diff) + (1.0 - p) * _log_sigmoid(-diff))
     return float(ll + prior * np.sum(0.5 * _log_sigmoid(theta) + 0.5 * _log_sigmoid(-theta)))
-
-
-def _mm(n, a, b, p, prior, max_iter, tol) -> np.ndarray:
-    """Minorise–maximise updates (Hunter 2004): slow but simple; the tests' independent reference."""
-    numer = np.bincount(a, p, n) + np.bincount(b, 1.0 - p, n) + 0.5 * prior
-    strength = np.ones(n)
-    for _ in range(max_iter * 10):
-        inv = 1.0 / (strength[a] + strength[b])
-        denom = np.bincount(a, inv, n) + np.bincount(b, inv, n) + prior / (strength + 1.0)
-        new = numer / denom
-        done = np.max(np.abs(np.log(new) - np.log(strength))) < tol
-        strength = new
-        if done:
-            break
-    return np.log(strength)
-
-
-def win_probability(scores: np.ndarray, i: int, j: int) -> float:
-    """P(item i beats item j) under the fitted model."""
-    return float(1.0 / (1.0 + np.exp(scores[j] - scores[i])))

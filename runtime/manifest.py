@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from creative4u_small import protocol
+from creative4u_small.artifacts import load_json
 
 FORMAT_VERSION = 2  # 2: parity probe, machine, quantization settings per graph
 MANIFEST_FILE = "manifest.json"
@@ -191,11 +192,7 @@ def read_manifest(export_dir: Path, verify_hashes: bool = True) -> Manifest:
     path = export_dir / MANIFEST_FILE
     if not path.is_file():
         raise ManifestError(f"{path}: not found; is {export_dir} an export folder written by `c4u export`?")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ManifestError(f"{path}: not valid JSON ({e.msg}); re-export with `c4u export`") from None
-    manifest = Manifest.from_dict(data, str(path))
+    manifest = Manifest.from_dict(load_json(path, "re-export with `c4u export`", ManifestError), str(path))
     for rel, digest in manifest.files.items():
         f = export_dir / rel
         if not f.is_file():

@@ -79,9 +79,7 @@ def content_key(src) -> str:
         path = Path(src)
         if not path.is_file():
             raise ImageError(f"{path}: image file not found")
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
+        return mf.sha256_file(path)
     return h.hexdigest()
 
 
@@ -112,12 +110,20 @@ class Selector:
     @classmethod
     def load(cls, export_dir: str | Path, backend: str | None = None, config: SelectorConfig | None = None,
              **overrides) -> "Selector":
-        """Check the manifest (format version, every file's hash), pick backend and precision, open the graphs,
-        and replay the export's parity probe through them. ``backend`` and ``overrides`` replace ``config``'s fields."""
+        """Check the manifest (format version, every file's hash), then open the export as ``from_manifest`` does.
+        ``backend`` and ``overrides`` replace ``config``'s fields."""
         if backend is not None:
             overrides["backend"] = backend
         config = replace(config or SelectorConfig(), **overrides)
-        manifest = mf.read_manifest(Path(export_dir), verify_hashes=config.verify_hashes)
+        return cls.from_manifest(export_dir, mf.read_manifest(Path(export_dir), verify_hashes=config.verify_hashes), config)
+
+    @classmethod
+    def from_manifest(cls, export_dir: str | Path, manifest: mf.Manifest, config: SelectorConfig) -> "Selector":
+        """Pick backend and precision, open the graphs and replay the export's parity probe through them.
+
+        The exporter calls this on the manifest it is about to write, so the runtime check runs
+        before anything claims the export is complete.
+        """
         has_engines = bool(manifest.tensorrt.get("engines"))
         chosen = backends.resolve_backend(config.backend, has_engines)
         has_int8 = any(k.endswith(".int8") for k in manifest.graphs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+
+from creative4u_small.settings import setting
 
 from creative4u_small.images import DEFAULT_MAX_PIXELS
 from creative4u_small.runtime.backends import BACKENDS
@@ -13,21 +15,21 @@ PROBE_FAILURE_CHOICES = ("fallback", "raise")
 
 @dataclass(frozen=True)
 class SelectorConfig:
-    backend: str = field(default="auto", metadata={"help": f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}."})
-    precision: str = field(default="auto", metadata={"help": "auto (INT8 where the export's INT8 parity passed, else fp32; says which), fp32, or int8 (each graph without an INT8 variant stays fp32). INT8 graphs that fail the load-time probe fall back to fp32."})
-    threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide."})
-    batch_size: int = field(default=16, metadata={"help": "Most pairs per judge call (each pair is two rows, one per order) and images per vision call."})
-    max_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap."})
-    max_new_tokens: int = field(default=128, metadata={"help": "Longest rationale, in generated tokens after the verdict, when explain is asked."})
-    cache_images: int = field(default=4096, metadata={"help": "Image embeddings kept in memory, keyed by content hash (least recently used go first)."})
-    round_robin_max: int = field(default=12, metadata={"help": "Rank pools up to this size with a full round robin; larger pools play Swiss rounds then a round robin among the leaders."})
-    swiss_rounds: int = field(default=0, metadata={"help": "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1."})
-    screen_one_order: bool = field(default=False, metadata={"help": "Judge Swiss-round games in one image order (alternating who goes first): half their rows, a noisier screen; round robins always use both orders."})
-    finalists: int = field(default=0, metadata={"help": "Leaders that play the final round robin in large pools; 0 = max(2 * top_k, 8)."})
-    probe: bool = field(default=True, metadata={"help": "Replay the export's parity probe at load on this machine and backend, and refuse graphs that drift past the export's floors."})
-    on_probe_failure: str = field(default="fallback", metadata={"help": "When INT8 graphs fail the probe: fallback (use fp32 and say why) or raise. fp32 graphs that fail always raise."})
-    verify_hashes: bool = field(default=True, metadata={"help": "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs)."})
-    device_id: int = field(default=0, metadata={"help": "GPU index for the cuda, trt-ep and tensorrt backends."})
+    backend: str = setting("auto", f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}.")
+    precision: str = setting("auto", "auto (INT8 where the export's INT8 parity passed, else fp32; says which), fp32, or int8 (each graph without an INT8 variant stays fp32). INT8 graphs that fail the load-time probe fall back to fp32.")
+    threads: int = setting(0, "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide.")
+    batch_size: int = setting(16, "Most pairs per judge call (each pair is two rows, one per order) and images per vision call.")
+    max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap.")
+    max_new_tokens: int = setting(128, "Longest rationale, in generated tokens after the verdict, when explain is asked.")
+    cache_images: int = setting(4096, "Image embeddings kept in memory, keyed by content hash (least recently used go first).")
+    round_robin_max: int = setting(12, "Rank pools up to this size with a full round robin; larger pools play Swiss rounds then a round robin among the leaders.")
+    swiss_rounds: int = setting(0, "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1.")
+    screen_one_order: bool = setting(False, "Judge Swiss-round games in one image order (alternating who goes first): half their rows, a noisier screen; round robins always use both orders.")
+    finalists: int = setting(0, "Leaders that play the final round robin in large pools; 0 = max(2 * top_k, 8).")
+    probe: bool = setting(True, "Replay the export's parity probe at load on this machine and backend, and refuse graphs that drift past the export's floors.")
+    on_probe_failure: str = setting("fallback", "When INT8 graphs fail the probe: fallback (use fp32 and say why) or raise. fp32 graphs that fail always raise.")
+    verify_hashes: bool = setting(True, "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs).")
+    device_id: int = setting(0, "GPU index for the cuda, trt-ep and tensorrt backends.")
 
     def __post_init__(self):
         if self.backend != "auto" and self.backend not in BACKENDS:
@@ -45,7 +47,3 @@ class SelectorConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @staticmethod
-    def help(name: str) -> str:
-        return SelectorConfig.__dataclass_fields__[name].metadata["help"]

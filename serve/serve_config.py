@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from creative4u_small.settings import help_of, setting
 
 from creative4u_small.images import DEFAULT_MAX_PIXELS
 from creative4u_small.runtime.selector_config import PRECISION_CHOICES, SelectorConfig
@@ -11,24 +13,24 @@ from creative4u_small.runtime.selector_config import PRECISION_CHOICES, Selector
 
 @dataclass(frozen=True)
 class ServeConfig:
-    export: Path = field(default=Path("."), metadata={"help": "Export folder written by `c4u export`."})
-    host: str = field(default="127.0.0.1", metadata={"help": "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env)."})
-    port: int = field(default=8080, metadata={"help": "TCP port to listen on."})
-    backend: str = field(default="auto", metadata={"help": "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt."})
-    precision: str = field(default="auto", metadata={"help": SelectorConfig.help("precision")})
-    threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide."})
-    max_batch: int = field(default=8, metadata={"help": "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off."})
-    max_wait_ms: float = field(default=5.0, metadata={"help": "Longest a compare waits for other requests already being received to join its batch; a lone request never waits."})
-    max_queue: int = field(default=64, metadata={"help": "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After."})
-    max_body_mb: float = field(default=32.0, metadata={"help": "Largest request body in MiB; larger bodies get 413 before they are read."})
-    max_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "Refuse an image above this many pixels before decoding it (decompression bombs)."})
-    max_rank_images: int = field(default=64, metadata={"help": "Most images one /v1/rank request may send (its pool size)."})
-    max_text_chars: int = field(default=2000, metadata={"help": "Longest query or title, in characters."})
-    cache_images: int = field(default=4096, metadata={"help": "Image embeddings the Selector keeps in memory, keyed by content hash (its only state)."})
-    api_key_env: str = field(default="", metadata={"help": "Name of an environment variable holding a bearer token that /v1/* requests must send; empty = no token."})
-    retry_after_s: int = field(default=1, metadata={"help": "Seconds suggested in Retry-After when the queue is full or the model is still warming up."})
-    graceful_timeout_s: float = field(default=30.0, metadata={"help": "On SIGTERM/SIGINT, how long to let in-flight requests finish before closing."})
-    log_level: str = field(default="info", metadata={"help": "Log level of the JSON request log on stderr: debug, info, warning, error."})
+    export: Path = setting(Path("."), "Export folder written by `c4u export`.")
+    host: str = setting("127.0.0.1", "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env).")
+    port: int = setting(8080, "TCP port to listen on.")
+    backend: str = setting("auto", "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt.")
+    precision: str = setting("auto", help_of(SelectorConfig, "precision"))
+    threads: int = setting(0, "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide.")
+    max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
+    max_wait_ms: float = setting(5.0, "Longest a compare waits for other requests already being received to join its batch; a lone request never waits.")
+    max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After.")
+    max_body_mb: float = setting(32.0, "Largest request body in MiB; larger bodies get 413 before they are read.")
+    max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse an image above this many pixels before decoding it (decompression bombs).")
+    max_rank_images: int = setting(64, "Most images one /v1/rank request may send (its pool size).")
+    max_text_chars: int = setting(2000, "Longest query or title, in characters.")
+    cache_images: int = setting(4096, "Image embeddings the Selector keeps in memory, keyed by content hash (its only state).")
+    api_key_env: str = setting("", "Name of an environment variable holding a bearer token that /v1/* requests must send; empty = no token.")
+    retry_after_s: int = setting(1, "Seconds suggested in Retry-After when the queue is full or the model is still warming up.")
+    graceful_timeout_s: float = setting(30.0, "On SIGTERM/SIGINT, how long to let in-flight requests finish before closing.")
+    log_level: str = setting("info", "Log level of the JSON request log on stderr: debug, info, warning, error.")
 
     def __post_init__(self):
         if not 0 < self.port < 65536:
@@ -56,7 +58,3 @@ class ServeConfig:
         d = asdict(self)
         d["export"] = str(self.export)
         return d
-
-    @staticmethod
-    def help(name: str) -> str:
-        return ServeConfig.__dataclass_fields__[name].metadata["help"]

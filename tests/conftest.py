@@ -50,6 +50,23 @@ def pairs_subset(synth_pairs_file, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def image_gone(tmp_path_factory):
+    """``image_gone(pairs_file, index, field)``: a copy of the file whose line ``index`` (0-based) names a missing image."""
+    import json
+
+    def make(src, index: int, field: str):
+        folder = tmp_path_factory.mktemp("bad")
+        lines = src.read_text().splitlines()
+        rec = json.loads(lines[index])
+        rec[field] = str(folder / "gone.png")
+        lines[index] = json.dumps(rec)
+        (folder / "bad.jsonl").write_text("\n".join(lines) + "\n")
+        return folder / "bad.jsonl"
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def tiny_export(tiny_model_dir, tmp_path_factory):
     """One tiny export (fp32 + INT8, decoder graphs) per session, built with `c4u export`'s function; shared by
     tests/runtime and tests/serve (tests/export has its own). Read-only: copy it (``shutil.copytree``) before tampering."""

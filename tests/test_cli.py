@@ -56,3 +56,33 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path):
     result = CliRunner().invoke(app, ["data", "validate", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2
     assert "error: pairs file not found" in result.output and "Traceback" not in result.output
+
+
+def test_command_options_come_from_the_config_dataclass():
+    from dataclasses import dataclass
+
+    from creative4u_small.cli.config_options import from_config
+    from creative4u_small.settings import setting
+
+    @dataclass(frozen=True)
+    class Cfg:
+        name: str = setting(help="The name.")
+        size: int = setting(3, "How many of them.")
+        fast_mode: bool = setting(False, "Go fast.")
+
+    seen = []
+
+    @from_config(Cfg, ("name", "size", "fast_mode"), flags={"fast_mode": "--fast/--slow"})
+    def cmd(cfg: Cfg, extra: str = typer.Option("x", "--extra", help="Not a config field.")):
+        seen.append((cfg, extra))
+
+    app = typer.Typer()
+    app.command()(cmd)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--name", "a", "--fast"]).exit_code == 0
+    assert runner.invoke(app, ["--name", "b", "--size", "5", "--extra", "y"]).exit_code == 0
+    assert seen == [(Cfg("a", 3, True), "x"), (Cfg("b", 5, False), "y")]
+    assert runner.invoke(app, ["--size", "5"]).exit_code == 2  # a field without a default is a required option
+    assert runner.invoke(app, ["--name", "a", "--size", "many"]).exit_code == 2  # the field's type is the option's
+    help_text = runner.invoke(app, ["--help"]).output
+    assert "How many of them." in help_text and "--fast" in help_text and "--slow" in help_text and "Not a config" in help_text

@@ -8,55 +8,26 @@ from pathlib import Path
 import typer
 
 from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
+from creative4u_small.cli.config_options import from_config
+from creative4u_small.distill.distill_config import DistillConfig
 
-
-def _progress(description: str):
-    """``common.progress_bar`` drawn on stderr, so that stdout carries only the JSON report."""
-    from rich.console import Console
-
-    progress, update = progress_bar(description)
-    progress.live.console = Console(stderr=True)
-    return progress, update
+D = DistillConfig
 
 
 @friendly_errors
-def distill_cmd(
-    student: str = typer.Option(..., "--student", help="Student checkpoint folder (e.g. from `c4u model init`) or hub id."),
-    labels: Path = typer.Option(..., "--labels", help="Labelled pairs JSONL (teacher.p_a or label on every line)."),
-    out: Path = typer.Option(..., "--out", help="Output folder for the distilled student."),
-    eval_pairs: Path | None = typer.Option(None, "--eval-pairs", help="Held-out pairs evaluated after training."),
-    epochs: float = typer.Option(1.0, "--epochs", help="Passes over the labels (ignored with --max-steps)."),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Optimiser steps; overrides --epochs when > 0."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Pairs per step (each seen in both orders)."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    learning_rate: float = typer.Option(3e-4, "--lr", help="Peak AdamW learning rate."),
-    warmup_ratio: float = typer.Option(0.0, "--warmup-ratio", help="Fraction of steps with linear warm-up."),
-    rationale_weight: float = typer.Option(0.1, "--rationale-weight", help="Weight of the rationale token loss; 0 skips it."),
-    max_rationale_tokens: int = typer.Option(256, "--max-rationale-tokens", help="Rationale tokens learned per row."),
-    label_weight: float = typer.Option(0.0, "--label-weight", help="Share of ground-truth labels in the verdict target (0-1)."),
-    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters instead of all weights (saved merged)."),
-    lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    save_steps: int = typer.Option(200, "--save-steps", help="Checkpoint every N steps (0: none)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-):
+@from_config(D, ("student", "labels", "out", "eval_pairs", "epochs", "max_steps", "batch_size", "grad_accum", "learning_rate",
+                 "warmup_ratio", "rationale_weight", "max_rationale_tokens", "label_weight", "lora", "lora_r", "lora_alpha",
+                 "seed", "save_steps", "resume", "overwrite"),
+             flags={"learning_rate": "--lr"}, required=("student", "labels", "out"))
+def distill_cmd(cfg: DistillConfig):
     """Distil a small VLM student from teacher verdicts, answer-first (verdict, then rationale).
 
     Example: c4u distill --student models/tiny --labels labelled.jsonl --out students/s1 --epochs 3
     """
-    from creative4u_small.distill.distill_config import DistillConfig
     from creative4u_small.distill.distill_trainer import distill
 
-    cfg = DistillConfig(
-        student=student, labels=str(labels), out=str(out), eval_pairs=str(eval_pairs) if eval_pairs else None,
-        epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-        learning_rate=learning_rate, warmup_ratio=warmup_ratio, rationale_weight=rationale_weight,
-        max_rationale_tokens=max_rationale_tokens, label_weight=label_weight, lora=lora, lora_r=lora_r,
-        lora_alpha=2 * lora_r, seed=seed, save_steps=save_steps, resume=resume, overwrite=overwrite,
-    )
-    say(f"distilling {student} on {labels} into {out}")
-    progress, update = _progress("distill")
+    say(f"distilling {cfg.student} on {cfg.labels} into {cfg.out}")
+    progress, update = progress_bar("distill")
     with progress:
         report = distill(cfg, progress=update)
     if os.environ.get("RANK", "0") == "0":  # one report under `accelerate launch` / torchrun
@@ -81,7 +52,7 @@ def eval_cmd(
     from creative4u_small.distill.evaluate import evaluate_model
 
     say(f"evaluating {model} on {pairs}")
-    progress, update = _progress("eval")
+    progress, update = progress_bar("eval")
     with progress:
         report = evaluate_model(model, pairs, batch_size=batch_size, generate=generate,
                                 max_new_tokens=max_new_tokens, fmt=fmt, progress=update)

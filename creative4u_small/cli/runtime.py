@@ -5,25 +5,24 @@ None of these import torch unless `c4u bench --baseline transformers` asks for t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
+from creative4u_small.cli.config_options import from_config
+from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.runtime.selector_config import SelectorConfig
+from creative4u_small.settings import default_of, help_of
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
-def _h(name: str) -> str:
-    from creative4u_small.runtime.selector_config import SelectorConfig
-
-    return SelectorConfig.help(name)
-
-
-def _hb(name: str) -> str:
-    from creative4u_small.runtime.bench_config import BenchConfig
-
-    return BenchConfig.help(name)
+def _csv_option(name: str, flag: str):
+    """A comma-separated option for a tuple field of BenchConfig (default and help from the field)."""
+    return typer.Option(",".join(str(v) for v in default_of(BenchConfig, name)), flag,
+                        help=help_of(BenchConfig, name) + " Comma-separated.")
 
 
 def _csv(text: str, cast=str) -> tuple:
@@ -33,10 +32,10 @@ def _csv(text: str, cast=str) -> tuple:
         raise ValueError(f"{text!r} is not a comma-separated list of {cast.__name__} values (e.g. 1,8,32)") from None
 
 
-def _load(export: Path, backend: str, precision: str, threads: int, **kw):
+def _load(export: Path, cfg: SelectorConfig):
     from creative4u_small.runtime.selector import Selector
 
-    sel = Selector.load(export, backend=backend, precision=precision, threads=threads, **kw)
+    sel = Selector.load(export, config=cfg)
     info = sel.describe()
     if "fallback" in info["probe"]:
         say(f"warning: {info['probe']['fallback']}; using fp32 graphs")
@@ -61,7 +60,10 @@ def collect_images(sources: list[Path]) -> list[Path]:
 
 
 @friendly_errors
+@from_config(SelectorConfig, ("backend", "precision", "threads", "max_new_tokens", "probe", "on_probe_failure"),
+             flags={"probe": "--probe/--no-probe"})
 def select(
+    cfg: SelectorConfig,
     a: Path = typer.Argument(..., help="Creative A (image file)."),
     b: Path = typer.Argument(..., help="Creative B (image file)."),
     export: Path = typer.Option(..., "--export", help="Export folder written by `c4u export`."),
@@ -69,24 +71,17 @@ def select(
     title: str = typer.Option("", "--title", help="The product title."),
     explain: bool = typer.Option(False, "--explain", help="Also decode the rationale (KV-cache decoder graphs, greedy)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
-    backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
-    threads: int = typer.Option(0, "--threads", help=_h("threads")),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help=_h("max_new_tokens")),
-    probe: bool = typer.Option(True, "--probe/--no-probe", help=_h("probe")),
-    on_probe_failure: str = typer.Option("fallback", "--on-probe-failure", help=_h("on_probe_failure")),
 ):
     """Pick the creative users will more likely click (both orders scored; p_a is their mean).
 
     Example: c4u select a.jpg b.jpg --export exports/student --query "trail running shoes" --explain
     """
-    sel = _load(export, backend, precision, threads, max_new_tokens=max_new_tokens, probe=probe,
-                on_probe_failure=on_probe_failure)
+    sel = _load(export, cfg)
     r = sel.compare(a, b, query=query, title=title, explain=explain)
     if as_json:
         info = sel.describe()
         emit_json({"a": str(a), "b": str(b), **r.to_dict(), "backend": sel.backend, "precision": sel.precision,
-                   "requested_precision": precision, "probe": info["probe"]})
+                   "requested_precision": cfg.precision, "probe": info["probe"]})
         return
     pick = a if r.winner == "A" else b
     note = "" if r.consistent else "  (the two orders disagree: low confidence)"
@@ -96,27 +91,23 @@ def select(
 
 
 @friendly_errors
+@from_config(SelectorConfig, ("backend", "precision", "threads", "batch_size", "round_robin_max", "screen_one_order"),
+             flags={"screen_one_order": "--screen-one-order/--screen-both-orders"})
 def rank(
+    cfg: SelectorConfig,
     sources: list[Path] = typer.Argument(..., help="Image files and/or folders of images."),
     export: Path = typer.Option(..., "--export", help="Export folder written by `c4u export`."),
     top_k: int = typer.Option(0, "--top-k", min=0, help="How many to return, best first; 0 = all."),
     query: str = typer.Option("", "--query", help="The shopper's search query."),
     title: str = typer.Option("", "--title", help="The product title."),
     as_json: bool = typer.Option(False, "--json", help="Print order, scores and every comparison as JSON."),
-    backend: str = typer.Option("auto", "--backend", help=_h("backend")),
-    precision: str = typer.Option("auto", "--precision", help=_h("precision")),
-    threads: int = typer.Option(0, "--threads", help=_h("threads")),
-    batch_size: int = typer.Option(16, "--batch-size", help=_h("batch_size")),
-    round_robin_max: int = typer.Option(12, "--round-robin-max", help=_h("round_robin_max")),
-    screen_one_order: bool = typer.Option(False, "--screen-one-order/--screen-both-orders", help=_h("screen_one_order")),
 ):
     """Rank creatives best first: every image encoded once, pairs scheduled, Bradley–Terry scores.
 
     Example: c4u rank creatives/ --export exports/student --top-k 3 --query "red kettle"
     """
     images = collect_images(sources)
-    sel = _load(export, backend, precision, threads, batch_size=batch_size, round_robin_max=round_robin_max,
-                screen_one_order=screen_one_order)
+    sel = _load(export, cfg)
     progress, update = progress_bar("rank")
     with progress:
         r = sel.rank(images, query=query, title=title, top_k=top_k or None, progress=update)
@@ -129,23 +120,14 @@ def rank(
 
 
 @friendly_errors
+@from_config(BenchConfig, ("export", "pairs", "baseline", "model", "runs", "warmup", "baseline_rank_max", "generate_tokens",
+                          "explain_runs", "threads", "json_out", "plot"), flags={"json_out": "--json"}, required=("export",))
 def bench(
-    export: Path = typer.Option(..., "--export", help=_hb("export")),
-    pairs: Path = typer.Option(None, "--pairs", help=_hb("pairs")),
-    backends: str = typer.Option("cpu", "--backends", help=_hb("backends") + " Comma-separated."),
-    precisions: str = typer.Option("fp32,int8", "--precisions", help=_hb("precisions") + " Comma-separated."),
-    baseline: str = typer.Option("", "--baseline", help=_hb("baseline")),
-    model: Path = typer.Option(None, "--model", help=_hb("model")),
-    runs: int = typer.Option(10, "--runs", help=_hb("runs")),
-    warmup: int = typer.Option(2, "--warmup", help=_hb("warmup")),
-    batch_sizes: str = typer.Option("1,8,32", "--batch-sizes", help=_hb("batch_sizes") + " Comma-separated."),
-    rank_sizes: str = typer.Option("8,16,32", "--rank-sizes", help=_hb("rank_sizes") + " Comma-separated."),
-    baseline_rank_max: int = typer.Option(16, "--baseline-rank-max", help=_hb("baseline_rank_max")),
-    generate_tokens: int = typer.Option(128, "--generate-tokens", help=_hb("generate_tokens")),
-    explain_runs: int = typer.Option(3, "--explain-runs", help=_hb("explain_runs")),
-    threads: int = typer.Option(0, "--threads", help=_hb("threads")),
-    json_out: Path = typer.Option(None, "--json", help=_hb("json_out")),
-    plot: Path = typer.Option(None, "--plot", help=_hb("plot")),
+    cfg: BenchConfig,
+    backends: str = _csv_option("backends", "--backends"),
+    precisions: str = _csv_option("precisions", "--precisions"),
+    batch_sizes: str = _csv_option("batch_sizes", "--batch-sizes"),
+    rank_sizes: str = _csv_option("rank_sizes", "--rank-sizes"),
 ):
     """Latency percentiles, pairs/s, rank and explain time, stages and memory per backend, vs transformers.
 
@@ -153,21 +135,16 @@ def bench(
     Quick run: c4u bench --export exports/tiny --runs 3 --batch-sizes 1,8 --rank-sizes 8 --generate-tokens 8
     """
     from creative4u_small.runtime.bench import run_bench
-    from creative4u_small.runtime.bench_config import BenchConfig
 
-    cfg = BenchConfig(
-        export=export, pairs=pairs, backends=_csv(backends), precisions=_csv(precisions), baseline=baseline, model=model,
-        runs=runs, warmup=warmup, batch_sizes=_csv(batch_sizes, int), rank_sizes=_csv(rank_sizes, int),
-        baseline_rank_max=baseline_rank_max, generate_tokens=generate_tokens, explain_runs=explain_runs,
-        threads=threads, json_out=json_out, plot=plot,
-    )
+    cfg = replace(cfg, backends=_csv(backends), precisions=_csv(precisions), batch_sizes=_csv(batch_sizes, int),
+                  rank_sizes=_csv(rank_sizes, int))
     progress, _ = progress_bar("bench")
     task = progress.task_ids[0]
     with progress:
         report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total),
                            baseline=_baseline(cfg.baseline))
     emit_json({"backends": {k: _summary(v) for k, v in report["backends"].items()}, "ratios": report["ratios"],
-               **({"json": str(json_out)} if json_out else {}), **({"plot": report["plot"]} if plot else {})})
+               **({"json": str(cfg.json_out)} if cfg.json_out else {}), **({"plot": report["plot"]} if cfg.plot else {})})
 
 
 def _baseline(name: str):

@@ -115,11 +115,18 @@ def test_unlabelled_pairs_are_refused(tiny_model_dir, four_pairs, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-def test_config_validation_and_vllm_pass_through():
+def test_config_validation_and_vllm_pass_through(tmp_path):
     with pytest.raises(ValueError, match="multiple of num_generations"):
         TeacherGRPOConfig(model="m", data="d", out="o", batch_size=6, num_generations=4)
     with pytest.raises(ValueError, match="reward weights"):
         TeacherGRPOConfig(model="m", data="d", out="o", format_weight=0, accuracy_weight=0, consistency_weight=0)
-    cfg = TeacherGRPOConfig(model="m", data="d", out="o", use_vllm=True, vllm_mode="server")
-    assert cfg.reward_weights == [1.0, 1.0, 0.5]
-    assert (cfg.use_vllm, cfg.vllm_mode) == (True, "server")
+    cfg = TeacherGRPOConfig(model="m", data="d", out="o", use_vllm=True, vllm_mode="server", num_generations=2,
+                            batch_size=6, max_completion_length=64, temperature=0.9, beta=0.04, learning_rate=2e-6,
+                            max_steps=7, seed=3, consistency_weight=0.25)
+    args = cfg.training_args(str(tmp_path / "run"))  # trl's own GRPOConfig: a renamed or dropped field fails here
+    assert (args.use_vllm, args.vllm_mode) == (True, "server")
+    assert list(args.reward_weights) == [1.0, 1.0, 0.25]
+    assert (args.num_generations, args.per_device_train_batch_size, args.max_completion_length) == (2, 6, 64)
+    assert (args.temperature, args.beta, args.learning_rate, args.max_steps, args.seed) == (0.9, 0.04, 2e-6, 7, 3)
+    assert args.output_dir == str(tmp_path / "run") and args.report_to == []
+    assert not TeacherGRPOConfig(model="m", data="d", out="o").training_args(str(tmp_path / "plain")).use_vllm

@@ -146,13 +146,8 @@ def test_output_of_another_run_is_refused(tiny_model_dir, six_pairs, tmp_path):
     assert summary["labelled_now"] == 6 and len(records(out)) == 6
 
 
-def test_missing_image_is_named_before_labelling(tiny_model_dir, six_pairs, tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    lines = six_pairs.read_text().splitlines()
-    rec = json.loads(lines[4])
-    rec["image_a"] = str(tmp_path / "gone.png")
-    lines[4] = json.dumps(rec)
-    bad.write_text("\n".join(lines) + "\n")
+def test_missing_image_is_named_before_labelling(tiny_model_dir, six_pairs, tmp_path, image_gone):
+    bad = image_gone(six_pairs, 4, "image_a")
     with pytest.raises(ValueError, match=r"bad\.jsonl:5: image_a"):
         label_pairs(cfg(tiny_model_dir, bad, tmp_path / "x.jsonl"))
     assert not (tmp_path / "x.jsonl").exists()

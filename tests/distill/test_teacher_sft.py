@@ -116,12 +116,17 @@ def test_decision_weight_scales_the_loss_of_comparison_tokens_only(tiny_model_di
     assert losses[4.0] > losses[1.0]
 
 
-def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path):
+def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path, capsys):
     from creative4u_small.checkpoint import load_model
 
     out = tmp_path / "full"
-    summary = train_sft(config(tiny_model_dir, few_pairs, out))
+    steps = []
+    summary = train_sft(config(tiny_model_dir, few_pairs, out, logging_steps=1), progress=lambda d, t: steps.append((d, t)))
     assert summary["global_step"] == 2 and summary["weights_changed"] and not summary["lora"]
+    assert steps == [(1, 2), (2, 2)]  # what the CLI's progress bar (and its ETA) is fed
+    assert "{'loss'" not in capsys.readouterr().out  # trl's raw log dicts are not printed ...
+    logged = [json.loads(line) for line in (out / teacher_run.LOG_FILE).read_text().splitlines()]
+    assert [r["step"] for r in logged if "loss" in r] == [1, 2]  # ... they are kept in the run folder
     assert len(changed(weights(tiny_model_dir), weights(out))) > 10
     model, processor, ids = load_model(out)
     assert ids == protocol.verdict_token_ids(processor.tokenizer)
@@ -159,13 +164,8 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model_dir, few_pairs, tm
     assert again["resumed_from"].endswith("checkpoint-2") and again["global_step"] == 3
 
 
-def test_missing_image_stops_with_its_line_before_training(tiny_model_dir, few_pairs, tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    lines = few_pairs.read_text().splitlines()
-    rec = json.loads(lines[2])
-    rec["image_b"] = str(tmp_path / "gone.png")
-    lines[2] = json.dumps(rec)
-    bad.write_text("\n".join(lines) + "\n")
+def test_missing_image_stops_with_its_line_before_training(tiny_model_dir, few_pairs, tmp_path, image_gone):
+    bad = image_gone(few_pairs, 2, "image_b")
     with pytest.raises(PairsError, match=r"bad\.jsonl:3: image_b: image file not found"):
         train_sft(config(tiny_model_dir, bad, tmp_path / "never"))
     assert not (tmp_path / "never").exists()

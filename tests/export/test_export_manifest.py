@@ -117,3 +117,45 @@ def test_int8_drift_of_016_fails_although_every_verdict_agrees():
     assert f["agreement"] == 1.0 and f["status"] == "failed" and "max |delta p_a| 2.22e-01 is above the ceiling 5e-02" in f["reason"]
     assert f["floor_max_dp_a"] == 0.05
     assert compare(ref, ref, Floors(cfg.int8_agreement, cfg.int8_max_dp), margin=0.05, min_decisive=10)["status"] == "passed"
+
+
+def test_a_runtime_check_that_cannot_run_reports_the_reference_figures_not_a_self_comparison(tiny_export, tmp_path):
+    """Before: the failure compared the reference with itself (agreement 100%, deltas 0). Now: the reference's
+    real pair and decisive counts, no agreement and no deltas, failed with the runtime's error."""
+    import shutil
+
+    import numpy as np
+
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import _runtime_check
+    from creative4u_small.export.parity import parity_markdown
+
+    out, _ = tiny_export
+    folder = tmp_path / "broken"
+    shutil.copytree(out, folder)
+    manifest = mf.read_manifest(folder, verify_hashes=False)
+    (folder / mf.TOKENIZER_FILE).unlink()
+    ref = np.array([[3.0, 0.0], [0.0, 3.0], [0.1, 0.0], [0.0, 0.1]] * 3)  # 6 pairs, 3 decisive at margin 0.05
+    cfg = ExportConfig(model="m", out="o")
+    figures = _runtime_check(folder, manifest, ref, [], cfg)
+    assert figures["status"] == "failed" and "cannot run this export" in figures["reason"]
+    assert (figures["pairs"], figures["rows"], figures["decisive"]) == (6, 12, 3)
+    assert figures["agreement"] is None and figures["agreeing"] == 0
+    assert figures["max_abs_dp_a"] is None and figures["max_abs_dlogit"] is None
+    assert "| runtime-fp32 |" in parity_markdown({"runtime-fp32": figures}, "failed", "m")
+
+
+def test_the_manifest_is_written_once_after_every_parity_check(tiny_model_dir, tmp_path, monkeypatch):
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import run_export
+
+    written, real = [], mf.write_manifest
+
+    def spy(folder, manifest):
+        written.append(sorted(manifest.parity))
+        return real(folder, manifest)
+
+    monkeypatch.setattr(mf, "write_manifest", spy)
+    run_export(ExportConfig(model=tiny_model_dir, out=tmp_path / "e", decoder=False, calib_pairs=4, threads=1))
+    assert written == [["fp32", "runtime-fp32"]]
+    assert mf.read_manifest(tmp_path / "e").probe["file"] == mf.PROBE_FILE

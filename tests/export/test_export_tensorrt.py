@@ -33,9 +33,6 @@ def test_profiles_cover_rows_and_sequence():
     assert p.shapes["image_embeds"] == ((1, 8, 32), (2, 8, 32), (16, 8, 32))
     v = T.vision_profile(64, max_images=8)
     assert v.shapes["pixel_values"] == ((1, 3, 64, 64), (2, 3, 64, 64), (8, 3, 64, 64))
-    s = T.step_profile(num_layers=2, kv_heads=2, head_dim=8, min_past=120, max_past=376, max_rows=4)
-    assert set(s.shapes) == {"input_ids", "attention_mask", *mf.past_names(2)}
-    assert s.shapes["attention_mask"][2] == (4, 377) and s.shapes["past.1.value"][0] == (1, 2, 120, 8)
     with pytest.raises(ValueError, match="shorter than the fixed prompt"):
         T.judge_profile(min_seq=200, max_seq=100, image_seq_len=4, hidden=32, max_rows=4)
     with pytest.raises(ValueError, match="min <= opt <= max"):
@@ -46,7 +43,7 @@ def test_profiles_cover_rows_and_sequence():
 
 def test_profiles_from_the_exported_prompt(tiny_export):
     from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.exporter import fixed_prompt_len, trt_profiles
+    from creative4u_small.export.tensorrt_build import fixed_prompt_len, trt_profiles
 
     out, _ = tiny_export
     m = mf.read_manifest(out)

@@ -4,6 +4,7 @@ import pytest
 
 from creative4u_small.runtime import backends
 from creative4u_small.runtime.selector_config import SelectorConfig
+from creative4u_small.settings import help_of
 
 
 def test_auto_picks_the_best_available(monkeypatch):
@@ -41,4 +42,4 @@ def test_config_validation():
         SelectorConfig(batch_size=0)
     with pytest.raises(ValueError, match="backend 'gpu'"):
         SelectorConfig(backend="gpu")
-    assert "Example" not in SelectorConfig.help("threads") and SelectorConfig.help("threads")
+    assert "Example" not in help_of(SelectorConfig, "threads") and help_of(SelectorConfig, "threads")

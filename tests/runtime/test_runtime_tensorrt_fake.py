@@ -40,6 +40,7 @@ class FakeCudart:
         return 0, 7
 
     def cudaMalloc(self, n):
+        self.calls.append("malloc")
         buf = ctypes.create_string_buffer(n)
         self.live[ctypes.addressof(buf)] = buf
         return 0, ctypes.addressof(buf)
@@ -159,8 +160,27 @@ def test_native_engine_backend_gives_the_cpu_answers(fake_trt, engine_export, ti
     r = sel.compare(*items[0], explain=True, min_new_tokens=3)
     ref = Selector.load(engine_export, backend="cpu", max_new_tokens=sel.config.max_new_tokens)
     assert r.rationale == ref.compare(*items[0], explain=True, min_new_tokens=3).rationale
-    assert not fake_trt.live  # every device buffer freed
     assert fake_trt.calls.count("d2h") > 0 and fake_trt.calls.count("h2d") > 0
+
+
+def test_engine_buffers_are_allocated_once_per_shape_and_freed_on_close(fake_trt, engine_export, synth_pairs):
+    m = mf.read_manifest(engine_export)
+    graph = backends.TrtGraph(engine_export / m.tensorrt["engines"][mf.VISION]["file"])
+    s = m.preprocessing.image_size
+    pixels = np.random.default_rng(0).standard_normal((4, 3, s, s)).astype(np.float32)
+    first = graph.run({mf.VISION_INPUTS[0]: pixels})
+    mallocs = fake_trt.calls.count("malloc")
+    assert mallocs == len(graph.inputs) + len(graph.output_names)
+    again = graph.run({mf.VISION_INPUTS[0]: pixels})
+    smaller = graph.run({mf.VISION_INPUTS[0]: pixels[:2]})
+    assert fake_trt.calls.count("malloc") == mallocs  # same or smaller shapes reuse the buffers
+    assert np.array_equal(first[mf.VISION_OUTPUTS[0]], again[mf.VISION_OUTPUTS[0]])
+    assert np.allclose(smaller[mf.VISION_OUTPUTS[0]], first[mf.VISION_OUTPUTS[0]][:2], atol=1e-6)
+    graph.run({mf.VISION_INPUTS[0]: np.concatenate([pixels, pixels])})
+    assert fake_trt.calls.count("malloc") == 2 * mallocs  # a larger batch grows each buffer once
+    assert len(fake_trt.live) == mallocs
+    graph.close()
+    assert not fake_trt.live  # every device buffer freed
 
 
 def test_an_engine_tensorrt_cannot_read_is_a_clear_error(fake_trt, engine_export):

@@ -96,7 +96,6 @@ def test_bradley_terry_recovers_known_strengths():
     comps = [(i, j, 1 / (1 + math.exp(truth[j] - truth[i]))) for i in range(12) for j in range(i + 1, 12)]
     scores = bradley_terry.fit(12, comps, prior=1e-6)
     assert np.allclose(scores - scores.mean(), truth - truth.mean(), atol=1e-3)
-    assert bradley_terry.win_probability(scores, 0, 1) == pytest.approx(1 / (1 + math.exp(truth[1] - truth[0])), abs=1e-3)
 
 
 def test_bradley_terry_stays_finite_for_unbeaten_items_and_matches_mm():
@@ -104,7 +103,22 @@ def test_bradley_terry_stays_finite_for_unbeaten_items_and_matches_mm():
     scores = bradley_terry.fit(3, comps)
     assert np.isfinite(scores).all() and scores[0] > scores[1] > scores[2]
     a, b, p = np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)
-    assert np.allclose(scores, bradley_terry._mm(3, a, b, p, 0.1, 100_000, 1e-13), atol=1e-6)
+    assert np.allclose(scores, _mm(3, a, b, p, 0.1, 100_000, 1e-13), atol=1e-6)
+
+
+def _mm(n, a, b, p, prior, max_iter, tol) -> np.ndarray:
+    """Minorise–maximise updates (Hunter 2004): slow but simple, an independent reference for ``fit``."""
+    numer = np.bincount(a, p, n) + np.bincount(b, 1.0 - p, n) + 0.5 * prior
+    strength = np.ones(n)
+    for _ in range(max_iter * 10):
+        inv = 1.0 / (strength[a] + strength[b])
+        denom = np.bincount(a, inv, n) + np.bincount(b, inv, n) + prior / (strength + 1.0)
+        new = numer / denom
+        done = np.max(np.abs(np.log(new) - np.log(strength))) < tol
+        strength = new
+        if done:
+            break
+    return np.log(strength)
 
 
 def test_bradley_terry_rejects_bad_comparisons():

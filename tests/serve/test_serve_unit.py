@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from creative4u_small.serve.batcher import MicroBatcher
 from creative4u_small.serve.limits import RequestError
 from creative4u_small.serve.serve_config import ServeConfig
+from creative4u_small.settings import help_of
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -22,7 +23,7 @@ def test_serve_config_refuses_bad_values(bad, message):
 
 
 def test_every_serve_config_field_has_help():
-    assert all(ServeConfig.help(name) for name in ServeConfig.__dataclass_fields__)
+    assert all(help_of(ServeConfig, name) for name in ServeConfig.__dataclass_fields__)
 
 
 def test_admission_refuses_beyond_max_queue_with_retry_after():
