@@ -145,7 +145,7 @@ def load_model(path: str | Path, *, dtype=None, device: str | None = None, train
         try:
             ids = protocol.verdict_token_ids(processor.tokenizer)
         except protocol.VerdictTokenError as e:
-            raise ValueError(f"{path}: {e}; c4u teacher sft and c4u distill add the answer tags as tokens when a model "
+            raise protocol.VerdictTokenError(f"{path}: {e}; c4u teacher sft and c4u distill add the answer tags as tokens when a model "
                              "enters the pipeline, so train it with one of them first (c4u data annotate needs no verdict token)") from None
     if device:
         model.to(device)

@@ -1,6 +1,6 @@
 """Image preprocessing in numpy + Pillow, reproducing the exported model's HF image processor.
 
-The presets (and SmolVLM) use ``Idefics3ImageProcessorPil`` with ``do_image_splitting=False``:
+The presets and the framed hub students (SmolVLM, SmolVLM2) use their Pillow image processors in one-frame form:
 resize so the longest edge is ``longest_edge`` (short edge rounded up to even), resize again to
 the ``image_size`` square, rescale uint8 → float64 × factor → float32, then normalise in float32.
 Both resizes go through Pillow on uint8 images with the manifest's filter, exactly as the HF
@@ -63,7 +63,3 @@ def preprocess(src, spec: Preprocessing, max_pixels: int = DEFAULT_MAX_PIXELS) -
     """Path, bytes or PIL image → [3, S, S] float32; unreadable or oversized input raises ImageError."""
     return to_pixel_values(open_image(src, max_pixels=max_pixels), spec)
 
-
-def preprocess_batch(sources, spec: Preprocessing, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """[N, 3, S, S] float32 for a list of images."""
-    return np.stack([preprocess(s, spec, max_pixels) for s in sources])

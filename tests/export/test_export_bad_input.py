@@ -22,7 +22,7 @@ def test_unsupported_architecture(tmp_path):
     model.mkdir()
     (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match="model type 'llama' is not exportable.*idefics3"):
+    with pytest.raises(ValueError, match="model type 'llama' cannot be a student; supported students: .*idefics3.*smolvlm"):
         run_export(ExportConfig(model=model, out=out))
     assert not out.exists() and not _siblings(out)
 
