@@ -73,7 +73,7 @@ def test_grpo_steps_change_the_weights(warm_teacher, four_pairs, tmp_path):
     summary = train_grpo(config(warm_teacher, four_pairs, out))
     assert summary["global_step"] == 2 and summary["weights_changed"]
     means = summary["reward_means_last"]
-    assert set(means) == {f"rewards/{n}_reward/mean" for n in ("format", "accuracy", "consistency")}
+    assert set(means) == {f"rewards/{n}_reward/mean" for n in ("format", "accuracy", "consistency", "text_consistency")}
     assert all(not math.isnan(v) for v in means.values())  # the label column reached the accuracy reward
     assert summary["reward_first"] > 0  # the warm teacher earns format credit
     before, after = weights(warm_teacher), weights(out)
@@ -100,8 +100,8 @@ def test_grpo_dataset_and_reward_wiring(tiny_model_dir, four_pairs, tmp_path):
     trainer = build_grpo_trainer(cfg, load_pairs(four_pairs), model, processor)
     row = trainer.train_dataset[1]
     assert row["order"] == "BA" and len(row["images"]) == 2 and row["label"] in ("A", "B")
-    assert [f.__name__ for f in trainer.reward_funcs] == ["format_reward", "accuracy_reward", "consistency_reward"]
-    assert trainer.reward_weights.tolist() == [2.0, 1.0, 0.0]
+    assert [f.__name__ for f in trainer.reward_funcs] == ["format_reward", "accuracy_reward", "consistency_reward", "text_consistency_reward"]
+    assert trainer.reward_weights.tolist() == [2.0, 1.0, 0.0, 0.5]
 
 
 def test_unlabelled_pairs_are_refused(tiny_model_dir, four_pairs, tmp_path):
@@ -119,7 +119,8 @@ def test_config_validation_and_vllm_pass_through():
     with pytest.raises(ValueError, match="multiple of num_generations"):
         TeacherGRPOConfig(model="m", data="d", out="o", batch_size=6, num_generations=4)
     with pytest.raises(ValueError, match="reward weights"):
-        TeacherGRPOConfig(model="m", data="d", out="o", format_weight=0, accuracy_weight=0, consistency_weight=0)
+        TeacherGRPOConfig(model="m", data="d", out="o", format_weight=0, accuracy_weight=0, consistency_weight=0,
+                          text_consistency_weight=0)
     cfg = TeacherGRPOConfig(model="m", data="d", out="o", use_vllm=True, vllm_mode="server")
-    assert cfg.reward_weights == [1.0, 1.0, 0.5]
+    assert cfg.reward_weights == [1.0, 1.0, 0.5, 0.5]
     assert (cfg.use_vllm, cfg.vllm_mode) == (True, "server")
