@@ -18,7 +18,7 @@ class SelectorConfig:
     threads: int = field(default=0, metadata={"help": "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide."})
     batch_size: int = field(default=16, metadata={"help": "Most pairs per judge call (each pair is two rows, one per order) and images per vision call."})
     max_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap."})
-    max_new_tokens: int = field(default=128, metadata={"help": "Longest rationale, in generated tokens after the verdict, when explain is asked."})
+    max_new_tokens: int = field(default=256, metadata={"help": "Longest rationale, in generated tokens after the verdict, when explain is asked."})
     cache_images: int = field(default=4096, metadata={"help": "Image embeddings kept in memory, keyed by content hash (least recently used go first)."})
     round_robin_max: int = field(default=12, metadata={"help": "Rank pools up to this size with a full round robin; larger pools play Swiss rounds then a round robin among the leaders."})
     swiss_rounds: int = field(default=0, metadata={"help": "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1."})

@@ -72,7 +72,7 @@ def select(
     backend: str = typer.Option("auto", "--backend", help=_h("backend")),
     precision: str = typer.Option("auto", "--precision", help=_h("precision")),
     threads: int = typer.Option(0, "--threads", help=_h("threads")),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help=_h("max_new_tokens")),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help=_h("max_new_tokens")),
     probe: bool = typer.Option(True, "--probe/--no-probe", help=_h("probe")),
     on_probe_failure: str = typer.Option("fallback", "--on-probe-failure", help=_h("on_probe_failure")),
 ):
@@ -91,8 +91,23 @@ def select(
     pick = a if r.winner == "A" else b
     note = "" if r.consistent else "  (the two orders disagree: low confidence)"
     typer.echo(f"winner: {r.winner} ({pick})  p_a={r.p_a:.4f}  orders={r.p_a_orders[0]:.4f}/{r.p_a_orders[1]:.4f}{note}")
-    if r.rationale is not None:
-        typer.echo(r.rationale)
+    if r.explanation is not None:
+        typer.echo(explanation_text(r.explanation))
+
+
+def explanation_text(ex) -> str:
+    """The parsed protocol as a table (question, label, answer) and the reasoning; or the raw text, flagged."""
+    if not ex.parsed:
+        return f"rationale {ex.error} (raw text follows)\n{ex.text}"
+    rows = ex.rows()
+    width = max(len(f"{key} {label}") for key, label, _ in rows)
+    lines = [f"{'question':<{width}}  answer", f"{'-' * width}  ------"]
+    lines += [f"{key + ' ' + label:<{width}}  {answer}" for key, label, answer in rows]
+    if not ex.q10_matches_verdict:
+        lines.append(f"note: Q10 names {ex.answers.get('Q10')} but the verdict is {ex.verdict}")
+    if ex.reasoning:
+        lines += ["", ex.reasoning]
+    return "\n".join(lines)
 
 
 @friendly_errors
