@@ -30,6 +30,7 @@ class QuickstartConfig:
     label_weight: float = _f(0.0, "Share of ground-truth labels in the student's verdict target (c4u distill --label-weight); 0 learns from the teacher alone.")
     distill_batch_size: int = _f(32, "Student distillation pairs per step.")
     rationale_weight: float = _f(0.05, "Weight of the student's rationale loss.")
+    eval_generate: int = _f(300, "Held-out pairs whose student rationale is generated and scored (c4u eval --generate).")
     bench_runs: int = _f(20, "Timed compares per benchmark measurement.")
     bench_batch_sizes: str = _f("1,8,32", "Batch sizes for pairs/s in the benchmark.")
     bench_rank_sizes: str = _f("8,16", "Pool sizes for rank time in the benchmark.")
@@ -52,5 +53,5 @@ class QuickstartConfig:
         """
         return replace(self, train_pairs=60, label_pairs=160, heldout_pairs=60, pool_size=6, image_size=48,
                        teacher_preset="tiny", student_preset="tiny", sft_epochs=1.0, grpo_steps=1, label_weight=0.7,
-                       label_max_new_tokens=16, distill_epochs=4.0, distill_batch_size=16, distill_lr=1e-3, bench_runs=3, bench_batch_sizes="1,8",
+                       label_max_new_tokens=16, eval_generate=20, distill_epochs=4.0, distill_batch_size=16, distill_lr=1e-3, bench_runs=3, bench_batch_sizes="1,8",
                        bench_rank_sizes="6", bench_generate_tokens=16)
