@@ -79,7 +79,7 @@ def ratio_rows(ratios: dict) -> list[tuple[str, str, str]]:
         if not isinstance(figs, dict):
             continue
         for key, value in figs.items():
-            shown = f"{value:,.2f}× faster" if isinstance(value, (int, float)) else "n/a"
+            shown = "n/a" if not isinstance(value, (int, float)) else f"{value:,.2f}× " + ("faster" if value >= 1 else "(slower)")
             rows.append((runtime, ratio_label(key), shown))
     return rows
 
@@ -139,7 +139,7 @@ img{{max-width:100%;height:auto}}</style>
 <p>Query: <b>{html.escape(ranked.get("query", ""))}</b> — {len(ranked.get("order", []))} creatives,
 {ranked.get("comparisons", "?")} comparisons.</p>
 <img src="{png_data_uri(sheet)}" alt="ranked contact sheet">
-<h3>Why #1 beats #2 (student explanation, INT8 runtime)</h3>
+<h3>Why #1 beats #2 (student explanation, torch-free runtime)</h3>
 <p>{html.escape(ranked.get("verdict_line", ""))}</p>{protocol_table(explanation)}
 <h2>Latency</h2>{latency}{bench}
 <h2>Stage times</h2>{_table(stage_rows)}

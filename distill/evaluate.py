@@ -98,12 +98,14 @@ def parse_output(text: str, fmt: str = "auto"):
     return protocol.parse_teacher(text)
 
 
-def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_size: int = 8, fmt: str = "teacher") -> list[str]:
+def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_size: int = 8, fmt: str = "teacher",
+                     verdicts: list[str] | None = None) -> list[str]:
     """Greedy completions of the judge prompt, cut at the end of turn.
 
-    A teacher writes its turn from the start. A student's turn starts with ``<answer>``, which its
-    training never asks it to write (the judge prompt ends in it), so for ``fmt="student"`` the
-    prompt ends in ``<answer>`` and the returned text starts with it, as the runtime decodes.
+    A teacher writes its turn from the start. A student is decoded as the runtime decodes it: its
+    verdict is read from the verdict tokens (only those two logits are trained at ``<answer>``),
+    so ``<answer>X</answer>`` with X from ``verdicts`` is forced and the rationale generated after
+    it; the returned text starts with that prefix.
     """
     import torch
 
@@ -112,7 +114,15 @@ def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_s
 
     if fmt not in ("student", "teacher"):
         raise ValueError(f"format must be student or teacher, got {fmt!r}")
-    lead, text_of = (protocol.ANSWER_OPEN, judge_text) if fmt == "student" else ("", prompt_chat_text)
+    if fmt == "student" and (verdicts is None or len(verdicts) != len(pairs)):
+        raise ValueError("a student's rationale is generated after its verdict: pass one verdict per pair")
+    if fmt == "student" and any(v not in protocol.VERDICTS for v in verdicts):
+        raise ValueError(f"verdicts must be one of {protocol.VERDICTS}")
+    forced = [f"{v}{protocol.ANSWER_CLOSE}" for v in verdicts] if fmt == "student" else [""] * len(pairs)
+
+    def text_of(k: int, p) -> str:
+        return judge_text(processor, p.query, p.title) + forced[k] if fmt == "student" else prompt_chat_text(processor, p.query, p.title)
+
     tok = processor.tokenizer
     eos = {i for i in [tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_utterance>")] if isinstance(i, int) and i >= 0}
     old_side, tok.padding_side = tok.padding_side, "left"
@@ -121,15 +131,16 @@ def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_s
         for i in range(0, len(pairs), batch_size):
             chunk = pairs[i: i + batch_size]
             inputs = processor(
-                text=[text_of(processor, p.query, p.title) for p in chunk],
+                text=[text_of(i + j, p) for j, p in enumerate(chunk)],
                 images=[[open_image(p.image_a), open_image(p.image_b)] for p in chunk],
                 return_tensors="pt", padding=True,
             ).to(model.device)
             with torch.inference_mode():
                 out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                      eos_token_id=sorted(eos) or None, pad_token_id=tok.pad_token_id)
-            for row in out[:, inputs["input_ids"].shape[1]:].tolist():
-                cut = next((j for j, t in enumerate(row) if t in eos), len(row))
+            for j, row in enumerate(out[:, inputs["input_ids"].shape[1]:].tolist()):
+                cut = next((k for k, t in enumerate(row) if t in eos), len(row))
+                lead = protocol.ANSWER_OPEN + forced[i + j] if fmt == "student" else ""
                 texts.append(lead + tok.decode(row[:cut], skip_special_tokens=False).replace(tok.pad_token or "\x00", ""))
     finally:
         tok.padding_side = old_side
@@ -185,7 +196,7 @@ def evaluate_pairs(model, processor, verdict_ids, pairs, batch_size: int = 16, g
     if generate:
         n = min(generate, len(pairs))
         gen_fmt = fmt if fmt != "auto" else "teacher"
-        texts = generate_outputs(model, processor, pairs[:n], max_new_tokens, batch_size, gen_fmt)
+        texts = generate_outputs(model, processor, pairs[:n], max_new_tokens, batch_size, gen_fmt, [v.winner for v in verdicts[:n]])
         report["generation"] = generation_metrics(pairs[:n], verdicts[:n], texts, gen_fmt)
     return report
 

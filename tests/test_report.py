@@ -15,7 +15,8 @@ EXPLAINED = {"parsed": True, "rows": [("Q1", "same image", "no"), ("Q9", "backgr
 
 def test_ratio_rows_are_one_figure_each_with_units():
     rows = ratio_rows(RATIOS)
-    assert len(rows) == 5
+    assert len(rows) == 5 and ("cpu/fp32", "compare (p50 latency) vs transformers scorer", "1.10× faster") in rows
+    assert ratio_rows({"cpu/int8": {"compare_vs_fp32": 0.84}})[0][2] == "0.84× (slower)"
     assert ("cpu/int8", "compare (p50 latency) vs transformers generate", "82.82× faster") in rows
     assert ratio_label("pairs_per_s_batch8_vs_scorer") == "pairs/s at batch 8 vs transformers scorer"
     assert ratio_label("rank16_vs_scorer_all_ordered_pairs") == "rank time, pool of 16, vs scorer on every ordered pair"
