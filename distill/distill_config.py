@@ -26,6 +26,7 @@ class DistillConfig:
     warmup_ratio: float = _h("Fraction of steps with a linear warm-up.", 0.0)
     lr_scheduler: str = _h("Learning-rate schedule (transformers name: linear, cosine, constant, ...).", "linear")
     rationale_weight: float = _h("Weight of the rationale token loss; 0 skips the rationale forward entirely.", 0.1)
+    decision_weight: float = _h("Rationale loss weight of the content tokens (comparison signs, creative letters) against 1 for the template.", 10.0)
     max_rationale_tokens: int = _h("Rationale tokens learned per row (after <answer>X); longer ones are cut.", 256)
     label_weight: float = _h("Share of the ground-truth label in the verdict target where a pair has both.", 0.0)
     lora: bool = _h("Train LoRA adapters (peft) instead of all weights; the saved student is merged.", False)
@@ -56,6 +57,8 @@ class DistillConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.rationale_weight < 0:
             raise ValueError(f"rationale_weight must be >= 0, got {self.rationale_weight}")
+        if self.decision_weight <= 0:
+            raise ValueError(f"decision_weight must be positive, got {self.decision_weight}")
         if not 0.0 <= self.label_weight <= 1.0:
             raise ValueError(f"label_weight must be in [0, 1], got {self.label_weight}")
         if self.max_rationale_tokens < 1:
