@@ -19,7 +19,9 @@ templates (``synth.rationale.SENTENCES``), one sentence per differing factor plu
 so it can be read back exactly: the sentences give the factor differences, the factor weights
 per question give the Q3–Q9 lines they imply, and an output is consistent when every implied
 line equals the written one, the conclusion names the answered creative, and no sentence is
-unrecognised or self-contradicting. ``line_rate`` is the share of Q3–Q9 lines matched.
+unrecognised or self-contradicting. ``line_rate`` is the share of Q3–Q9 lines matched among the
+outputs whose every sentence a template reads (``checkable``): with unread sentences the implied
+lines are unknown, so they would match ``A=B`` lines by default.
 
 In general (free text from a real annotator or model) no template exists. The check there
 is a mapping from aspect words to questions (headline/text/call to action -> Q5, props/models
@@ -114,10 +116,13 @@ def rationale_metrics(pairs, texts: list[str], fmt: str = "auto") -> dict:
     synthetic = [(p, r) for p, r in ok if p.synthetic]
     if synthetic:
         checks = [text_consistency(r) for _, r in synthetic]
+        checkable = [c for c in checks if not c["unknown_sentences"]]
         out["text_consistency"] = {
             "pairs": len(checks),
             "rate": _rate(c["consistent"] for c in checks),
-            "line_rate": sum(c["lines_matched"] for c in checks) / (len(checks) * len(protocol.COMPARISON_KEYS)),
+            "checkable": _rate(not c["unknown_sentences"] for c in checks),
+            "line_rate": (sum(c["lines_matched"] for c in checkable) / (len(checkable) * len(protocol.COMPARISON_KEYS))
+                          if checkable else None),
             "conclusion_rate": _rate(c["conclusion_ok"] for c in checks),
             "with_unknown_sentences": _rate(c["unknown_sentences"] > 0 for c in checks),
             "mismatches_per_question": {k: sum(k in c["mismatched"] for c in checks) for k in protocol.COMPARISON_KEYS},

@@ -57,6 +57,9 @@ def test_rationale_metrics_counts_every_figure():
     assert truth["per_question"]["Q10"] == pytest.approx(2 / 3)
     c = m["text_consistency"]
     assert c["pairs"] == 3 and c["rate"] == pytest.approx(2 / 3) and c["mismatches_per_question"]["Q9"] == 1
+    assert c["checkable"] == 1.0 and c["line_rate"] == pytest.approx(20 / 21)
+    unread = rationale_metrics([_pair(0)], [_student(TRUE.replace("On balance", "All in all"))], "student")
+    assert unread["text_consistency"]["checkable"] == 0.0 and unread["text_consistency"]["line_rate"] is None
     with pytest.raises(ValueError):
         rationale_metrics(pairs, texts[:2], "student")
 
