@@ -230,6 +230,45 @@ def parse_student(text: str) -> Parsed | ParseError:
     return Parsed(m.group(1), answers, reasoning, rationale)
 
 
+def parse_strict(text: str, fmt: str) -> Parsed | ParseError:
+    """A complete explanation: the format parses and every line Q1–Q10 is present and in vocabulary.
+
+    ``fmt`` is ``"teacher"`` (``<think>…</think><answer>X</answer>``) or ``"student"``
+    (``<answer>X</answer>`` then exactly one ``<think>…</think>`` block and nothing after it).
+    Q10 must be a verdict letter but may differ from the answer; that is measured, not parsed.
+    """
+    if fmt not in ("teacher", "student"):
+        raise ValueError(f"format must be teacher or student, got {fmt!r}")
+    parsed = parse_teacher(text) if fmt == "teacher" else parse_student(text)
+    if isinstance(parsed, ParseError):
+        return parsed
+    if fmt == "student":
+        body = parsed.rationale
+        if not body.startswith(THINK_OPEN):
+            return ParseError("no <think> after </answer>", text)
+        if THINK_CLOSE not in body:
+            return ParseError("no </think> after the rationale", text)
+        if body[body.find(THINK_CLOSE) + len(THINK_CLOSE):].strip():
+            return ParseError("text after </think>", text)
+    errors = protocol_errors(parsed.answers)
+    q10 = parsed.answers.get("Q10")
+    if q10 is None:
+        errors.append("Q10 missing")
+    elif q10 not in VERDICTS:
+        errors.append(f"Q10 {q10!r} not in {VERDICTS}")
+    if errors:
+        return ParseError("protocol lines: " + "; ".join(errors), text)
+    return parsed
+
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """Free reasoning split into sentences (at ``.``, ``!`` or ``?`` followed by space)."""
+    return [s.strip() for s in _SENTENCE_RE.split(clean_text(text)) if s.strip()]
+
+
 def protocol_errors(answers: dict[str, str]) -> list[str]:
     """Every missing or out-of-vocabulary protocol line (Q1–Q9; Q10 is the answer itself)."""
     errors = []

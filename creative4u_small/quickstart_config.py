@@ -33,11 +33,13 @@ class QuickstartConfig:
     label_k: int = setting(1, "Sampled rationales per pair and order when labelling.")
     label_max_new_tokens: int = setting(256, "Rationale length cap when labelling (room for a whole synthetic protocol rationale).")
     label_temperature: float = setting(0.0, "Labelling temperature (0: the teacher's greedy reasoning).")
-    distill_epochs: float = setting(10.0, "Student distillation epochs.")
-    distill_lr: float = setting(3e-4, "Student distillation learning rate.")
+    distill_epochs: float = setting(16.0, "Student distillation epochs (the rationale needs more steps than the verdict).")
+    distill_lr: float = setting(1e-3, "Student distillation peak learning rate (a lower one leaves the mini student's rationale at its unigram plateau; README).")
+    distill_warmup_ratio: float = setting(0.05, "Share of distillation steps with a linear warm-up.")
     label_weight: float = setting(0.0, "Share of ground-truth labels in the student's verdict target (c4u distill --label-weight); 0 learns from the teacher alone.")
-    distill_batch_size: int = setting(32, "Student distillation pairs per step.")
-    rationale_weight: float = setting(0.05, "Weight of the student's rationale loss.")
+    distill_batch_size: int = setting(16, "Student distillation pairs per step.")
+    rationale_weight: float = setting(1.0, "Weight of the student's rationale loss (content tokens weighted further by c4u distill's decision weight).")
+    eval_generate: int = setting(300, "Held-out pairs whose student rationale is generated and scored (c4u eval --generate).")
     bench_runs: int = setting(20, "Timed compares per benchmark measurement.")
     bench_batch_sizes: str = setting("1,8,32", "Batch sizes for pairs/s in the benchmark.")
     bench_rank_sizes: str = setting("8,16", "Pool sizes for rank time in the benchmark.")
@@ -60,5 +62,5 @@ class QuickstartConfig:
         """
         return replace(self, train_pairs=60, label_pairs=160, heldout_pairs=60, pool_size=6, image_size=48,
                        teacher_preset="tiny", student_preset="tiny", sft_epochs=1.0, grpo_steps=1, label_weight=0.7,
-                       label_max_new_tokens=16, distill_epochs=4.0, distill_batch_size=16, distill_lr=1e-3, bench_runs=3, bench_batch_sizes="1,8",
+                       label_max_new_tokens=16, eval_generate=20, distill_epochs=4.0, distill_batch_size=16, distill_lr=1e-3, bench_runs=3, bench_batch_sizes="1,8",
                        bench_rank_sizes="6", bench_generate_tokens=16)

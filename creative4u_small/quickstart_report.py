@@ -23,6 +23,8 @@ def results(out: Path, timings: dict) -> dict:
     bench = _read(out / "bench.json") if (out / "bench.json").is_file() else {}
     teacher_block = student.get("teacher", {})
     return {
+        "student_rationale": rationale_summary((student.get("generation") or {}).get("rationale")),
+        "teacher_rationale": rationale_summary(student.get("teacher_rationales")),
         "teacher": {"accuracy": teacher_block.get("teacher_accuracy")},
         "student": {
             "accuracy": student.get("accuracy"),
@@ -41,13 +43,31 @@ def results(out: Path, timings: dict) -> dict:
     }
 
 
-def _rationale(out: Path, order: list[str], query: str) -> str:
-    """The student's explanation of why the top creative beats the runner-up (torch-free runtime)."""
+def rationale_summary(block: dict | None) -> dict:
+    """The headline explanation figures of one ``rationale_metrics`` block (``c4u eval``)."""
+    if not block:
+        return {}
+    pick = lambda name, key: (block.get(name) or {}).get(key)  # noqa: E731
+    return {
+        "outputs": block.get("outputs"),
+        "strict_parse_rate": block.get("strict_parse_rate"),
+        "q10_equals_verdict": block.get("q10_equals_verdict"),
+        "teacher_q3_q9": pick("teacher_agreement", "mean_q3_q9"),
+        "truth_q3_q9": pick("truth_agreement", "mean_q3_q9"),
+        "text_consistency": pick("text_consistency", "rate"),
+    }
+
+
+def _explanation(out: Path, order: list[str], query: str) -> tuple[str, dict | None]:
+    """Why the top creative beats the runner-up: the verdict line and the parsed explanation (torch-free runtime)."""
     from creative4u_small.runtime.selector import Selector
 
     selector = Selector.load(out / "export", backend="cpu")
     result = selector.compare(order[0], order[1], query=query, explain=True)
-    return f"winner: Creative {'A (#1)' if result.winner == 'A' else 'B (#2)'}, p_a = {result.p_a:.3f}\n{result.rationale}"
+    line = (f"Verdict: Creative {'A (#1)' if result.winner == 'A' else 'B (#2)'}, p_a = {result.p_a:.3f} "
+            f"({selector.precision} graphs).")
+    ex = result.explanation
+    return line, None if ex is None else {**ex.to_dict(), "rows": ex.rows()}
 
 
 def build_report(out: Path, timings: dict) -> Path:
@@ -58,10 +78,10 @@ def build_report(out: Path, timings: dict) -> Path:
     query = json.loads((out / "rank_query.json").read_text())["query"] if (out / "rank_query.json").is_file() else ""
     sheet = contact_sheet([Path(p) for p in order], [res["rank"]["scores"][p] for p in order])
     sheet.save(out / "ranked_pool.png")
-    metrics = {"teacher": res["teacher"], "student": res["student"]}
-    ranked = {"query": query, "order": order, "comparisons": res["rank"]["comparisons"]}
-    bench_rows = {k: (f"{v:.2f}x" if isinstance(v, (int, float)) else str(v)) for k, v in res["bench_ratios"].items()}
+    metrics = {k: res[k] for k in ("teacher", "student", "student_rationale", "teacher_rationale")}
+    verdict_line, explanation = _explanation(out, order, query)
+    ranked = {"query": query, "order": order, "comparisons": res["rank"]["comparisons"], "verdict_line": verdict_line}
     return write_report(
         out / "report.html", metrics=metrics, parity=res["parity"], ranked=ranked, sheet=sheet,
-        rationale=_rationale(out, order, query), latency_png=out / "latency.png", timings=timings, bench=bench_rows,
+        explanation=explanation, latency_png=out / "latency.png", timings=timings, bench_ratios=res["bench_ratios"],
     )

@@ -24,6 +24,7 @@ class DistillConfig:
     warmup_ratio: float = setting(0.0, "Fraction of steps with a linear warm-up.")
     lr_scheduler: str = setting("linear", "Learning-rate schedule (transformers name: linear, cosine, constant, ...).")
     rationale_weight: float = setting(0.1, "Weight of the rationale token loss; 0 skips the rationale forward entirely.")
+    decision_weight: float = setting(10.0, "Rationale loss weight of the content tokens (comparison signs, creative letters) against 1 for the template.")
     max_rationale_tokens: int = setting(256, "Rationale tokens learned per row (after <answer>X); longer ones are cut.")
     label_weight: float = setting(0.0, "Share of the ground-truth label in the verdict target where a pair has both.")
     lora: bool = setting(False, "Train LoRA adapters (peft) instead of all weights; the saved student is merged.")
@@ -54,6 +55,8 @@ class DistillConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.rationale_weight < 0:
             raise ValueError(f"rationale_weight must be >= 0, got {self.rationale_weight}")
+        if self.decision_weight <= 0:
+            raise ValueError(f"decision_weight must be positive, got {self.decision_weight}")
         if not 0.0 <= self.label_weight <= 1.0:
             raise ValueError(f"label_weight must be in [0, 1], got {self.label_weight}")
         if self.max_rationale_tokens < 1:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from creative4u_small.distill.distill_config import DistillConfig
-from creative4u_small.distill.losses import soft_verdict_loss, token_loss
+from creative4u_small.distill.losses import decision_weights, rationale_decision_ids, soft_verdict_loss, token_loss
 from creative4u_small.distill.schedule import warmup_steps
 
 LOG_FILE = "log.jsonl"
@@ -39,11 +39,13 @@ def _verdict_module_class():
     class VerdictDistillModule(torch.nn.Module):
         """The student plus its distillation loss; ``forward`` returns loss and its parts."""
 
-        def __init__(self, student, verdict_ids: tuple[int, int], rationale_weight: float):
+        def __init__(self, student, verdict_ids: tuple[int, int], rationale_weight: float,
+                     decision_ids: frozenset[int] = frozenset(), decision_weight: float = 1.0):
             super().__init__()
             self.student = student
             self.verdict_ids = tuple(verdict_ids)
             self.rationale_weight = float(rationale_weight)
+            self.decision_ids, self.decision_weight = decision_ids, float(decision_weight)
 
         def base(self):
             return self.student.get_base_model() if hasattr(self.student, "get_base_model") else self.student
@@ -65,7 +67,8 @@ def _verdict_module_class():
                 ).last_hidden_state
                 head = model.get_output_embeddings()
                 logits = hidden[:, answer_col] @ head.weight[list(self.verdict_ids)].T.to(hidden.dtype)
-                tok = token_loss(head(hidden[:, answer_col + 1:]), tail_labels)
+                weights = decision_weights(tail_labels, self.decision_ids, self.decision_weight) if self.decision_ids else None
+                tok = token_loss(head(hidden[:, answer_col + 1:]), tail_labels, weights)
             verdict = soft_verdict_loss(logits, target_a)
             loss = verdict + self.rationale_weight * tok if tail_labels is not None else verdict
             return {"loss": loss, "verdict_loss": verdict.detach(), "token_loss": tok.detach(), "verdict_logits": logits.detach()}
@@ -261,7 +264,8 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
     student, processor, ids = load_student(cfg, notes)
     with_rationale = cfg.rationale_weight > 0
     examples = make_examples(pairs, cfg.label_weight, with_rationale)
-    module = _verdict_module_class()(student, ids, cfg.rationale_weight)
+    decision_ids = rationale_decision_ids(processor.tokenizer) if cfg.decision_weight != 1.0 else frozenset()
+    module = _verdict_module_class()(student, ids, cfg.rationale_weight, decision_ids, cfg.decision_weight)
     work = partial_dir(cfg.out)
     log_path = work / LOG_FILE
     state.wait_for_everyone()

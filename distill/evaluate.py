@@ -3,7 +3,10 @@
 Every pair is scored in both image orders with the shared verdict scorer. Reported: accuracy
 against labels, order consistency (same winner in both orders), agreement with the teacher
 where records carry one, expected calibration error of ``p_a``, a per-query breakdown and, for
-the first ``generate`` pairs, the parse-failure rate of freely generated outputs.
+the first ``generate`` pairs, the parse-failure rate of freely generated outputs and their
+rationale figures (``rationale_metrics``: strict parses, Q10 = verdict, agreement with the
+teacher's and the true protocol lines, free text consistent with the lines). Where the records
+carry the teacher's kept rationales, the same figures for those (``teacher_rationales``).
 
 Expected calibration error (ECE): the prediction is the creative with ``p >= 0.5`` and its
 confidence ``c = max(p_a, 1 - p_a)``; confidences fall into 10 equal-width bins over [0, 1]
@@ -17,6 +20,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from creative4u_small import protocol
+from creative4u_small.distill.rationale_metrics import label_rationale_metrics, rationale_metrics
+
+DISTILL_CONFIG = "distill_config.json"  # written beside every distilled student (distill_trainer.CONFIG_FILE)
 
 
 def expected_calibration_error(p_a, outcomes, bins: int = 10) -> float | None:
@@ -92,12 +98,30 @@ def parse_output(text: str, fmt: str = "auto"):
     return protocol.parse_teacher(text)
 
 
-def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_size: int = 8) -> list[str]:
-    """Greedy completions of the judge prompt (no forced ``<answer>``), cut at the end of turn."""
+def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_size: int = 8, fmt: str = "teacher",
+                     verdicts: list[str] | None = None) -> list[str]:
+    """Greedy completions of the judge prompt, cut at the end of turn.
+
+    A teacher writes its turn from the start. A student is decoded as the runtime decodes it: its
+    verdict is read from the verdict tokens (only those two logits are trained at ``<answer>``),
+    so ``<answer>X</answer>`` with X from ``verdicts`` is forced and the rationale generated after
+    it; the returned text starts with that prefix.
+    """
     import torch
 
     from creative4u_small.images import open_image
-    from creative4u_small.scorer import prompt_chat_text
+    from creative4u_small.scorer import judge_text, prompt_chat_text
+
+    if fmt not in ("student", "teacher"):
+        raise ValueError(f"format must be student or teacher, got {fmt!r}")
+    if fmt == "student" and (verdicts is None or len(verdicts) != len(pairs)):
+        raise ValueError("a student's rationale is generated after its verdict: pass one verdict per pair")
+    if fmt == "student" and any(v not in protocol.VERDICTS for v in verdicts):
+        raise ValueError(f"verdicts must be one of {protocol.VERDICTS}")
+    forced = [f"{v}{protocol.ANSWER_CLOSE}" for v in verdicts] if fmt == "student" else [""] * len(pairs)
+
+    def text_of(k: int, p) -> str:
+        return judge_text(processor, p.query, p.title) + forced[k] if fmt == "student" else prompt_chat_text(processor, p.query, p.title)
 
     tok = processor.tokenizer
     eos = {i for i in [tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_utterance>")] if isinstance(i, int) and i >= 0}
@@ -107,19 +131,31 @@ def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_s
         for i in range(0, len(pairs), batch_size):
             chunk = pairs[i: i + batch_size]
             inputs = processor(
-                text=[prompt_chat_text(processor, p.query, p.title) for p in chunk],
+                text=[text_of(i + j, p) for j, p in enumerate(chunk)],
                 images=[[open_image(p.image_a), open_image(p.image_b)] for p in chunk],
                 return_tensors="pt", padding=True,
             ).to(model.device)
             with torch.inference_mode():
                 out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                      eos_token_id=sorted(eos) or None, pad_token_id=tok.pad_token_id)
-            for row in out[:, inputs["input_ids"].shape[1]:].tolist():
-                cut = next((j for j, t in enumerate(row) if t in eos), len(row))
-                texts.append(tok.decode(row[:cut], skip_special_tokens=False).replace(tok.pad_token or "\x00", ""))
+            for j, row in enumerate(out[:, inputs["input_ids"].shape[1]:].tolist()):
+                cut = next((k for k, t in enumerate(row) if t in eos), len(row))
+                lead = protocol.ANSWER_OPEN + forced[i + j] if fmt == "student" else ""
+                texts.append(lead + tok.decode(row[:cut], skip_special_tokens=False).replace(tok.pad_token or "\x00", ""))
     finally:
         tok.padding_side = old_side
     return texts
+
+
+def model_format(model_dir: str | Path, fmt: str = "auto") -> str:
+    """``fmt``, or for ``"auto"``: student when the folder (or the run above its ``checkpoints/``) was distilled."""
+    if fmt not in ("auto", "student", "teacher"):
+        raise ValueError(f"format must be auto, student or teacher, got {fmt!r}")
+    if fmt != "auto":
+        return fmt
+    folder = Path(model_dir)
+    runs = [folder] + ([folder.parent.parent] if folder.parent.name == "checkpoints" else [])
+    return "student" if any((d / DISTILL_CONFIG).is_file() for d in runs) else "teacher"
 
 
 def generation_metrics(pairs, verdicts, texts, fmt: str = "auto") -> dict:
@@ -135,6 +171,7 @@ def generation_metrics(pairs, verdicts, texts, fmt: str = "auto") -> dict:
         "failure_reasons": dict(reasons),
         "agreement_with_verdict_tokens": _rate(r.verdict == v.winner for _, v, r in ok),
         "accuracy_of_parsed": _rate(r.verdict == p.label for p, _, r in ok if p.label is not None),
+        "rationale": rationale_metrics(pairs, texts, fmt),
         "examples": texts[:3],
     }
 
@@ -154,10 +191,13 @@ def evaluate_pairs(model, processor, verdict_ids, pairs, batch_size: int = 16, g
             progress(len(verdicts), len(pairs))
     report = verdict_metrics(pairs, verdicts)
     report["per_query"] = per_query(pairs, verdicts)
+    if any(p.teacher is not None and p.teacher.rationales for p in pairs):
+        report["teacher_rationales"] = label_rationale_metrics(pairs)
     if generate:
         n = min(generate, len(pairs))
-        texts = generate_outputs(model, processor, pairs[:n], max_new_tokens, batch_size)
-        report["generation"] = generation_metrics(pairs[:n], verdicts[:n], texts, fmt)
+        gen_fmt = fmt if fmt != "auto" else "teacher"
+        texts = generate_outputs(model, processor, pairs[:n], max_new_tokens, batch_size, gen_fmt, [v.winner for v in verdicts[:n]])
+        report["generation"] = generation_metrics(pairs[:n], verdicts[:n], texts, gen_fmt)
     return report
 
 
@@ -169,5 +209,6 @@ def evaluate_model(model_dir: str | Path, pairs_path: str | Path, batch_size: in
 
     pairs = load_pairs(Path(pairs_path), check_images="exists")
     model, processor, ids = load_model(model_dir, device=device)
+    fmt = model_format(model_dir, fmt)
     report = evaluate_pairs(model, processor, ids, pairs, batch_size, generate, max_new_tokens, fmt, progress)
     return {"model": str(model_dir), "pairs_file": str(pairs_path), **report}

@@ -18,6 +18,7 @@ class TeacherGRPOConfig:
     format_weight: float = setting(help="Weight of the format reward (tags, Q1–Q9 lines in the protocol vocabulary).", default=1.0)
     accuracy_weight: float = setting(help="Weight of the accuracy reward (answer equals the label).", default=1.0)
     consistency_weight: float = setting(help="Weight of the consistency reward (answer agrees with the balance of Q3–Q9).", default=0.5)
+    text_consistency_weight: float = setting(help="Weight of the text-consistency reward (free reasoning says what the Q3–Q9 lines say).", default=0.5)
     num_generations: int = setting(help="Completions sampled per prompt (the GRPO group size).", default=4)
     max_completion_length: int = setting(help="Most tokens generated per completion.", default=256)
     temperature: float = setting(help="Sampling temperature of the rollouts.", default=1.0)
@@ -42,7 +43,7 @@ class TeacherGRPOConfig:
     overwrite: bool = setting(help="Replace whatever --out holds.", default=False)
 
     def __post_init__(self):
-        weights = (self.format_weight, self.accuracy_weight, self.consistency_weight)
+        weights = (self.format_weight, self.accuracy_weight, self.consistency_weight, self.text_consistency_weight)
         if any(w < 0 for w in weights) or not any(weights):
             raise ValueError("reward weights must be >= 0 and not all 0")
         if self.num_generations < 2:
@@ -73,8 +74,8 @@ class TeacherGRPOConfig:
 
     @property
     def reward_weights(self) -> list[float]:
-        """Weights in the order of ``rewards.REWARDS`` (format, accuracy, consistency)."""
-        return [self.format_weight, self.accuracy_weight, self.consistency_weight]
+        """Weights in the order of ``rewards.REWARDS`` (format, accuracy, consistency, text consistency)."""
+        return [self.format_weight, self.accuracy_weight, self.consistency_weight, self.text_consistency_weight]
 
     def training_args(self, output_dir: str):
         """trl's GRPOConfig; bf16 only on a GPU that has it, vLLM only when asked."""

@@ -54,12 +54,42 @@ def soft_verdict_loss(logits, target_token_a):
     return -(t * logp[:, 0] + (1.0 - t) * logp[:, 1]).mean()
 
 
-def token_loss(logits, labels):
-    """Teacher-forced cross-entropy over the rationale tokens; ``IGNORE_INDEX`` marks padding."""
+def token_loss(logits, labels, weights=None):
+    """Teacher-forced cross-entropy over the rationale tokens; ``IGNORE_INDEX`` marks padding.
+
+    ``weights`` [B, T] scale each token's term (``decision_weights``); the mean is over tokens.
+    """
     import torch
 
-    if int((labels != IGNORE_INDEX).sum()) == 0:
+    valid = labels != IGNORE_INDEX
+    if int(valid.sum()) == 0:
         return logits.sum() * 0.0
-    return torch.nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX
-    )
+    ce = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none"
+    ).reshape(labels.shape)
+    if weights is not None:
+        ce = ce * weights.to(ce.dtype)
+    return ce[valid].mean()
+
+
+def rationale_decision_ids(tokenizer) -> frozenset[int]:
+    """Tokens of a rationale that carry its content rather than its template.
+
+    The comparison signs (``protocol.decision_token_ids``) and the creative letters after a space
+    (`` A``/`` B``: Q10's answer and "Creative A/B" in the reasoning). Up-weighted, they keep a
+    small student from learning the template alone (every line ``A=B``, Q10 always ``A``).
+    """
+    from creative4u_small.protocol import decision_token_ids
+
+    letters = set()
+    for v in VERDICTS:
+        letters.update(tokenizer.encode(" " + v, add_special_tokens=False)[-1:])
+    return frozenset(decision_token_ids(tokenizer) | letters)
+
+
+def decision_weights(labels, decision_ids, weight: float):
+    """Per-token loss weights for ``labels`` [B, T]: ``weight`` on ``decision_ids``, 1 elsewhere."""
+    import torch
+
+    ids = torch.tensor(sorted(decision_ids), device=labels.device)
+    return 1.0 + (weight - 1.0) * torch.isin(labels, ids).to(torch.float32)

@@ -1,4 +1,4 @@
-"""GRPO reward functions for the teacher format: format, accuracy and consistency.
+"""GRPO reward functions for the teacher format: format, accuracy, consistency, text consistency.
 
 Each follows trl's custom reward signature ``f(completions, **kwargs) -> list[float | None]``:
 ``completions`` are strings or conversational messages, dataset columns (``label``) arrive as
@@ -9,6 +9,7 @@ earned by output the rest of the pipeline would reject.
 from __future__ import annotations
 
 from creative4u_small import protocol
+from creative4u_small.synth.rationale import implied_answers, read_reasoning
 
 N_PROTOCOL_LINES = len(protocol.QUESTIONS) - 1  # Q1–Q9; Q10 is the answer itself
 
@@ -71,6 +72,28 @@ def consistency_score(text: str) -> float:
     return float(balance == parsed.verdict)
 
 
+def text_consistency_score(text: str) -> float | None:
+    """Whether the free reasoning says what the protocol lines say (template-written reasoning).
+
+    The sentences are read back with ``synth.rationale.read_reasoning``; the factor differences
+    they state imply Q3–Q9 (``implied_answers``). Score: the share of those seven lines equal to
+    the written ones, with the closing sentence naming the answer as an eighth check; 0 for a
+    sentence that contradicts itself or an earlier one, or for text that does not parse. None
+    (no reward signal) when a sentence matches no template: such text cannot be checked exactly.
+    """
+    parsed = protocol.parse_teacher(text)
+    if isinstance(parsed, protocol.ParseError):
+        return 0.0
+    reading = read_reasoning(parsed.reasoning)
+    if reading.unknown:
+        return None
+    if reading.conflicts:
+        return 0.0
+    implied = implied_answers(reading.diffs)
+    hits = sum(parsed.answers.get(k) == v for k, v in implied.items()) + (reading.conclusion == parsed.verdict)
+    return hits / (len(implied) + 1)
+
+
 def format_reward(completions, **kwargs) -> list[float]:
     return [format_score(completion_text(c)) for c in completions]
 
@@ -84,4 +107,9 @@ def consistency_reward(completions, **kwargs) -> list[float]:
     return [consistency_score(completion_text(c)) for c in completions]
 
 
-REWARDS = {"format": format_reward, "accuracy": accuracy_reward, "consistency": consistency_reward}
+def text_consistency_reward(completions, **kwargs) -> list[float | None]:
+    return [text_consistency_score(completion_text(c)) for c in completions]
+
+
+REWARDS = {"format": format_reward, "accuracy": accuracy_reward, "consistency": consistency_reward,
+           "text_consistency": text_consistency_reward}

@@ -184,7 +184,7 @@ def plot_report(report: dict, path: Path) -> Path:
     names = list(runs) + (["transformers scorer"] if "scorer_compare_ms" in base else []) + (["transformers generate"] if "generate_ms" in base else [])
     p50 = [runs[k]["compare_ms"]["p50"] for k in runs] + ([base["scorer_compare_ms"]["p50"]] if "scorer_compare_ms" in base else []) + \
         ([base["generate_ms"]["p50"]] if "generate_ms" in base else [])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7.5))  # stacked: 880 px wide, fits a report column
     ax1.barh(names, p50, color=["tab:blue"] * len(runs) + ["tab:gray"] * (len(names) - len(runs)))
     ax1.set_xscale("log")
     ax1.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -200,7 +200,7 @@ def plot_report(report: dict, path: Path) -> Path:
                 [base["scorer_throughput"].get(str(s), {}).get("pairs_per_s", 0) for s in sizes], width, label="transformers scorer", color="tab:gray")
     ax2.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(sizes))], [f"batch {s}" for s in sizes])
     ax2.set_ylabel("pairs per second")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(4, len(runs) + 1), frameon=False)
     fig.suptitle(f"c4u bench: {Path(report['config']['export']).name} on {report['machine']['cpu']}", fontsize=10)
     fig.tight_layout()
     path = Path(path)

@@ -4,13 +4,53 @@ The student writes ``<answer>X</answer>`` first and its rationale after, so the 
 judge prompt (which ends in ``<answer>``) is followed by forced tokens — the verdict the selector
 reported and ``</answer>`` — and then greedy steps until an end token or the length cap. Forcing
 the reported verdict keeps the rationale about the decision the caller actually got.
+
+``explanation`` reads the decoded text with the protocol's strict parser, so a caller gets the
+protocol lines as data (or a clear ``parsed=False`` with the reason and the raw text), never a
+guess from malformed output.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
+from creative4u_small import protocol
 from creative4u_small.runtime import manifest as mf
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A decoded rationale: the protocol lines (Q1–Q10) and free reasoning, or why it did not parse."""
+
+    text: str
+    verdict: str
+    parsed: bool
+    answers: dict[str, str] = field(default_factory=dict)
+    reasoning: str = ""
+    error: str | None = None
+
+    @property
+    def q10_matches_verdict(self) -> bool | None:
+        return self.answers.get("Q10") == self.verdict if self.parsed else None
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(question key, label, answer) in protocol order; empty when unparsed."""
+        return [(q.key, q.label, self.answers[q.key]) for q in protocol.QUESTIONS if q.key in self.answers]
+
+    def to_dict(self) -> dict:
+        return {"parsed": self.parsed, "verdict": self.verdict, "protocol": dict(self.answers) if self.parsed else None,
+                "q10_matches_verdict": self.q10_matches_verdict, "reasoning": self.reasoning, "error": self.error,
+                "text": self.text}
+
+
+def explanation(text: str, verdict: str) -> Explanation:
+    """Parse the rationale decoded after ``<answer>{verdict}</answer>`` (strict: every line Q1–Q10)."""
+    parsed = protocol.parse_strict(protocol.student_completion(verdict) + "\n" + text, "student")
+    if isinstance(parsed, protocol.ParseError):
+        return Explanation(text, verdict, False, error=f"unparsed: {parsed.reason}")
+    return Explanation(text, verdict, True, dict(parsed.answers), parsed.reasoning)
 
 
 def greedy_decode(

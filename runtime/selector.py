@@ -22,6 +22,7 @@ from PIL import Image
 from creative4u_small.images import ImageError
 from creative4u_small.runtime import backends, explain, probe, tournament
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.explain import explanation as parse_explanation
 from creative4u_small.runtime.preprocess import preprocess
 from creative4u_small.runtime.selector_config import SelectorConfig
 from creative4u_small.runtime.tokenize import PromptTokenizer
@@ -42,10 +43,12 @@ class CompareResult:
     logits: tuple[tuple[float, float], ...]  # verdict logits (A, B) per order row
     rationale: str | None = None
     timings_ms: dict = field(default_factory=dict)
+    explanation: explain.Explanation | None = None  # the rationale parsed into protocol lines
 
     def to_dict(self) -> dict:
         return {"winner": self.winner, "p_a": self.p_a, "p_a_orders": list(self.p_a_orders), "consistent": self.consistent,
-                "rationale": self.rationale, "timings_ms": self.timings_ms}
+                "rationale": self.rationale, "explanation": self.explanation.to_dict() if self.explanation else None,
+                "timings_ms": self.timings_ms}
 
 
 @dataclass
@@ -376,6 +379,7 @@ class Selector:
             results.append(CompareResult(
                 winner, p_a, (float(pk[0]), float(pk[1])), bool((pk[0] >= 0.5) == (pk[1] >= 0.5)),
                 tuple(tuple(float(v) for v in row) for row in logits[2 * k: 2 * k + 2]), rationale,
+                explanation=None if rationale is None else parse_explanation(rationale, winner),
             ))
         timings["total"] = time.perf_counter() - t_start
         ms = {k: round(v * 1000, 3) for k, v in timings.items()}

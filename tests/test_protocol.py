@@ -100,3 +100,34 @@ def test_verdict_tokens_must_be_single_tokens():
     merged = _Tok({"<answer>": [1, 2], "<answer>A": [1, 5], "<answer>B": [1, 2, 8]})
     with pytest.raises(P.VerdictTokenError):
         P.verdict_token_ids(merged)
+
+
+def _lines(**over):
+    answers = {"Q1": "no", "Q2": "no", **{k: "A>B" for k in P.COMPARISON_KEYS}, "Q10": "A", **over}
+    return P.render_protocol(answers)
+
+
+def test_parse_strict_accepts_complete_explanations_only():
+    teacher = f"<think>\n{_lines()}\nCreative A wins.\n</think><answer>A</answer>"
+    student = f"<answer>A</answer>\n<think>\n{_lines()}\n</think>"
+    assert P.parse_strict(teacher, "teacher").answers["Q9"] == "A>B"
+    assert P.parse_strict(student, "student").verdict == "A"
+    # Q10 may disagree with the answer: parsed, and measured elsewhere
+    assert P.parse_strict(f"<answer>B</answer>\n<think>\n{_lines()}\n</think>", "student").answers["Q10"] == "A"
+    bad = {
+        "<answer>A</answer>\nQQQQQQQQ": "no <think>",
+        "<answer>A</answer>\n<think>\nQ1 same image: no": "no </think>",
+        f"<answer>A</answer>\n<think>\n{_lines()}\n</think> more": "text after",
+        f"<answer>A</answer>\n<think>\n{_lines().replace('Q7 layout: A>B', 'Q7 layout: A>>B')}\n</think>": "Q7",
+        f"<answer>A</answer>\n<think>\n{_lines().replace(chr(10) + 'Q10 more likely click: A', '')}\n</think>": "Q10 missing",
+    }
+    for text, reason in bad.items():
+        r = P.parse_strict(text, "student")
+        assert isinstance(r, P.ParseError) and reason in r.reason, (text, r)
+    with pytest.raises(ValueError):
+        P.parse_strict(student, "auto")
+
+
+def test_sentences_split_at_sentence_ends():
+    assert P.sentences(" One. Two!  Three?\nFour") == ["One.", "Two!", "Three?", "Four"]
+    assert P.sentences("") == []

@@ -168,3 +168,28 @@ def test_rejects_bad_arguments(tmp_path):
         synthesize(0, tmp_path)
     with pytest.raises(ValueError):
         synthesize(2, tmp_path, image_size=8)
+
+
+def test_reasoning_reads_back_to_the_protocol_lines_and_the_truth(pairs):
+    from creative4u_small.synth.rationale import implied_answers, read_reasoning, truth_answers
+
+    for p in pairs:
+        parsed = protocol.parse_teacher(p.rationale)
+        reading = read_reasoning(parsed.reasoning)
+        assert reading.unknown == () and reading.conflicts == () and reading.conclusion == p.label
+        fa, fb = p.extra["factors"]["a"], p.extra["factors"]["b"]
+        assert reading.diffs == {f: 1 if fa[f] > fb[f] else -1 for f in FACTORS if fa[f] != fb[f]}
+        assert implied_answers(reading.diffs) == {k: parsed.answers[k] for k in protocol.COMPARISON_KEYS}
+        assert truth_answers(p.extra, p.label) == parsed.answers
+    assert truth_answers({}, "A") is None and truth_answers(pairs[0].extra, None) is None
+
+
+def test_read_reasoning_flags_what_the_templates_do_not_say():
+    from creative4u_small.synth.rationale import read_reasoning
+
+    r = read_reasoning("Creative A has a plain background; the busy pattern behind Creative A competes with the product. "
+                       "The colours are nice. On balance Creative B is more likely to be clicked.")
+    assert r.conflicts and r.unknown == ("The colours are nice.",) and r.conclusion == "B" and r.diffs == {}
+    r = read_reasoning("Creative B centres the product; Creative A pushes it off the edge. "
+                       "Creative A centres the product; Creative B pushes it off the edge.")
+    assert r.diffs == {"centred": 1} and len(r.conflicts) == 1 and r.conclusion is None

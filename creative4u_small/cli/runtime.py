@@ -86,8 +86,23 @@ def select(
     pick = a if r.winner == "A" else b
     note = "" if r.consistent else "  (the two orders disagree: low confidence)"
     typer.echo(f"winner: {r.winner} ({pick})  p_a={r.p_a:.4f}  orders={r.p_a_orders[0]:.4f}/{r.p_a_orders[1]:.4f}{note}")
-    if r.rationale is not None:
-        typer.echo(r.rationale)
+    if r.explanation is not None:
+        typer.echo(explanation_text(r.explanation))
+
+
+def explanation_text(ex) -> str:
+    """The parsed protocol as a table (question, label, answer) and the reasoning; or the raw text, flagged."""
+    if not ex.parsed:
+        return f"rationale {ex.error} (raw text follows)\n{ex.text}"
+    rows = ex.rows()
+    width = max(len(f"{key} {label}") for key, label, _ in rows)
+    lines = [f"{'question':<{width}}  answer", f"{'-' * width}  ------"]
+    lines += [f"{key + ' ' + label:<{width}}  {answer}" for key, label, answer in rows]
+    if not ex.q10_matches_verdict:
+        lines.append(f"note: Q10 names {ex.answers.get('Q10')} but the verdict is {ex.verdict}")
+    if ex.reasoning:
+        lines += ["", ex.reasoning]
+    return "\n".join(lines)
 
 
 @friendly_errors

@@ -9,7 +9,10 @@ rewrite it for the reversed order.
 
 from __future__ import annotations
 
-from creative4u_small.protocol import teacher_completion
+import re
+from dataclasses import dataclass, field
+
+from creative4u_small.protocol import sentences, teacher_completion
 from creative4u_small.synth.factors import FACTORS, WEIGHTS, Factors
 
 # Question key -> the factors it reads, with their weights inside the question.
@@ -34,6 +37,7 @@ SENTENCES: dict[str, str] = {
     "colour_match": "The product in Creative {good} has the colour the shopper asked for; Creative {bad} shows another colour.",
     "category_match": "Creative {good} shows the kind of product in the query and title; Creative {bad} shows a different product.",
 }
+CONCLUSION = "On balance Creative {verdict} is more likely to be clicked."
 
 
 def compare(a: float, b: float) -> str:
@@ -59,10 +63,87 @@ def reasoning(fa: Factors, fb: Factors, verdict: str) -> str:
         if a != b:
             good, bad = ("A", "B") if a > b else ("B", "A")
             lines.append(SENTENCES[f].format(good=good, bad=bad))
-    lines.append(f"On balance Creative {verdict} is more likely to be clicked.")
+    lines.append(CONCLUSION.format(verdict=verdict))
     return " ".join(lines)
 
 
 def rationale(fa: Factors, fb: Factors, verdict: str) -> str:
     """``<think>Q1..Q10 lines + reasoning</think><answer>verdict</answer>``."""
     return teacher_completion(verdict, answers(fa, fb, verdict), reasoning(fa, fb, verdict))
+
+
+# ---------------------------------------------------------------- reading the templates back
+
+
+def _template_re(template: str) -> re.Pattern:
+    pattern = re.escape(template)
+    for name in ("good", "bad", "verdict"):
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[AB])")
+    return re.compile(pattern)
+
+
+_SENTENCE_RES = {f: _template_re(t) for f, t in SENTENCES.items()}
+_CONCLUSION_RE = _template_re(CONCLUSION)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What free reasoning written from the templates says.
+
+    ``diffs``: factor -> +1 (Creative A has the better value) or -1 (B); factors without a
+    sentence are equal. ``conclusion``: the creative of the closing sentence. ``unknown``:
+    sentences no template matches; ``conflicts``: sentences naming one creative as both good and
+    bad, or a factor stated twice with opposite sides.
+    """
+
+    diffs: dict[str, int] = field(default_factory=dict)
+    conclusion: str | None = None
+    unknown: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+
+
+def read_reasoning(text: str) -> Reading:
+    """Invert ``reasoning``: which factors the sentences say differ, and in whose favour."""
+    diffs: dict[str, int] = {}
+    conclusion, unknown, conflicts = None, [], []
+    for sentence in sentences(text):
+        m = _CONCLUSION_RE.fullmatch(sentence)
+        if m:
+            if conclusion is not None and conclusion != m.group("verdict"):
+                conflicts.append(sentence)
+            conclusion = m.group("verdict")
+            continue
+        hit = next(((f, m) for f, r in _SENTENCE_RES.items() if (m := r.fullmatch(sentence))), None)
+        if hit is None:
+            unknown.append(sentence)
+            continue
+        factor, m = hit
+        if m.group("good") == m.group("bad"):
+            conflicts.append(sentence)
+            continue
+        side = 1 if m.group("good") == "A" else -1
+        if diffs.get(factor, side) != side:
+            conflicts.append(sentence)
+        diffs[factor] = side
+    return Reading(diffs, conclusion, tuple(unknown), tuple(conflicts))
+
+
+def implied_answers(diffs: dict[str, int]) -> dict[str, str]:
+    """Q3–Q9 as ``answers`` computes them from factor differences (+1: A better, -1: B, absent: equal)."""
+    out = {}
+    for key, parts in QUESTION_FACTORS.items():
+        out[key] = compare(sum(w * diffs.get(f, 0) for f, w in parts.items()), 0.0)
+    return out
+
+
+def truth_answers(extra: dict, label: str) -> dict[str, str] | None:
+    """Q1–Q10 from a synthetic record's hidden factors (``extra["factors"]``); None for other records."""
+    facts = (extra or {}).get("factors")
+    if not isinstance(facts, dict) or not all(isinstance(facts.get(s), dict) for s in ("a", "b")) or label is None:
+        return None
+    try:
+        fa, fb = (Factors(**{f: int(facts[s][f]) for f in FACTORS}) for s in ("a", "b"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return answers(fa, fb, label)
+

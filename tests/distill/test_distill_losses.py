@@ -55,3 +55,30 @@ def test_token_loss_ignores_padding():
     expected = -math.log(math.exp(2) / (math.exp(2) + 2))
     assert float(token_loss(logits, labels)) == pytest.approx(expected, rel=1e-6)
     assert float(token_loss(logits, torch.full((1, 2), IGNORE_INDEX))) == 0.0
+
+
+def test_token_loss_weights_the_content_tokens():
+    from creative4u_small.distill.losses import decision_weights
+
+    logits = torch.randn(2, 3, 5)
+    labels = torch.tensor([[1, 2, IGNORE_INDEX], [4, 2, 0]])
+    w = decision_weights(labels, frozenset({2}), 10.0)
+    assert w.tolist() == [[1.0, 10.0, 1.0], [1.0, 10.0, 1.0]]
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none")
+    expected = (ce * w.reshape(-1))[labels.reshape(-1) != IGNORE_INDEX].mean()
+    assert float(token_loss(logits, labels, w)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(token_loss(logits, labels, torch.ones(2, 3))) == pytest.approx(float(token_loss(logits, labels)), rel=1e-6)
+
+
+def test_rationale_decision_ids_are_signs_and_letters(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from creative4u_small import protocol
+    from creative4u_small.distill.losses import rationale_decision_ids
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids = rationale_decision_ids(tok)
+    line = tok.encode("Q9 background: A<B\nQ10 more likely click: B", add_special_tokens=False)
+    marked = [tok.decode([t]) for t in line if t in ids]
+    assert "<" in "".join(marked) and marked[-1].strip() == "B" and protocol.decision_token_ids(tok) <= ids
+    assert not any(t in ids for t in tok.encode("Q9 background", add_special_tokens=False))

@@ -9,6 +9,7 @@ import pytest
 from creative4u_small.distill.evaluate import (
     evaluate_model,
     expected_calibration_error,
+    generate_outputs,
     generation_metrics,
     parse_output,
     per_query,
@@ -75,3 +76,15 @@ def test_evaluate_model_end_to_end(tiny_model_dir, synth_pairs_file, tmp_path):
     assert report["generation"]["generated"] == 2 and 0 <= report["generation"]["parse_failure_rate"] <= 1
     assert sum(v["pairs"] for v in report["per_query"].values()) == 6
     json.dumps(report)
+
+
+def test_student_rationales_are_generated_after_the_forced_verdict(tiny_model_dir, synth_pairs_file, tmp_path):
+    """As the runtime decodes: ``<answer>X</answer>`` with X from the verdict tokens, then the rationale."""
+    report = evaluate_model(tiny_model_dir, synth_pairs_file, batch_size=4, generate=3, max_new_tokens=4, fmt="student")
+    gen = report["generation"]
+    assert gen["agreement_with_verdict_tokens"] == 1.0 and gen["parse_failure_rate"] == 0.0
+    assert all(t.startswith("<answer>") and t[9:18] == "</answer>" for t in gen["examples"])
+    rat = gen["rationale"]
+    assert rat["format"] == "student" and rat["outputs"] == 3 and rat["strict_parse_rate"] == 0.0  # 4 tokens of a random model
+    with pytest.raises(ValueError, match="one verdict per pair"):
+        generate_outputs(None, None, [1, 2], fmt="student", verdicts=["A"])

@@ -73,7 +73,7 @@ def test_grpo_steps_change_the_weights(warm_teacher, four_pairs, tmp_path):
     summary = train_grpo(config(warm_teacher, four_pairs, out))
     assert summary["global_step"] == 2 and summary["weights_changed"]
     means = summary["reward_means_last"]
-    assert set(means) == {f"rewards/{n}_reward/mean" for n in ("format", "accuracy", "consistency")}
+    assert set(means) == {f"rewards/{n}_reward/mean" for n in ("format", "accuracy", "consistency", "text_consistency")}
     assert all(not math.isnan(v) for v in means.values())  # the label column reached the accuracy reward
     assert summary["reward_first"] > 0  # the warm teacher earns format credit
     before, after = weights(warm_teacher), weights(out)
@@ -100,8 +100,8 @@ def test_grpo_dataset_and_reward_wiring(tiny_model_dir, four_pairs, tmp_path):
     trainer = build_grpo_trainer(cfg, load_pairs(four_pairs), model, processor)
     row = trainer.train_dataset[1]
     assert row["order"] == "BA" and len(row["images"]) == 2 and row["label"] in ("A", "B")
-    assert [f.__name__ for f in trainer.reward_funcs] == ["format_reward", "accuracy_reward", "consistency_reward"]
-    assert trainer.reward_weights.tolist() == [2.0, 1.0, 0.0]
+    assert [f.__name__ for f in trainer.reward_funcs] == ["format_reward", "accuracy_reward", "consistency_reward", "text_consistency_reward"]
+    assert trainer.reward_weights.tolist() == [2.0, 1.0, 0.0, 0.5]
 
 
 def test_unlabelled_pairs_are_refused(tiny_model_dir, four_pairs, tmp_path):
@@ -119,13 +119,14 @@ def test_config_validation_and_vllm_pass_through(tmp_path):
     with pytest.raises(ValueError, match="multiple of num_generations"):
         TeacherGRPOConfig(model="m", data="d", out="o", batch_size=6, num_generations=4)
     with pytest.raises(ValueError, match="reward weights"):
-        TeacherGRPOConfig(model="m", data="d", out="o", format_weight=0, accuracy_weight=0, consistency_weight=0)
+        TeacherGRPOConfig(model="m", data="d", out="o", format_weight=0, accuracy_weight=0, consistency_weight=0,
+                          text_consistency_weight=0)
     cfg = TeacherGRPOConfig(model="m", data="d", out="o", use_vllm=True, vllm_mode="server", num_generations=2,
                             batch_size=6, max_completion_length=64, temperature=0.9, beta=0.04, learning_rate=2e-6,
                             max_steps=7, seed=3, consistency_weight=0.25)
     args = cfg.training_args(str(tmp_path / "run"))  # trl's own GRPOConfig: a renamed or dropped field fails here
     assert (args.use_vllm, args.vllm_mode) == (True, "server")
-    assert list(args.reward_weights) == [1.0, 1.0, 0.25]
+    assert list(args.reward_weights) == [1.0, 1.0, 0.25, 0.5]
     assert (args.num_generations, args.per_device_train_batch_size, args.max_completion_length) == (2, 6, 64)
     assert (args.temperature, args.beta, args.learning_rate, args.max_steps, args.seed) == (0.9, 0.04, 2e-6, 7, 3)
     assert args.output_dir == str(tmp_path / "run") and args.report_to == []

@@ -6,8 +6,10 @@ import pytest
 
 from creative4u_small import protocol
 from creative4u_small.distill.rewards import (
-    REWARDS, accuracy_reward, consistency_reward, format_reward,
+    REWARDS, accuracy_reward, consistency_reward, format_reward, text_consistency_reward,
 )
+from creative4u_small.synth.factors import Factors
+from creative4u_small.synth.rationale import rationale
 
 ANSWERS = {"Q1": "no", "Q2": "no", "Q3": "A>B", "Q4": "A=B", "Q5": "A>B", "Q6": "A=B", "Q7": "A<B", "Q8": "A>B", "Q9": "A=B", "Q10": "A"}
 CORRECT = protocol.teacher_completion("A", ANSWERS, "Creative A shows the product larger.")
@@ -69,4 +71,17 @@ def test_no_label_gives_none_and_trl_signature():
     assert accuracy_reward([CORRECT, WRONG], label=[None, "B"]) == [None, 1.0]
     out = {name: fn(prompts=[[], []], completions=[CORRECT, garbage], completion_ids=[[], []], label=["A", "A"], order=["AB", "BA"])
            for name, fn in REWARDS.items() for garbage in ["nonsense"]}
-    assert out == {"format": [1.0, 0.0], "accuracy": [1.0, 0.0], "consistency": [1.0, 0.0]}
+    assert out == {"format": [1.0, 0.0], "accuracy": [1.0, 0.0], "consistency": [1.0, 0.0], "text_consistency": [None, 0.0]}
+
+
+def test_text_consistency_rewards_reasoning_that_says_what_the_lines_say():
+    fa, fb = Factors(1, 0, 1, 0, 1, 1, 1, 1), Factors(0, 1, 1, 1, 1, 1, 1, 1)
+    true = rationale(fa, fb, "A")  # Q7 A<B, Q8 A>B, Q9 A<B; a sentence for each
+    assert text_consistency_reward([true, conv(true)]) == [1.0, 1.0]
+    # the line of issue 17: Q9 written as A=B while the text says Creative B's background is plain
+    q9 = true.replace("Q9 background: A<B", "Q9 background: A=B")
+    two = q9.replace("Q7 layout: A<B", "Q7 layout: A>B")
+    wrong_end = true.replace("On balance Creative A", "On balance Creative B")
+    contradiction = true.replace("Creative B centres the product; Creative A", "Creative B centres the product; Creative B")
+    assert text_consistency_reward([q9, two, wrong_end, contradiction]) == [7 / 8, 6 / 8, 7 / 8, 0.0]
+    assert text_consistency_reward([CORRECT, "nonsense"]) == [None, 0.0]  # free text no template covers: no signal

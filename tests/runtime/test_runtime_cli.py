@@ -24,6 +24,17 @@ def test_select_json(tiny_export, synth_pairs):
     out = _json(r.stdout)
     assert out["winner"] in ("A", "B") and 0 <= out["p_a"] <= 1 and out["backend"] == "cpu"
     assert isinstance(out["rationale"], str) and "judge" in out["timings_ms"]
+    ex = out["explanation"]  # 4 tokens of a random tiny model: never a complete protocol
+    assert ex["parsed"] is False and ex["error"].startswith("unparsed") and ex["text"] == out["rationale"]
+    assert ex["protocol"] is None and ex["verdict"] == out["winner"]
+
+
+def test_select_explain_prints_unparsed_rationale_flagged(tiny_export, synth_pairs):
+    p = synth_pairs[0]
+    r = CliRunner().invoke(app, ["select", str(p.image_a), str(p.image_b), "--export", str(tiny_export),
+                                 "--explain", "--max-new-tokens", "4"])
+    assert r.exit_code == 0, r.output
+    assert "rationale unparsed:" in r.stdout and "(raw text follows)" in r.stdout
 
 
 def test_rank_a_folder(tiny_export, synth_dir):

@@ -38,6 +38,8 @@ def test_compare_with_explain_returns_the_same_rationale(client, tiny_selector, 
     want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
     got = client.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
     assert got["rationale"] == want.rationale and abs(got["p_a"] - want.p_a) <= TOL
+    assert got["explanation"] == want.explanation.to_dict() and got["explanation"]["text"] == want.rationale
+    assert not client.compare(p.image_a, p.image_b, p.query, p.title)["explanation"]  # only when asked
 
 
 def test_rank_agrees_with_the_in_process_selector(client, tiny_selector, synth_pairs):
@@ -65,6 +67,8 @@ def test_health_ready_model_metrics_and_docs(server, client):
     spec = httpx.get(server.url + "/openapi.json", timeout=10).json()
     assert {"/v1/compare", "/v1/rank", "/v1/model", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/v1/compare"]["post"]["requestBody"]["content"]
+    answer = spec["paths"]["/v1/compare"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"parsed", "protocol", "q10_matches_verdict", "error", "text"} <= set(answer["properties"]["explanation"]["properties"])
 
 
 def test_request_id_is_echoed_and_logged(server, client, synth_pairs):
