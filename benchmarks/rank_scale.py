@@ -24,7 +24,7 @@ import statistics
 import time
 
 
-def simulate(n: int, seeds: int, top_k: int, quality_sd: float, noise_sd: float) -> dict:
+def simulate(n: int, seeds: int, top_k: int, quality_sd: float, noise_sd: float, budget_factor: float = 1.0) -> dict:
     import numpy as np
 
     from creative4u_small.runtime import tournament
@@ -35,15 +35,15 @@ def simulate(n: int, seeds: int, top_k: int, quality_sd: float, noise_sd: float)
     for seed in range(seeds):
         judge = SimulatedJudge(SimulatedJudgeConfig(n, quality_sd, noise_sd, seed))
         truth = judge.best(max(top_k, 5))
-        sched = tournament.run(n, judge, top_k=top_k, seed=seed)
+        sched = tournament.run(n, judge, top_k=top_k, seed=seed, budget=round(budget_factor * tournament.budget_for(n)))
         comparisons.append(len(sched.comparisons))
         calls.append(len(judge.calls))
         full = tournament.run(n, judge, top_k=top_k, round_robin_max=n)
         for name, result in (("schedule", sched), ("round_robin", full)):
             rows[name].append((recovery(result.order, truth, 1), recovery(result.order, truth, 5)))
-    out = {"n": n, "seeds": seeds, "top_k": top_k, "quality_sd": quality_sd, "noise_sd": noise_sd,
+    out = {"n": n, "seeds": seeds, "top_k": top_k, "quality_sd": quality_sd, "noise_sd": noise_sd, "budget_factor": budget_factor,
            "comparisons": max(comparisons), "judge_calls": max(calls),
-           "n_log2_n": round(n * math.log2(n)), "round_robin_comparisons": n * (n - 1) // 2}
+           "n_log2_n": round(n * math.log2(n)), "budget": round(budget_factor * tournament.budget_for(n)), "round_robin_comparisons": n * (n - 1) // 2}
     for idx, k in ((0, 1), (1, 5)):
         s = np.array([r[idx] for r in rows["schedule"]])
         f = np.array([r[idx] for r in rows["round_robin"]])
@@ -55,6 +55,45 @@ def simulate(n: int, seeds: int, top_k: int, quality_sd: float, noise_sd: float)
     return out
 
 
+def real_export(export: str, images: int, runs: int, precision: str, threads: int, top_k: int, work: str) -> dict:
+    """Rank ``images`` synthetic creatives with the schedule and with every pair, interleaved, ``runs`` times."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from creative4u_small.synth.generate import synthesize
+    from creative4u_small.runtime.selector import Selector
+
+    folder = Path(work)
+    if not (folder / "img").is_dir() or len(list((folder / "img").iterdir())) < images:
+        synthesize((images + 1) // 2, folder, seed=0)
+    pool = sorted((folder / "img").iterdir())[:images]
+    sel = Selector.load(export, backend="cpu", precision=precision, threads=threads)
+    schedule_cfg, every_cfg = sel.config, replace(sel.config, round_robin_max=images)
+    sel.rank(pool[:4], "trail running shoes", "Trail shoe")  # warm-up: sessions and allocators
+    times: dict[str, list[float]] = {"schedule": [], "every_pair": []}
+    results = {}
+    for _ in range(runs):
+        for name, cfg in (("schedule", schedule_cfg), ("every_pair", every_cfg)):
+            sel.config = cfg
+            sel.clear_cache()
+            t0 = time.perf_counter()
+            results[name] = sel.rank(pool, "trail running shoes", "Trail shoe", top_k=top_k)
+            times[name].append(time.perf_counter() - t0)
+    sched, every = results["schedule"], results["every_pair"]
+    out = {"export": export, "images": images, "runs": runs, "precision": sel.precision, "backend": sel.backend,
+           "batch_size": sel.config.batch_size, "top_k": top_k}
+    for name, r in results.items():
+        out[name] = {"median_seconds": round(statistics.median(times[name]), 3), "seconds": [round(t, 3) for t in times[name]],
+                     "comparisons": len(r.comparisons), "rounds": r.rounds, "strategy": r.strategy,
+                     "images_encoded": r.images_encoded, "vision_ms": r.timings_ms.get("vision"),
+                     "judge_ms": r.timings_ms.get("judge")}
+    out["speedup"] = round(statistics.median(times["every_pair"]) / statistics.median(times["schedule"]), 2)
+    out["comparison_ratio"] = round(len(every.comparisons) / len(sched.comparisons), 2)
+    out["top1_same"] = sched.order[0] == every.order[0]
+    out["topk_overlap"] = len(set(sched.order[:top_k]) & set(every.order[:top_k])) / top_k
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="64,256", help="pool sizes for the simulated judge")
@@ -62,14 +101,24 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=5, help="top_k asked of the rank")
     ap.add_argument("--quality-sd", type=float, default=1.0)
     ap.add_argument("--noise-sd", type=float, default=1.0)
+    ap.add_argument("--budget-factor", type=float, default=1.0, help="schedule budget as a multiple of the default (tournament.budget_for)")
+    ap.add_argument("--export", help="export folder: also time a real rank against every pair")
+    ap.add_argument("--images", type=int, default=64, help="pool size for the real rank")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per variant (interleaved; medians reported)")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"))
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--work", default="rank_scale_images", help="folder for the generated creatives")
     args = ap.parse_args()
 
     from creative4u_small.cpu_info import cpu_info
 
     result = {"machine": cpu_info(), "simulated": []}
-    for n in (int(x) for x in args.sizes.split(",")):
+    if args.export:
+        result["real"] = real_export(args.export, args.images, args.runs, args.precision, args.threads, args.top_k, args.work)
+        print(json.dumps(result["real"]), flush=True)
+    for n in (int(x) for x in args.sizes.split(",") if x):
         t0 = time.perf_counter()
-        row = simulate(n, args.seeds, args.top_k, args.quality_sd, args.noise_sd)
+        row = simulate(n, args.seeds, args.top_k, args.quality_sd, args.noise_sd, args.budget_factor)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         print(json.dumps(row), flush=True)
         result["simulated"].append(row)

@@ -391,7 +391,7 @@ class Selector:
 
     def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None, progress=None) -> RankResult:
         """Order ``images`` best first: round robin, or Swiss rounds then challenge rounds among the
-        leaders (about n·log2(n) comparisons in all), Bradley–Terry scores.
+        leaders (at most 1.5·n·log2(n) comparisons in all), Bradley–Terry scores.
 
         All images are encoded first, in vision batches, each distinct content once; each round of
         the schedule is then one judge call over all its pairs (``_judge`` splits it into graph

@@ -3,7 +3,7 @@
 Small pools play a full round robin (every unordered pair once; each compare already scores
 both orders). Large pools play a few Swiss rounds — each item meets an item of similar standing
 it has not met yet, standings refitted with Bradley–Terry after every round — to sort the field
-coarsely, then challenge rounds until a budget of about n·log2(n) comparisons is spent: the
+coarsely, then challenge rounds until a budget of 1.5·n·log2(n) comparisons is spent: the
 items whose side of the top_k cut (or the top-1 cut) is least sure meet their nearest unplayed
 neighbours in the standing, so the games go where the top of the order is still in doubt.
 Every round is one comparator call, which a model-backed comparator batches.
@@ -68,13 +68,16 @@ def swiss_rounds_for(n: int) -> int:
 
 
 def candidates_for(n: int, top_k: int) -> int:
-    """Leaders kept playing after the screen: a margin of items around the top_k cut."""
-    return min(n, max(2 * top_k, 8))
+    """Items challenged per round: few, since the least sure ones are picked afresh every round."""
+    return min(n, max(4, top_k - 1))
+
+
+BUDGET_FACTOR = 1.5  # comparisons per n·log2(n); benchmarks/rank_scale.py --budget-factor measures others
 
 
 def budget_for(n: int) -> int:
-    """Most comparisons for a pool of n: n·log2(n), and never more than every pair."""
-    return min(n * (n - 1) // 2, math.floor(n * math.log2(max(n, 2))))
+    """Most comparisons for a pool of n: 1.5·n·log2(n), and never more than every pair."""
+    return min(n * (n - 1) // 2, math.floor(BUDGET_FACTOR * n * math.log2(max(n, 2))))
 
 
 def planned_comparisons(n: int, round_robin_max: int = 12, swiss_rounds: int | None = None,

