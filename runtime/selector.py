@@ -59,6 +59,7 @@ class RankResult:
     strategy: str
     images_encoded: int  # vision encodes this call needed (cache hits excluded)
     timings_ms: dict = field(default_factory=dict)
+    rounds: int = 0  # schedule rounds, each one batched judge call
 
     def to_dict(self, names: list[str] | None = None) -> dict:
         label = (lambda i: names[i]) if names else (lambda i: i)
@@ -66,7 +67,8 @@ class RankResult:
             "order": [label(i) for i in self.order],
             "scores": {str(label(i)): s for i, s in enumerate(self.scores)},
             "comparisons": [{"a": label(c.i), "b": label(c.j), "p_a": c.p_i, "phase": c.phase} for c in self.comparisons],
-            "strategy": self.strategy, "images_encoded": self.images_encoded, "timings_ms": self.timings_ms,
+            "strategy": self.strategy, "images_encoded": self.images_encoded, "rounds": self.rounds,
+            "timings_ms": self.timings_ms,
         }
 
 
@@ -320,9 +322,11 @@ class Selector:
                 "attention_mask": mask.astype(self._dtype(graph, "attention_mask", np.int64), copy=False),
                 "image_embeds": embeds.astype(self._dtype(graph, "image_embeds", np.float32), copy=False)}
 
-    def _judge(self, items: list[tuple[list[int], np.ndarray, np.ndarray]], timings: dict, both_orders: bool = True) -> np.ndarray:
+    def _judge(self, items: list[tuple[list[int], np.ndarray, np.ndarray]], timings: dict, both_orders: bool = True,
+               on_batch=None) -> np.ndarray:
         """Verdict logits [rows, 2]; ``items``: (ids, emb_a, emb_b) per pair, each giving rows AB, BA
-        (or only AB with ``both_orders=False``)."""
+        (or only AB with ``both_orders=False``), run in graph calls of ``_per_call`` pairs;
+        ``on_batch(rows)`` after each call."""
         judge = self._graph(mf.JUDGE)
         t0 = time.perf_counter()
         logits = []
@@ -332,6 +336,8 @@ class Selector:
             for ids, ea, eb in items[i: i + step]:
                 jobs += [(ids, ea, eb), (ids, eb, ea)] if both_orders else [(ids, ea, eb)]
             logits.append(judge.run(self._rows(jobs, mf.JUDGE))["verdict_logits"].astype(np.float32))
+            if on_batch:
+                on_batch(len(jobs))
         _add(timings, "judge", time.perf_counter() - t0)
         return np.concatenate(logits)
 
@@ -388,15 +394,17 @@ class Selector:
         return results
 
     def rank(self, images: list, query: str = "", title: str = "", top_k: int | None = None, progress=None) -> RankResult:
-        """Order ``images`` best first: round robin or Swiss + leaders' round robin, Bradley–Terry scores.
+        """Order ``images`` best first: round robin, or Swiss rounds then challenge rounds among the
+        leaders (at most 1.5·n·log2(n) comparisons in all), Bradley–Terry scores.
 
-        With ``screen_one_order`` the Swiss rounds judge each game in one image order (half the
-        rows); round robins always judge both orders.
+        All images are encoded first, in vision batches, each distinct content once; each round of
+        the schedule is then one judge call over all its pairs (``_judge`` splits it into graph
+        batches). With ``screen_one_order`` the Swiss rounds judge each game in one image order
+        (half the rows); other rounds judge both orders.
 
-        ``top_k``: how many to return (all when None). Large pools play their final round robin among
-        max(2 * top_k, 8) leaders (8 when top_k is None), so the top of the order rests on direct games
-        and the tail on the Swiss standings. ``progress(done, planned)`` is called after each judge
-        batch (``planned`` is an upper bound).
+        ``top_k``: how many to return (all when None); large pools spend their games on the items
+        nearest the top_k cut. ``progress(done, planned)`` is called after each judge batch
+        (``planned`` is an upper bound).
         """
         t_start = time.perf_counter()
         images = list(images)
@@ -410,23 +418,20 @@ class Selector:
         ids = self.tokenizer.judge_ids(query, title)
 
         cfg = self.config
-        planned = tournament.planned_comparisons(len(images), focus, cfg.round_robin_max,
-                                                 cfg.swiss_rounds or None, cfg.finalists or None)
+        planned = tournament.planned_comparisons(len(images), cfg.round_robin_max, cfg.swiss_rounds or None,
+                                                 cfg.rank_budget or None)
         done = [0]
+        rows_per_pair = [2]
 
-        def report(n_pairs):
-            done[0] += n_pairs
+        def report(rows):
+            done[0] += rows // rows_per_pair[0]
             if progress:
                 progress(done[0], max(planned, done[0]))
 
         def compare(pairs):
-            out = []
-            for k in range(0, len(pairs), cfg.batch_size):
-                chunk = pairs[k: k + cfg.batch_size]
-                p = p_a_orders(self._judge([(ids, embeds[i], embeds[j]) for i, j in chunk], timings))
-                out += [float(x) for x in p.mean(-1)]
-                report(len(chunk))
-            return out
+            rows_per_pair[0] = 2
+            logits = self._judge([(ids, embeds[i], embeds[j]) for i, j in pairs], timings, on_batch=report)
+            return [float(x) for x in p_a_orders(logits).mean(-1)]
 
         shown_first = [0] * len(images)
 
@@ -436,20 +441,21 @@ class Selector:
             shown = [(i, j) if shown_first[i] <= shown_first[j] else (j, i) for i, j in pairs]
             for first, _ in shown:
                 shown_first[first] += 1
-            p_first = softmax_first(self._judge([(ids, embeds[a], embeds[b]) for a, b in shown], timings, both_orders=False))
-            report(len(pairs))
+            rows_per_pair[0] = 1
+            p_first = softmax_first(self._judge([(ids, embeds[a], embeds[b]) for a, b in shown], timings,
+                                                both_orders=False, on_batch=report))
             return [float(p if a == i else 1.0 - p) for (i, _), (a, _), p in zip(pairs, shown, p_first)]
 
         result = tournament.run(
             len(images), compare, top_k=focus, round_robin_max=cfg.round_robin_max,
             swiss_rounds=cfg.swiss_rounds or None, finalists=cfg.finalists or None,
-            screen=screen if cfg.screen_one_order else None,
+            screen=screen if cfg.screen_one_order else None, budget=cfg.rank_budget or None,
         )
         if progress:
             progress(done[0], done[0])
         timings["total"] = time.perf_counter() - t_start
         return RankResult(result.order[: top_k or len(images)], result.scores, result.comparisons, result.strategy, encoded,
-                          {k: round(v * 1000, 3) for k, v in timings.items()})
+                          {k: round(v * 1000, 3) for k, v in timings.items()}, result.rounds)
 
 
 def auto_precision(manifest: mf.Manifest, backend: str, has_int8: bool) -> tuple[str, str]:

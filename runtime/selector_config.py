@@ -22,10 +22,11 @@ class SelectorConfig:
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap.")
     max_new_tokens: int = setting(256, "Longest rationale, in generated tokens after the verdict, when explain is asked.")
     cache_images: int = setting(4096, "Image embeddings kept in memory, keyed by content hash (least recently used go first).")
-    round_robin_max: int = setting(12, "Rank pools up to this size with a full round robin; larger pools play Swiss rounds then a round robin among the leaders.")
-    swiss_rounds: int = setting(0, "Swiss rounds for large pools; 0 = ceil(log2(n)) + 1.")
+    round_robin_max: int = setting(12, "Rank pools up to this size with a full round robin; larger pools play Swiss rounds, then challenge rounds among the leaders.")
+    swiss_rounds: int = setting(0, "Swiss rounds that sort a large pool before the challenge rounds; 0 = ceil(log2(n) / 2) + 1.")
     screen_one_order: bool = setting(False, "Judge Swiss-round games in one image order (alternating who goes first): half their rows, a noisier screen; round robins always use both orders.")
-    finalists: int = setting(0, "Leaders that play the final round robin in large pools; 0 = max(2 * top_k, 8).")
+    finalists: int = setting(0, "Items challenged per round after the Swiss rounds in large pools (those least sure of their side of the top_k cut); 0 = max(4, top_k - 1).")
+    rank_budget: int = setting(0, "Most comparisons when ranking a large pool; 0 = 1.5 * n * log2(n).")
     probe: bool = setting(True, "Replay the export's parity probe at load on this machine and backend, and refuse graphs that drift past the export's floors.")
     on_probe_failure: str = setting("fallback", "When INT8 graphs fail the probe: fallback (use fp32 and say why) or raise. fp32 graphs that fail always raise.")
     verify_hashes: bool = setting(True, "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs).")
@@ -41,7 +42,7 @@ class SelectorConfig:
         for name in ("batch_size", "max_new_tokens", "cache_images", "round_robin_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("threads", "max_pixels", "swiss_rounds", "finalists", "device_id"):
+        for name in ("threads", "max_pixels", "swiss_rounds", "finalists", "rank_budget", "device_id"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
 

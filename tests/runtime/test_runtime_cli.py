@@ -42,7 +42,7 @@ def test_rank_a_folder(tiny_export, synth_dir):
                                  "--round-robin-max", "4"])
     assert r.exit_code == 0, r.output
     out = _json(r.stdout)
-    assert len(out["order"]) == 3 and out["strategy"] == "swiss+round-robin"
+    assert len(out["order"]) == 3 and out["strategy"] == "swiss+challenge"
     assert out["images_encoded"] == len(list((synth_dir / "img").iterdir()))
 
 

@@ -88,15 +88,19 @@ def test_rank_encodes_each_image_once_and_makes_the_comparisons_it_reports(tiny_
     images.append(images[0].read_bytes())  # the same content again: still one encode
     result = sel.rank(images, "red running shoe", "Trail shoe")
     assert result.images_encoded == n and sum(sel._graphs[mf.VISION].rows) == n
+    per_call = sel._per_call(mf.VISION)  # vision runs in full batches, not image by image
+    assert len(sel._graphs[mf.VISION].rows) == -(-n // per_call)
     swiss = n + 1 > round_robin_max
-    finals = [c for c in result.comparisons if c.phase == "round-robin"]
+    finals = [c for c in result.comparisons if c.phase != "swiss"]
     screened = len(result.comparisons) - len(finals)
     assert (screened > 0) == swiss
     # Swiss games are judged in one image order, round-robin games in both
     assert sum(sel._graphs[mf.JUDGE].rows) == 2 * len(result.comparisons) - screened
     assert max(sel._graphs[mf.JUDGE].rows) <= 2 * 4
+    # each schedule round is one batched judge call: at most one part-full graph batch per round
+    assert len(sel._graphs[mf.JUDGE].rows) <= len(result.comparisons) // 4 + result.rounds
     assert sorted(result.order) == list(range(n + 1)) and len(result.scores) == n + 1
-    assert result.strategy == ("swiss+round-robin" if swiss else "round-robin")
+    assert result.strategy == ("swiss+challenge" if swiss else "round-robin")
     assert len({frozenset((c.i, c.j)) for c in result.comparisons}) == len(result.comparisons)
     # the reported comparisons are the selector's real verdicts: both orders, or the order shown
     c = finals[-1]

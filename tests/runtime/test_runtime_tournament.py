@@ -6,18 +6,20 @@ import numpy as np
 import pytest
 
 from creative4u_small.runtime import bradley_terry, tournament
+from creative4u_small.runtime.simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery
 
 
 def _comparator(strength, noise=0.0, seed=0, calls=None):
-    """P(i beats j) = sigmoid(gap + noise): noisy logits, the way a judge's p_a errs on close pairs."""
-    rng = np.random.default_rng(seed)
+    """P(i beats j) = sigmoid(gap + e_ij): a logit error drawn once per pair (e_ji = -e_ij), the way
+    a judge's p_a errs on close pairs and errs the same way when it sees the pair again."""
+    n = len(strength)
+    upper = np.triu(np.random.default_rng(seed).normal(0.0, noise, (n, n)), 1) if noise else np.zeros((n, n))
+    error = upper - upper.T
 
     def compare(pairs):
         if calls is not None:
             calls.append(list(pairs))
-        gaps = np.array([strength[i] - strength[j] for i, j in pairs], dtype=float)
-        if noise:
-            gaps = gaps + rng.normal(0.0, noise, len(gaps))
+        gaps = np.array([strength[i] - strength[j] + error[i, j] for i, j in pairs], dtype=float)
         return list(1.0 / (1.0 + np.exp(-3.0 * gaps if not noise else -gaps)))
 
     return compare
@@ -38,37 +40,42 @@ def test_noise_free_recovers_the_top_item(n):
     if n <= 12:
         assert result.strategy == "round-robin" and len(made) == full
     else:
-        assert result.strategy == "swiss+round-robin" and len(made) < full / 3
+        assert result.strategy == "swiss+challenge" and len(made) <= tournament.budget_for(n) < full / 2
     print(f"noise-free n={n}: {len(made)} comparisons (round robin: {full})")
 
 
 @pytest.mark.parametrize("n", [6, 32, 200])
 def test_noisy_comparator_recovers_the_top_item(n):
-    """Logit noise sd 1 with unit gaps between neighbours: neighbours are misjudged ~16% of the time."""
-    hits, counts = 0, []
+    """Logit noise sd 1 with unit gaps between neighbours: neighbours are misjudged ~16% of the time.
+    A full round robin on the same judges is the yardstick."""
+    hits, full_hits, counts = 0, 0, []
     for seed in range(10):
         strength = np.random.default_rng(100 + seed).permutation(n).astype(float)
         result = tournament.run(n, _comparator(strength, noise=1.0, seed=seed), top_k=1, seed=seed)
+        full = tournament.run(n, _comparator(strength, noise=1.0, seed=seed), round_robin_max=n)
         hits += result.order[0] == int(np.argmax(strength))
+        full_hits += full.order[0] == int(np.argmax(strength))
         counts.append(len(result.comparisons))
-    assert hits >= 9, f"top item recovered in {hits}/10 noisy pools of {n}"
-    print(f"noisy n={n}: top recovered {hits}/10, {np.mean(counts):.0f} comparisons on average (round robin: {n * (n - 1) // 2})")
+    assert hits >= 8 and hits >= full_hits - 1, f"top item recovered in {hits}/10 noisy pools of {n} (round robin: {full_hits}/10)"
+    print(f"noisy n={n}: top recovered {hits}/10 (round robin {full_hits}/10), {np.mean(counts):.0f} comparisons on average (round robin: {n * (n - 1) // 2})")
 
 
 @pytest.mark.parametrize("n", [32, 200])
-def test_a_screen_plays_the_swiss_rounds_and_the_leaders_round_robin_decides(n):
+def test_a_screen_plays_the_swiss_rounds_and_the_challenge_rounds_decide(n):
     """The screen (another noisy judge here) plays every Swiss game and only those."""
-    hits = 0
+    hits, full_hits = 0, 0
     for seed in range(10):
         strength = np.random.default_rng(200 + seed).permutation(n).astype(float)
         screened, final = [], []
         result = tournament.run(n, _comparator(strength, noise=1.0, seed=seed, calls=final), top_k=1, seed=seed,
                                 screen=_comparator(strength, noise=1.0, seed=seed + 7, calls=screened))
         phases = [c.phase for c in result.comparisons]
-        assert phases.count("swiss") == sum(map(len, screened)) and phases.count("round-robin") == sum(map(len, final))
-        assert phases == sorted(phases, key=lambda p: p != "swiss")  # Swiss first, then the leaders' round robin
+        assert phases.count("swiss") == sum(map(len, screened)) and phases.count("challenge") == sum(map(len, final))
+        assert phases == sorted(phases, key=lambda p: p != "swiss")  # Swiss first, then the challenge rounds
         hits += result.order[0] == int(np.argmax(strength))
-    assert hits >= 9, f"top item recovered in {hits}/10 noisy pools of {n}"
+        full = tournament.run(n, _comparator(strength, noise=1.0, seed=seed), round_robin_max=n)
+        full_hits += full.order[0] == int(np.argmax(strength))
+    assert hits >= full_hits - 1, f"top item recovered in {hits}/10 noisy pools of {n} (round robin: {full_hits}/10)"
 
 
 def test_round_robin_full_order_of_a_small_pool():
@@ -132,6 +139,40 @@ def test_bradley_terry_rejects_bad_comparisons():
 def test_planned_comparisons_bound_the_real_ones(n):
     strength = np.arange(n, dtype=float)
     result = tournament.run(n, _comparator(strength), top_k=2)
-    planned = tournament.planned_comparisons(n, top_k=2)
+    planned = tournament.planned_comparisons(n)
     assert len(result.comparisons) <= planned
-    assert planned == (n * (n - 1) // 2 if n <= 12 else tournament.swiss_rounds_for(n) * (n // 2) + 28)
+    assert planned == (n * (n - 1) // 2 if n <= 12 else tournament.budget_for(n))
+
+
+@pytest.mark.parametrize("n", [64, 256])
+def test_comparisons_grow_as_n_log_n_and_each_round_is_one_call(n):
+    """At most 1.5·n·log2(n) comparisons; every round is one comparator call."""
+    judge = SimulatedJudge(SimulatedJudgeConfig(n, seed=n))
+    result = tournament.run(n, judge, top_k=5)
+    assert len(result.comparisons) <= 1.5 * n * math.log2(n)
+    assert len(judge.calls) == result.rounds and sum(judge.calls) == len(result.comparisons)
+    assert len({frozenset((c.i, c.j)) for c in result.comparisons}) == len(result.comparisons)
+    assert sorted(result.order) == list(range(n))
+
+
+@pytest.mark.parametrize("n", [64, 256])
+def test_top_k_recovery_close_to_a_full_round_robin(n):
+    """The benchmark's comparison (benchmarks/rank_scale.py) on a few seeds, with a loose bound: a
+    broken schedule (random pairs, no challenge rounds, a wrong order) falls far below."""
+    seeds = 12 if n == 64 else 4
+    got, full = [], []
+    for seed in range(seeds):
+        judge = SimulatedJudge(SimulatedJudgeConfig(n, seed=seed))
+        truth = judge.best(5)
+        got.append(recovery(tournament.run(n, judge, top_k=5, seed=seed).order, truth, 5))
+        full.append(recovery(tournament.run(n, judge, top_k=5, round_robin_max=n).order, truth, 5))
+    assert np.mean(got) >= np.mean(full) - 0.2, f"top-5 recovery {np.mean(got):.2f} vs round robin {np.mean(full):.2f}"
+
+
+def test_simulated_judge_errs_the_same_way_on_a_pair_each_time():
+    judge = SimulatedJudge(SimulatedJudgeConfig(20, noise_sd=2.0, seed=3))
+    first = judge([(0, 1), (2, 3)])
+    assert judge([(0, 1), (2, 3)]) == first and judge([(1, 0)])[0] == pytest.approx(1 - first[0])
+    assert judge.calls == [2, 2, 1] and judge.best(3)[0] == int(np.argmax(judge.quality))
+    with pytest.raises(ValueError, match="quality_sd"):
+        SimulatedJudgeConfig(4, quality_sd=0)
