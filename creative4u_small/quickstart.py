@@ -67,7 +67,7 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
               c4u("distill", "--student", m / "student-init", "--labels", labels, "--out", m / "student",
                   "--epochs", cfg.distill_epochs, "--lr", cfg.distill_lr, "--warmup-ratio", cfg.distill_warmup_ratio,
                   "--batch-size", cfg.distill_batch_size,
-                  "--rationale-weight", cfg.rationale_weight, "--label-weight", cfg.label_weight, "--seed", cfg.seed, "--save-steps", 0, "--overwrite")),
+                  "--rationale-weight", cfg.rationale_weight, "--decision-weight", cfg.decision_weight, "--label-weight", cfg.label_weight, "--seed", cfg.seed, "--save-steps", 0, "--overwrite")),
         Stage("eval", "evaluating the student on the held-out pairs (verdicts and rationales)",
               c4u("eval", "--model", m / "student", "--pairs", held_labels, "--out", out / "eval" / "student.json",
                   "--generate", cfg.eval_generate, "--format", "student", "--max-new-tokens", cfg.label_max_new_tokens),

@@ -39,6 +39,7 @@ class QuickstartConfig:
     label_weight: float = setting(0.0, "Share of ground-truth labels in the student's verdict target (c4u distill --label-weight); 0 learns from the teacher alone.")
     distill_batch_size: int = setting(16, "Student distillation pairs per step.")
     rationale_weight: float = setting(1.0, "Weight of the student's rationale loss (content tokens weighted further by c4u distill's decision weight).")
+    decision_weight: float = setting(10.0, "Rationale loss weight of its content tokens (c4u distill --decision-weight).")
     eval_generate: int = setting(300, "Held-out pairs whose student rationale is generated and scored (c4u eval --generate).")
     bench_runs: int = setting(20, "Timed compares per benchmark measurement.")
     bench_batch_sizes: str = setting("1,8,32", "Batch sizes for pairs/s in the benchmark.")
@@ -58,9 +59,10 @@ class QuickstartConfig:
         """A run of a couple of minutes for the end-to-end test: same stages, fewer pairs and steps.
 
         Its `tiny` teacher is too small and briefly trained to beat chance, so the student mixes in
-        ground-truth labels (``label_weight`` 0.7) to have something to learn.
+        ground-truth labels (``label_weight`` 0.7) to have something to learn; in its 40 steps the
+        rationale loss (weighted for the full recipe's 800) would drown the verdict, so it weighs little.
         """
         return replace(self, train_pairs=60, label_pairs=160, heldout_pairs=60, pool_size=6, image_size=48,
                        teacher_preset="tiny", student_preset="tiny", sft_epochs=1.0, grpo_steps=1, label_weight=0.7,
-                       label_max_new_tokens=16, eval_generate=20, distill_epochs=4.0, distill_batch_size=16, distill_lr=1e-3, bench_runs=3, bench_batch_sizes="1,8",
+                       label_max_new_tokens=16, eval_generate=20, rationale_weight=0.05, decision_weight=1.0, distill_warmup_ratio=0.0, distill_epochs=4.0, distill_batch_size=16, distill_lr=1e-3, bench_runs=3, bench_batch_sizes="1,8",
                        bench_rank_sizes="6", bench_generate_tokens=16)

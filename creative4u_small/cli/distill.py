@@ -16,7 +16,7 @@ D = DistillConfig
 
 @friendly_errors
 @from_config(D, ("student", "labels", "out", "eval_pairs", "epochs", "max_steps", "batch_size", "grad_accum", "learning_rate",
-                 "warmup_ratio", "rationale_weight", "max_rationale_tokens", "label_weight", "lora", "lora_r", "lora_alpha",
+                 "warmup_ratio", "rationale_weight", "decision_weight", "max_rationale_tokens", "label_weight", "lora", "lora_r", "lora_alpha",
                  "seed", "save_steps", "resume", "overwrite"),
              flags={"learning_rate": "--lr"}, required=("student", "labels", "out"))
 def distill_cmd(cfg: DistillConfig):
