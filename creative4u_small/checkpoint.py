@@ -69,13 +69,13 @@ def one_frame(processor) -> dict:
     return changed
 
 
-def load_processor(path: str | Path, family: families.Family, notes: dict | None = None):
+def load_processor(path: str | Path, model_type: str, notes: dict | None = None):
     """The model's own processor class, image-only, on the Pillow image backend (one frame when framed)."""
     import transformers
     from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
-    name = PROCESSOR_MAPPING_NAMES.get(_model_type(path))
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
     cls = image_only_class(getattr(transformers, name)) if name and hasattr(transformers, name) else None
     if cls is None:
         processor = AutoProcessor.from_pretrained(str(path))
@@ -85,7 +85,7 @@ def load_processor(path: str | Path, family: families.Family, notes: dict | None
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         videos = [None] * (len(getattr(transformers, name).get_attributes()) - 2)
         processor = cls.from_args_and_dict([image_processor, tokenizer, *videos], processor_dict, **kwargs)
-    if family.framed:
+    if families.family_for(model_type).framed:
         changed = one_frame(processor)
         if notes is not None and changed:
             notes["frames"] = {"one_frame_per_creative": True, "changed": changed}
@@ -128,8 +128,9 @@ def load_model(path: str | Path, *, dtype=None, device: str | None = None, train
     local = Path(path)
     if local.exists() and not any(local.glob("*.safetensors")):
         raise ValueError(f"{local}: no *.safetensors weights (pickled checkpoints are never loaded); re-save it with safe_serialization=True")
-    family = families.family_for(_model_type(path), role, where=str(path))
-    processor = load_processor(path, family, notes)
+    model_type = _model_type(path)
+    families.family_for(model_type, role, where=str(path))
+    processor = load_processor(path, model_type, notes)
     try:
         model = AutoModelForImageTextToText.from_pretrained(str(path), use_safetensors=True, dtype=dtype or torch.float32)
     except ValueError as e:

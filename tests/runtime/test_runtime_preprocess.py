@@ -53,7 +53,7 @@ def test_hub_students_as_loaded_match_the_runtime(fixture, request):
     from creative4u_small.scorer import preprocess_images
 
     path = request.getfixturevalue(fixture)
-    processor = load_processor(path, families.family_for(families.model_type_of(path), families.STUDENT))
+    processor = load_processor(path, families.model_type_of(path))
     spec = build_preprocessing(processor)
     for size in SIZES:
         im = _noise(*size)
