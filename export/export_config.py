@@ -15,6 +15,8 @@ class ExportConfig:
     model: Path = setting(help="Model folder (Hugging Face format, safetensors) to export.")
     out: Path = setting(help="Export folder to write; refused if it holds files unless overwrite.")
     int8: bool = setting(False, "Also write dynamic INT8 graphs (vision, judge, decoder) for ONNX Runtime; --trt adds static QDQ vision and judge graphs.")
+    fuse: bool = setting(True, "Fuse the fp32 graphs with ONNX Runtime's transformer optimizer before quantization (attention, GELU, norms); --no-fuse keeps them as exported.")
+    fp16: bool = setting(False, "Also write FP16 graphs (fp32 inputs and outputs, norms and softmax kept fp32) that the cuda backend picks by default.")
     trt: bool = setting(False, "Also build TensorRT engines from QDQ graphs (needs an NVIDIA GPU and the tensorrt package).")
     triton: bool = setting(False, "Also write a Triton Inference Server model repository under triton/.")
     calib: Path | None = setting(None, "CreativePair JSONL whose pairs calibrate INT8 and check parity; synthetic pairs when absent.")
@@ -30,6 +32,9 @@ class ExportConfig:
     int8_agreement: float = setting(0.99, "Floor on INT8 verdict agreement (fraction of decisive pairs).")
     int8_max_dp: float = setting(0.05, "Ceiling on INT8 max |delta p_a| over all parity pairs; also the parity probe's INT8 floor at load.")
     int8_max_rel_err: float = setting(0.15, "Parity probe: ceiling on an INT8 graph's relative output error (vision embeddings, decoder logits) at load.")
+    fp16_agreement: float = setting(0.99, "Floor on FP16 verdict agreement (fraction of decisive pairs), where FP16 graphs can run here.")
+    fp16_max_dp: float = setting(0.01, "Ceiling on FP16 max |delta p_a|; also the parity probe's FP16 floor at load.")
+    fp16_max_rel_err: float = setting(0.02, "Parity probe: ceiling on an FP16 graph's relative output error at load.")
     int8_min_weights: int = setting(MIN_QUANT_WEIGHTS, "Weight MatMuls with fewer elements stay float in the INT8 graphs (too small to gain from INT8, still paying its noise); 0 quantizes all.")
     probe_pairs: int = setting(1, "Held-out pairs stored in the export's parity probe (replayed by every Selector.load).")
     batch_size: int = setting(8, "Pairs per batch in the parity and calibration runs.")
@@ -46,7 +51,7 @@ class ExportConfig:
             raise ValueError(f"opset {self.opset} is too old; use 17 or newer")
         if not 0 <= self.margin < 0.5:
             raise ValueError(f"margin {self.margin} must be in [0, 0.5)")
-        for name in ("fp32_agreement", "int8_agreement"):
+        for name in ("fp32_agreement", "fp16_agreement", "int8_agreement"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} {getattr(self, name)} must be a fraction in [0, 1]")
         for name in ("calib_pairs", "calib_memory_mb", "batch_size", "probe_pairs", "trt_max_rows", "trt_max_images", "trt_workspace_mb"):
@@ -54,7 +59,7 @@ class ExportConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_decisive < 1:
             raise ValueError("min_decisive must be at least 1")
-        for name in ("fp32_max_dp", "int8_max_dp", "int8_max_rel_err"):
+        for name in ("fp32_max_dp", "fp16_max_dp", "fp16_max_rel_err", "int8_max_dp", "int8_max_rel_err"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.int8_min_weights < 0:

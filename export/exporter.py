@@ -134,10 +134,13 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
         model.set_attn_implementation("eager")
         with atomic_dir(Path(cfg.out), overwrite=cfg.overwrite) as tmp:
             entries, exporters = _export_graphs(cfg, model, verdict_ids, dims, pre.image_size, tmp, progress)
+            unfused = _fuse(cfg, tmp, Path(work), entries, model, progress)
             _save_tokenizer(cfg.model, processor, tmp / mf.TOKENIZER_FILE)
             parity = {"fp32": _fp32_parity(cfg, reference, model, processor, held_items, tmp, entries, progress)}
-            calibration = _quantize(cfg, tmp, entries, processor, calib_items, model, progress)
-            parity.update(_int8_parity(cfg, reference, processor, held_items, tmp, entries, calibration, progress))
+            if cfg.fp16:
+                _convert_fp16(tmp, entries, progress)
+            calibration = _quantize(cfg, tmp, entries, processor, calib_items, model, progress, unfused)
+            parity.update(_variant_parity(cfg, reference, processor, held_items, tmp, entries, calibration, progress))
             tensorrt = {}
             if cfg.trt:
                 tensorrt = _build_trt(cfg, tmp, entries, spec, dims, pre, progress)
@@ -153,8 +156,7 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
             manifest.probe = _write_probe(cfg, tmp, manifest, processor, held_items)
             progress("parity runtime", 0, 1)
             parity["runtime-fp32"] = _runtime_check(tmp, manifest, reference, held_items, cfg)
-            if cfg.int8:
-                manifest.probe["export_machine"] = _probe_here(tmp, manifest, cfg, parity["int8"])
+            manifest.probe["export_machine"] = _probe_here(tmp, manifest, cfg, parity)
             _write_manifest_and_reports(cfg, tmp, manifest, parity_source)
             progress("done", 1, 1)
     return _finish(cfg, manifest, exporters, parity_source, triton_models)
@@ -223,21 +225,34 @@ def _fp32_parity(cfg: ExportConfig, reference, model, processor, items, tmp: Pat
     return figures
 
 
-def _int8_parity(cfg: ExportConfig, reference, processor, items, tmp: Path, entries: dict, calibration: dict,
-                 progress) -> dict:
-    """Each INT8 variant written (dynamic ``int8``, QDQ ``int8-qdq`` for TensorRT) against the reference."""
+def _variant_parity(cfg: ExportConfig, reference, processor, items, tmp: Path, entries: dict, calibration: dict,
+                    progress) -> dict:
+    """Each reduced-precision variant written (dynamic ``int8``, QDQ ``int8-qdq`` for TensorRT, ``fp16``) against
+    the reference; FP16 graphs that ONNX Runtime cannot run on this machine are "unverified", with the reason."""
     from creative4u_small.export import parity as P
+    from creative4u_small.export.fp16 import runs_here
 
-    variants = (["int8"] if cfg.int8 else []) + (["int8-qdq"] if cfg.trt else [])
+    variants = (["int8"] if cfg.int8 else []) + (["int8-qdq"] if cfg.trt else []) + (["fp16"] if cfg.fp16 else [])
     out = {}
     for prec in variants:
         progress(f"parity {prec}", 0, 1)
         vision, judge = f"{mf.VISION}.{prec}", f"{mf.JUDGE}.{prec}"
-        drv = P.OrtVerdictDriver(tmp / entries[vision].file, tmp / entries[judge].file, threads=cfg.threads,
-                                 reference_semantics=prec == "int8-qdq")
-        out[prec] = P.compare(reference, P.exported_logits(drv, processor, items, cfg.batch_size),
-                              P.Floors(cfg.int8_agreement, cfg.int8_max_dp), cfg.margin, cfg.min_decisive)
-        out[prec].update(graphs=[vision, judge], calibration=calibration)
+        floors = P.Floors(cfg.fp16_agreement, cfg.fp16_max_dp) if prec == "fp16" else P.Floors(cfg.int8_agreement, cfg.int8_max_dp)
+        why_not = runs_here(tmp / entries[vision].file, ["CPUExecutionProvider"]) if prec == "fp16" else ""
+        if why_not:
+            out[prec] = P.failed_run(reference, floors, cfg.margin, cfg.min_decisive, "ONNX Runtime's CPU provider cannot run "
+                                     f"the FP16 graphs here ({why_not}); the parity probe checks them on the GPU at load",
+                                     status="unverified") | {"runs_here": False}
+        else:
+            drv = P.OrtVerdictDriver(tmp / entries[vision].file, tmp / entries[judge].file, threads=cfg.threads,
+                                     reference_semantics=prec == "int8-qdq")
+            out[prec] = P.compare(reference, P.exported_logits(drv, processor, items, cfg.batch_size), floors, cfg.margin,
+                                  cfg.min_decisive)
+        out[prec]["graphs"] = [vision, judge]
+        if prec.startswith("int8"):
+            out[prec]["calibration"] = calibration
+        elif not why_not:
+            out[prec]["provider"] = "CPUExecutionProvider (fp16 kernels of the CPU, not a GPU's)"
     return out
 
 
@@ -254,13 +269,38 @@ def _engine_parity(cfg: ExportConfig, reference, processor, items, tmp: Path, te
     return figures
 
 
-def _quantize(cfg: ExportConfig, tmp: Path, entries: dict, processor, calib_items, model, progress) -> dict:
+def _fuse(cfg: ExportConfig, tmp: Path, work: Path, entries: dict, model, progress) -> dict:
+    """Transformer fusions of the fp32 graphs (``--fuse``, the default); returns the unfused files kept for TensorRT."""
+    if not cfg.fuse:
+        for entry in entries.values():
+            entry.optimization = {"fused": {}, "reason": "--no-fuse: graphs as exported"}
+        return {}
+    from creative4u_small.export.fuse import fuse_export
+
+    return fuse_export(tmp, work, entries, model, progress)
+
+
+def _convert_fp16(tmp: Path, entries: dict, progress) -> None:
+    """``<graph>.fp16`` variants of every fp32 graph (``--fp16``)."""
+    from creative4u_small.export.fp16 import convert_fp16
+    from creative4u_small.export.graphs import _io_spec
+
+    graphs = [k for k, e in entries.items() if e.precision == "fp32"]
+    for i, key in enumerate(graphs):
+        progress("FP16 graphs", i, len(graphs))
+        settings = convert_fp16(tmp / entries[key].file, tmp / f"{key}.fp16.onnx")
+        inputs, outputs = _io_spec(tmp / f"{key}.fp16.onnx")
+        entries[f"{key}.fp16"] = mf.GraphEntry(f"{key}.fp16.onnx", inputs, outputs, "fp16", "onnxruntime.transformers.float16",
+                                               key, settings, dict(entries[key].optimization))
+
+
+def _quantize(cfg: ExportConfig, tmp: Path, entries: dict, processor, calib_items, model, progress, unfused: dict) -> dict:
     """INT8 variants of the graphs (``--int8`` and/or ``--trt``); returns what calibrated them."""
     if not (cfg.int8 or cfg.trt):
         return {}
     from creative4u_small.export.quantize import quantize_export
 
-    return quantize_export(cfg, tmp, entries, processor, calib_items, model, progress)
+    return quantize_export(cfg, tmp, entries, processor, calib_items, model, progress, unfused)
 
 
 def _build_trt(cfg: ExportConfig, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
@@ -389,16 +429,22 @@ def _write_probe(cfg: ExportConfig, folder: Path, manifest: mf.Manifest, process
                             manifest.dims.num_layers, cfg.decoder)
     np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)
     return {"file": mf.PROBE_FILE, "pairs": n, "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
-            "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err}}}
+            "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err},
+                       "fp16": {"max_dp_a": cfg.fp16_max_dp, "max_rel_err": cfg.fp16_max_rel_err}}}
 
 
-def _probe_here(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, int8_parity: dict) -> dict:
-    """The INT8 probe replayed on the export machine (``manifest.machine``), as every user's Selector.load will;
-    a breach fails INT8 parity."""
-    selector = _open_selector(folder, manifest, cfg, precision="int8")
-    if cfg.decoder:
-        selector.open_decoder()
-    report = selector.describe()["probe"]
-    if "fallback" in report:
-        _mark_failed(int8_parity, f"parity probe: {report['fallback']}")
-    return {"int8": report}
+def _probe_here(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, parity: dict) -> dict:
+    """The INT8 and FP16 probes replayed on the export machine (``manifest.machine``), as every user's Selector.load
+    will; a breach fails that precision's parity. FP16 graphs this machine cannot run are left to the GPU's load."""
+    out = {}
+    for prec in ("int8", "fp16"):
+        if not parity.get(prec, {}).get("runs_here", prec in parity):
+            continue
+        selector = _open_selector(folder, manifest, cfg, precision=prec)
+        if cfg.decoder:
+            selector.open_decoder()
+        report = selector.describe()["probe"]
+        if "fallback" in report:
+            _mark_failed(parity[prec], f"parity probe: {report['fallback']}")
+        out[prec] = report
+    return out

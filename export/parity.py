@@ -65,14 +65,16 @@ def compare(reference: np.ndarray, exported: np.ndarray, floors: Floors, margin:
     return figures
 
 
-def failed_run(reference: np.ndarray, floors: Floors, margin: float, min_decisive: int, reason: str) -> dict:
+def failed_run(reference: np.ndarray, floors: Floors, margin: float, min_decisive: int, reason: str,
+               status: str = "failed") -> dict:
     """Figures for an exported path that could not run at all: the reference's real pair and decisive
-    counts, no agreement and no deltas (nothing was computed to compare), status failed."""
+    counts, no agreement and no deltas (nothing was computed to compare), status failed (or unverified
+    where running it here was never expected)."""
     pr = p_a(np.asarray(reference, np.float64))
     return {"pairs": int(pr.shape[0]), "rows": int(np.asarray(reference).shape[0]),
             "decisive": int((np.abs(pr - 0.5) >= margin).sum()), "agreeing": 0, "agreement": None,
             "max_abs_dlogit": None, "max_abs_dp_a": None, "margin": margin, "min_decisive": min_decisive,
-            "floor_agreement": floors.agreement, "floor_max_dp_a": floors.max_dp, "status": "failed", "reason": reason}
+            "floor_agreement": floors.agreement, "floor_max_dp_a": floors.max_dp, "status": status, "reason": reason}
 
 
 def overall_status(parity: dict) -> str:

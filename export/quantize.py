@@ -154,8 +154,9 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
     return dst
 
 
-def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model, progress) -> dict:
-    """INT8 variants into ``tmp``/``entries``; returns what calibrated them.
+def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model, progress, unfused: dict | None = None) -> dict:
+    """INT8 variants into ``tmp``/``entries``; returns what calibrated them. ``unfused``: graph key -> the fp32
+    file before fusion, which the TensorRT QDQ graphs are made from (its parser takes no ``com.microsoft`` ops).
 
     ``--int8``: dynamic INT8 for every graph, vision included — on the CPU it runs integer GEMMs,
     where the static QDQ graphs (made for TensorRT) gain little over fp32. ``--trt``: static QDQ vision and
@@ -163,9 +164,15 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     """
     from creative4u_small.export.graphs import _io_spec
 
+    unfused = unfused or {}
+
+    def source(key: str) -> Path:
+        return unfused.get(key, tmp / entries[key].file)
+
     def add(key: str, source: str, precision: str, settings: dict) -> None:
         inputs, outputs = _io_spec(tmp / f"{key}.onnx")
-        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source, settings)
+        entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source, settings,
+                                     {} if precision == "int8-qdq" else dict(entries[source].optimization))
 
     calibration: dict = {"int8": "dynamic (no calibration)"} if cfg.int8 else {}
     if cfg.int8:
@@ -187,7 +194,7 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     vision_feeds = split_feeds([{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches], 2)[: (keep + 1) // 2]
     calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
     progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
-    quantize_static_qdq(tmp / entries[mf.VISION].file, tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
+    quantize_static_qdq(source(mf.VISION), tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
     add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq", QDQ_SETTINGS)
 
     progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
@@ -205,6 +212,6 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     keep = calibration_budget(per_row, cfg.calib_memory_mb, rows)
     judge_feeds = split_feeds(feeds, 2)[: (keep + 1) // 2]
     calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
-    quantize_static_qdq(tmp / entries[mf.JUDGE].file, tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
+    quantize_static_qdq(source(mf.JUDGE), tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
     add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq", QDQ_SETTINGS)
     return calibration

@@ -14,7 +14,8 @@ from pathlib import Path
 from creative4u_small import protocol
 from creative4u_small.artifacts import load_json
 
-FORMAT_VERSION = 2  # 2: parity probe, machine, quantization settings per graph
+FORMAT_VERSION = 3  # 2: parity probe, machine, quantization settings per graph; 3: graph optimization, fp16
+READABLE_VERSIONS = (2, 3)  # a version 2 manifest reads as one whose graphs record no optimization
 MANIFEST_FILE = "manifest.json"
 TOKENIZER_FILE = "tokenizer.json"
 PARITY_FILE = "parity.md"
@@ -57,7 +58,7 @@ PROBE_INPUTS = ("pixel_values", "image_index", "input_ids", "attention_mask", "s
 PROBE_REFERENCES = ("image_embeds", "verdict_logits", "prefill_logits", "step_logits")
 
 GRAPHS = (VISION, JUDGE, DECODER_PREFILL, DECODER_STEP)
-PRECISIONS = ("fp32", "int8", "int8-qdq")
+PRECISIONS = ("fp32", "fp16", "int8", "int8-qdq")
 PARITY_STATES = ("passed", "unverified", "failed")
 
 
@@ -74,6 +75,7 @@ class GraphEntry:
     exporter: str = ""  # "dynamo" | "torchscript" | "onnxruntime.quantization" (how the file was made)
     source: str = ""  # for a quantized graph: the key of the graph it was made from
     quantization: dict = field(default_factory=dict)  # for a quantized graph: the settings and why
+    optimization: dict = field(default_factory=dict)  # graph fusions applied (export/fuse.py), or why none
 
 
 @dataclass
@@ -156,8 +158,8 @@ class Manifest:
             raise ManifestError(
                 f"{where}: format_version {version} is newer than this runtime reads ({FORMAT_VERSION}); upgrade creative4u-small"
             )
-        if version < FORMAT_VERSION:
-            raise ManifestError(f"{where}: format_version {version} is older than {FORMAT_VERSION}; re-export with `c4u export`")
+        if version not in READABLE_VERSIONS:
+            raise ManifestError(f"{where}: format_version {version} is older than this runtime reads ({READABLE_VERSIONS[0]}); re-export with `c4u export`")
         try:
             return cls(
                 format_version=version,

@@ -132,8 +132,9 @@ class Selector:
         has_engines = bool(manifest.tensorrt.get("engines"))
         chosen = backends.resolve_backend(config.backend, has_engines)
         has_int8 = any(k.endswith(".int8") for k in manifest.graphs)
-        if config.precision == "int8" and not has_int8:
-            raise mf.ManifestError(f"{export_dir}: the export has no INT8 graphs; re-export with `c4u export --int8` or use precision fp32")
+        if config.precision in ("int8", "fp16") and not any(k.endswith("." + config.precision) for k in manifest.graphs):
+            raise mf.ManifestError(f"{export_dir}: the export has no {config.precision.upper()} graphs; re-export with "
+                                   f"`c4u export --{config.precision}` or use precision fp32")
         precision, reason = config.precision, ""
         if precision == "auto":
             precision, reason = auto_precision(manifest, chosen, has_int8)
@@ -145,6 +146,8 @@ class Selector:
 
     def _graph_key(self, graph: str, precision: str) -> str:
         """The manifest key to run: TensorRT takes the explicit-QDQ INT8 graph, ONNX Runtime's other EPs the dynamic one."""
+        if precision == "fp16":
+            return f"{graph}.fp16" if f"{graph}.fp16" in self.manifest.graphs else graph
         if precision != "int8":
             return graph
         wanted = (f"{graph}.int8-qdq", f"{graph}.int8") if self.backend == "trt-ep" else (f"{graph}.int8",)
@@ -459,7 +462,13 @@ class Selector:
 
 
 def auto_precision(manifest: mf.Manifest, backend: str, has_int8: bool) -> tuple[str, str]:
-    """INT8 where the export's INT8 parity for this backend's graphs passed, else fp32; and why."""
+    """On ONNX Runtime's GPU providers FP16 where the export has it and its parity did not fail (the load-time
+    probe then checks it on this GPU); otherwise INT8 where the export's INT8 parity for this backend's graphs
+    passed, else fp32; and why."""
+    if backend in ("cuda", "trt-ep") and f"{mf.JUDGE}.fp16" in manifest.graphs:
+        status = manifest.parity.get("fp16", {}).get("status", "absent")
+        if status != "failed":
+            return "fp16", f"auto: FP16 graphs on a GPU (export parity {status}; probed on this GPU at load)"
     key = {"trt-ep": "int8-qdq", "tensorrt": "tensorrt-int8"}.get(backend, "int8")
     if not has_int8:
         return "fp32", "auto: the export has no INT8 graphs"

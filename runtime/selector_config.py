@@ -9,14 +9,14 @@ from creative4u_small.settings import setting
 from creative4u_small.images import DEFAULT_MAX_PIXELS
 from creative4u_small.runtime.backends import BACKENDS
 
-PRECISION_CHOICES = ("auto", "fp32", "int8")
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 PROBE_FAILURE_CHOICES = ("fallback", "raise")
 
 
 @dataclass(frozen=True)
 class SelectorConfig:
     backend: str = setting("auto", f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}.")
-    precision: str = setting("auto", "auto (INT8 where the export's INT8 parity passed, else fp32; says which), fp32, or int8 (each graph without an INT8 variant stays fp32). INT8 graphs that fail the load-time probe fall back to fp32.")
+    precision: str = setting("auto", "auto (on a GPU: FP16 where the export has it and its parity did not fail; else INT8 where the export's INT8 parity passed, else fp32; says which), fp32, fp16 or int8 (each graph without that variant stays fp32). FP16 and INT8 graphs that fail the load-time probe fall back to fp32.")
     threads: int = setting(0, "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide.")
     batch_size: int = setting(16, "Most pairs per judge call (each pair is two rows, one per order) and images per vision call.")
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap.")

@@ -12,9 +12,10 @@ from creative4u_small.export.export_config import ExportConfig
 
 
 @friendly_errors
-@from_config(ExportConfig, ("model", "out", "int8", "trt", "triton", "calib", "calib_pairs", "margin", "min_decisive",
-                            "fp32_max_dp", "int8_agreement", "int8_max_dp", "int8_max_rel_err", "int8_min_weights",
-                            "probe_pairs", "opset", "trt_max_rows", "trt_max_seq", "threads", "overwrite"))
+@from_config(ExportConfig, ("model", "out", "int8", "fp16", "fuse", "trt", "triton", "calib", "calib_pairs", "margin", "min_decisive",
+                            "fp32_max_dp", "fp16_max_dp", "int8_agreement", "int8_max_dp", "int8_max_rel_err", "int8_min_weights",
+                            "probe_pairs", "opset", "trt_max_rows", "trt_max_seq", "threads", "overwrite"),
+             flags={"fuse": "--fuse/--no-fuse"})
 def export(
     cfg: ExportConfig,
     no_decoder: bool = typer.Option(False, "--no-decoder", help="Skip the KV-cache decoder graphs (no on-demand rationale)."),

@@ -15,8 +15,8 @@ def trained_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
     from creative4u_small.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("exports") / "trained"
-    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, decoder=False, calib=heldout_pairs_file, calib_pairs=50, int8_min_weights=0,
-                       threads=1)
+    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, fp16=True, decoder=False, calib=heldout_pairs_file, calib_pairs=50,
+                       int8_min_weights=0, threads=1)
     return out, run_export(cfg)
 
 
@@ -36,6 +36,45 @@ def test_trained_model_is_decisive_and_int8_meets_floor(trained_export):
     assert parity["runtime-fp32"]["status"] == "passed" and parity["runtime-fp32"]["max_abs_dp_a"] <= 1e-4
     assert summary["status"] == "passed"
     assert (out / mf.PARITY_FILE).read_text().startswith("# Parity report — PASSED")
+
+
+def test_fp16_graphs_meet_their_floor_with_the_runtime_dtypes(trained_export):
+    out, _ = trained_export
+    m = mf.read_manifest(out)
+    fp16 = m.parity["fp16"]
+    assert fp16["status"] == "passed" and fp16["agreement"] >= 0.99 and fp16["max_abs_dp_a"] <= fp16["floor_max_dp_a"] == 0.01
+    assert fp16["max_abs_dlogit"] > 0 and "CPUExecutionProvider" in fp16["provider"]
+    assert m.probe["export_machine"]["fp16"]["verdict"]["status"] == "passed"
+    for graph in ("vision", "judge"):
+        entry, fp32 = m.graphs[f"{graph}.fp16"], m.graphs[graph]
+        assert entry.precision == "fp16" and entry.source == graph and entry.inputs == fp32.inputs and entry.outputs == fp32.outputs
+        assert entry.optimization == fp32.optimization and "Softmax" in entry.quantization["kept_fp32"]
+
+
+def test_selector_runs_fp16_graphs_and_a_gpu_picks_them_by_default(trained_export, heldout_pairs_file):
+    from creative4u_small.pairs import load_pairs
+    from creative4u_small.runtime import Selector
+    from creative4u_small.runtime.selector import auto_precision
+
+    out, _ = trained_export
+    pair = load_pairs(heldout_pairs_file)[-1]
+    fp16 = Selector.load(out, backend="cpu", precision="fp16", threads=1)
+    fp32 = Selector.load(out, backend="cpu", precision="fp32", threads=1)
+    assert fp16.graph_keys["judge"] == "judge.fp16" and fp16.precision == "fp16"
+    assert fp16.describe()["probe"]["verdict"]["precision"] == "fp16"
+    got, want = (s.compare(pair.image_a, pair.image_b, pair.query, pair.title).p_a for s in (fp16, fp32))
+    assert 0 < abs(got - want) <= 0.01
+    m = mf.read_manifest(out)
+    assert auto_precision(m, "cuda", True)[0] == "fp16" and auto_precision(m, "cpu", True)[0] == "int8"
+    m.parity["fp16"]["status"] = "failed"
+    assert auto_precision(m, "cuda", True)[0] == "int8"
+
+
+def test_int8_graphs_are_made_from_the_fused_graphs(trained_export):
+    out, _ = trained_export
+    m = mf.read_manifest(out)
+    assert "MultiHeadAttention" in m.graphs["vision"].optimization["fused"]
+    assert m.graphs["vision.int8"].optimization == m.graphs["vision"].optimization
 
 
 def test_int8_graphs_are_quantized(trained_export):

@@ -80,6 +80,23 @@ def test_manifest_from_a_newer_format(export_copy):
         Selector.load(export_copy, backend="cpu")
 
 
+def test_manifest_of_the_previous_format_still_loads_and_older_ones_are_refused(export_copy, tiny_selector, synth_pairs):
+    path = export_copy / mf.MANIFEST_FILE
+    data = json.loads(path.read_text())
+    data["format_version"] = 2  # before graph optimization records and FP16 graphs
+    for entry in data["graphs"].values():
+        del entry["optimization"]
+    path.write_text(json.dumps(data))
+    p = synth_pairs[0]
+    sel = Selector.load(export_copy, backend="cpu", threads=1)
+    assert sel.manifest.graphs["vision"].optimization == {}
+    assert sel.compare(p.image_a, p.image_b, p.query, p.title).p_a == tiny_selector.compare(p.image_a, p.image_b, p.query, p.title).p_a
+    data["format_version"] = 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(mf.ManifestError, match="format_version 1 is older than this runtime reads \\(2\\); re-export"):
+        Selector.load(export_copy, backend="cpu")
+
+
 def test_tampered_graph(export_copy, tiny_selector, synth_pairs):
     graph = export_copy / "vision.onnx"
     blob = bytearray(graph.read_bytes())
