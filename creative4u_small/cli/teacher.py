@@ -49,8 +49,8 @@ def sft(cfg: TeacherSFTConfig):
 
 @app.command("grpo")
 @friendly_errors
-@from_config(G, ("model", "data", "out", "format_weight", "accuracy_weight", "consistency_weight", "num_generations",
-                 "max_completion_length", "temperature", "beta", "lora_r", "epochs", "max_steps", "batch_size",
+@from_config(G, ("model", "data", "out", "format_weight", "accuracy_weight", "consistency_weight", "text_consistency_weight",
+                 "num_generations", "max_completion_length", "temperature", "beta", "lora_r", "epochs", "max_steps", "batch_size",
                  "learning_rate", "activation_checkpointing", "use_vllm", "vllm_mode", "save_steps", "logging_steps",
                  "seed", "resume", "overwrite"), flags={"learning_rate": "--lr"})
 def grpo(cfg: TeacherGRPOConfig):
