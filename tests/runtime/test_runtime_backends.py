@@ -36,8 +36,8 @@ def test_this_machine_has_the_cpu_backend():
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="precision 'fp16'"):
-        SelectorConfig(precision="fp16")
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        SelectorConfig(precision="fp8")
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         SelectorConfig(batch_size=0)
     with pytest.raises(ValueError, match="backend 'gpu'"):
