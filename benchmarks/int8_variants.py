@@ -39,26 +39,26 @@ VARIANTS = {
 def build(src: Path, dst: Path, weight_type: str, reduce_range: bool) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from creative4u_small.export.quantize import QUANT_OPS, _external, float_weight_nodes, pre_process
+    from creative4u_small.export.quantize import QUANT_OPS, float_weight_nodes, has_external_data, pre_process
 
     pre = pre_process(src, dst.with_name(dst.stem + ".pre.onnx"))
     quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True, reduce_range=reduce_range,
                      weight_type=getattr(QuantType, weight_type), nodes_to_exclude=float_weight_nodes(pre),
-                     use_external_data_format=_external(src), extra_options={"MatMulConstBOnly": True})
+                     use_external_data_format=has_external_data(src), extra_options={"MatMulConstBOnly": True})
     return dst
 
 
 def build_static(src: Path, dst: Path, calib: list[dict]) -> Path:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from creative4u_small.export.quantize import QUANT_OPS, FeedReader, _external, float_weight_nodes, pre_process
+    from creative4u_small.export.quantize import QUANT_OPS, FeedReader, float_weight_nodes, has_external_data, pre_process
 
     pre = pre_process(src, dst.with_name(dst.stem + ".pre.onnx"))
     reader = type("Reader", (FeedReader, CalibrationDataReader), {})(calib)
     quantize_static(str(pre), str(dst), reader, quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
                     per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     nodes_to_exclude=float_weight_nodes(pre), calibrate_method=CalibrationMethod.MinMax,
-                    use_external_data_format=_external(src), extra_options={"MatMulConstBOnly": True})
+                    use_external_data_format=has_external_data(src), extra_options={"MatMulConstBOnly": True})
     return dst
 
 

@@ -4,8 +4,8 @@ Inputs and outputs keep the dtypes the runtime feeds and reads (``keep_io_types`
 embeddings, logits and KV cache; int64 ids and masks), so a Selector runs them unchanged. Norms and
 softmax stay fp32 (the converter casts around them): their sums over hundreds of values are where
 fp16 loses most; the converter clamps constants (the additive attention masks) to fp16's range.
-ONNX Runtime's CPU provider has no fp16 kernels for most of these operators, so their parity is
-measured where a CUDA provider is present and reported "unverified", with that reason, elsewhere;
+The exporter checks their parity on ONNX Runtime's CPU fp16 kernels where the graphs load there
+(a CPU's fp16 arithmetic, not a GPU's) and reports "unverified", with the reason, where they do not;
 the parity probe then checks them on the user's GPU at load.
 """
 
@@ -30,22 +30,10 @@ def convert_fp16(src: Path, dst: Path) -> dict:
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
     from onnxruntime.transformers.onnx_model import OnnxModel
 
+    from creative4u_small.export.quantize import has_external_data
+
     model = OnnxModel(onnx.load(str(src)))
     model.convert_float_to_float16(use_symbolic_shape_infer=False, keep_io_types=True,
                                    op_block_list=sorted(set(DEFAULT_OP_BLOCK_LIST) | set(KEEP_FP32)))
-    external = any(Path(src).parent.glob(Path(src).name + "*.data"))
-    model.save_model_to_file(str(dst), use_external_data_format=external, all_tensors_to_one_file=True)
+    model.save_model_to_file(str(dst), use_external_data_format=has_external_data(src), all_tensors_to_one_file=True)
     return dict(SETTINGS)
-
-
-def runs_here(path: Path, providers: list[str]) -> str:
-    """"" when ONNX Runtime can open ``path`` with ``providers`` on this machine, else the reason it cannot."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    try:
-        ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-    except Exception as e:  # noqa: BLE001 - ORT's own exception types
-        return str(e).splitlines()[0][:200]
-    return ""

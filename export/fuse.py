@@ -20,6 +20,8 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
+from creative4u_small.export.graphs import graph_files
+from creative4u_small.export.quantize import has_external_data
 from creative4u_small.runtime import manifest as mf
 
 TOOL = "onnxruntime.transformers.optimizer"
@@ -85,9 +87,8 @@ def fuse_graph(src: Path, dst: Path, graph: str, heads: int, hidden: int) -> dic
     before = _ops(model.graph)
     om = _optimizer_model(model, model_type, heads, hidden)
     split = split_skip_norms(om.model.graph)
-    external = any(Path(src).parent.glob(Path(src).name + "*.data"))
-    om.save_model_to_file(str(dst), use_external_data_format=external, all_tensors_to_one_file=True)
-    after = _ops(onnx.load(str(dst), load_external_data=False).graph)
+    after = _ops(om.model.graph)
+    om.save_model_to_file(str(dst), use_external_data_format=has_external_data(src), all_tensors_to_one_file=True)
     return {"tool": TOOL, "model_type": model_type, "num_heads": heads, "hidden_size": hidden,
             "fused": {op: after[op] for op in FUSED_OPS if after[op] > before[op]},
             "skip_norms_split": split, "nodes": [sum(before.values()), sum(after.values())]}
@@ -114,14 +115,14 @@ def fuse_export(tmp: Path, work: Path, entries: dict, model, progress) -> dict[s
         progress(f"fusing {key} (onnxruntime.transformers)", i, len(entries))
         path = tmp / entry.file
         raw = unfused_dir / entry.file
-        for f in [path, *path.parent.glob(path.name + "*.data")]:
+        for f in graph_files(path):
             shutil.move(str(f), str(unfused_dir / f.name))
         try:
             entry.optimization = fuse_graph(raw, path, key, *graph_dims(model, key))
         except Exception as e:  # noqa: BLE001 - an unfusable graph is exported as it is, and says why
-            for f in [path, *path.parent.glob(path.name + "*.data")]:
+            for f in graph_files(path):
                 f.unlink(missing_ok=True)
-            for f in [raw, *raw.parent.glob(raw.name + "*.data")]:
+            for f in graph_files(raw):
                 shutil.copy(str(f), str(tmp / f.name))
             entry.optimization = {"tool": TOOL, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
         unfused[key] = raw

@@ -60,6 +60,12 @@ def _dynamo_shapes(module, args, names, dynamic):
     return tuple(specs) if fixed is None else (*specs[:fixed], tuple(specs[fixed:]))
 
 
+def graph_files(path: Path) -> list[Path]:
+    """The graph file and its external-data files (``<name>*.data``), as an export writes them."""
+    path = Path(path)
+    return [path, *sorted(path.parent.glob(path.name + "*.data"))]
+
+
 def _reason(e: BaseException) -> str:
     """The innermost cause of an exporter failure in one short line."""
     while e.__cause__ is not None:
@@ -158,7 +164,7 @@ def _export_module(module, args, path: Path, input_names, output_names, dynamic:
     if list(inputs) != list(input_names) or list(outputs) != list(output_names):
         raise RuntimeError(f"{path.name}: exported names {list(inputs)} -> {list(outputs)} differ from "
                            f"{list(input_names)} -> {list(output_names)}")
-    files = [path.name] + ([p.name for p in path.parent.glob(path.name + "*.data")] if external else [])
+    files = [p.name for p in graph_files(path)] if external else [path.name]
     return ExportedGraph(mf.GraphEntry(path.name, inputs, outputs, "fp32"), exporter, tuple(files), dynamo_error)
 
 

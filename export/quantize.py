@@ -35,8 +35,10 @@ DYNAMIC_SETTINGS = {
 }
 
 
-def _external(path: Path) -> bool:
-    return any(Path(path).parent.glob(Path(path).name + "*.data"))
+def has_external_data(path: Path) -> bool:
+    from creative4u_small.export.graphs import graph_files
+
+    return len(graph_files(path)) > 1
 QDQ_SETTINGS = {
     "method": "static QDQ (MinMax calibration)",
     "weights": "int8, symmetric per output channel",
@@ -50,7 +52,7 @@ def pre_process(src: Path, dst: Path) -> Path:
     """Shape inference + graph optimisation before quantization (dynamo-safe)."""
     from onnxruntime.quantization import quant_pre_process
 
-    external = _external(src)
+    external = has_external_data(src)
     quant_pre_process(str(src), str(dst), skip_symbolic_shape=True, save_as_external_data=external,
                       all_tensors_to_one_file=True, external_data_location=Path(dst).name + ".data" if external else None)
     return dst
@@ -88,7 +90,7 @@ def quantize_dynamic_int8(src: Path, dst: Path, min_weights: int = MIN_QUANT_WEI
         pre = pre_process(src, Path(tmp) / "pre.onnx")
         excluded = float_weight_nodes(pre, min_weights)
         quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True, reduce_range=True,
-                         weight_type=QuantType.QInt8, nodes_to_exclude=excluded, use_external_data_format=_external(src),
+                         weight_type=QuantType.QInt8, nodes_to_exclude=excluded, use_external_data_format=has_external_data(src),
                          extra_options={"MatMulConstBOnly": True})
     return {**DYNAMIC_SETTINGS, "min_weights": min_weights, "float_nodes": excluded}
 
@@ -145,7 +147,7 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
         quantize_static(
             str(pre), str(dst), reader_cls(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax, use_external_data_format=_external(src),
+            calibrate_method=CalibrationMethod.MinMax, use_external_data_format=has_external_data(src),
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "MatMulConstBOnly": True,
                            "CalibTensorRangeSymmetric": True},
         )
@@ -166,7 +168,7 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
 
     unfused = unfused or {}
 
-    def source(key: str) -> Path:
+    def unfused_file(key: str) -> Path:
         return unfused.get(key, tmp / entries[key].file)
 
     def add(key: str, source: str, precision: str, settings: dict) -> None:
@@ -194,7 +196,7 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     vision_feeds = split_feeds([{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches], 2)[: (keep + 1) // 2]
     calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
     progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
-    quantize_static_qdq(source(mf.VISION), tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
+    quantize_static_qdq(unfused_file(mf.VISION), tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
     add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq", QDQ_SETTINGS)
 
     progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
@@ -212,6 +214,6 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     keep = calibration_budget(per_row, cfg.calib_memory_mb, rows)
     judge_feeds = split_feeds(feeds, 2)[: (keep + 1) // 2]
     calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
-    quantize_static_qdq(source(mf.JUDGE), tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
+    quantize_static_qdq(unfused_file(mf.JUDGE), tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
     add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq", QDQ_SETTINGS)
     return calibration
