@@ -280,6 +280,11 @@ def protocol_errors(answers: dict[str, str]) -> list[str]:
     return errors
 
 
+def q10_agrees(parsed: Parsed) -> bool:
+    """Q10 names the answered creative (a text without a Q10 line agrees)."""
+    return parsed.answers.get("Q10", parsed.verdict) == parsed.verdict
+
+
 def protocol_balance(answers: dict[str, str]) -> str | None:
     """Which creative the Q3–Q9 comparisons favour on balance; None on a tie."""
     score = sum({"A>B": 1, "A<B": -1}.get(answers.get(k, ""), 0) for k in COMPARISON_KEYS)

@@ -14,19 +14,21 @@ from creative4u_small.scorer import ORDERS, build_judge_batch
 
 
 def kept_rationale(pair, verdict: str) -> str:
-    """The teacher's rationale whose answer is ``verdict`` (first one if none parses as such).
+    """The teacher's rationale whose answer and Q10 are ``verdict``; "" (a verdict-only row) if none is.
 
     Teacher-format texts are kept whole (they are swapped for the BA order with the protocol);
     without teacher rationales a dataset CoT (``pair.rationale``) with the same verdict is used.
+    A rationale for the other creative is never kept: the student writes its rationale after its
+    verdict, and training it on one that argues for the other creative teaches a contradiction.
     """
     candidates = list(pair.teacher.rationales) if pair.teacher is not None else []
     if pair.rationale:
         candidates.append(pair.rationale)
     for text in candidates:
         parsed = protocol.parse_teacher(text)
-        if not isinstance(parsed, protocol.ParseError) and parsed.verdict == verdict:
+        if not isinstance(parsed, protocol.ParseError) and parsed.verdict == verdict and protocol.q10_agrees(parsed):
             return text
-    return pair.teacher.rationales[0] if pair.teacher is not None and pair.teacher.rationales else ""
+    return ""
 
 
 def rationale_for_order(text: str, order: str) -> str:

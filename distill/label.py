@@ -8,8 +8,8 @@ each distinct image encoded once per batch). BA probabilities are mapped back to
 - ``teacher.p_a``: mean over both orders and all samples; ``teacher.p_a_orders``: per order;
 - ``teacher.verdict``: "A" when ``p_a`` ≥ 0.5;
 - ``teacher.rationales``: the kept rationale (written for the AB order): a well-formed sample
-  whose own answer matches the verdict and the label (when there is one), the most consistent
-  and most confident first; empty when no sample qualifies (never a made-up one).
+  whose own answer (and Q10) matches the verdict and the label (when there is one); the one whose
+  lines favour its answer, then whose free text says what its lines say, then the most confident; empty when no sample qualifies (never a made-up one).
 
 ``--k 0`` samples nothing: the answer is read after an empty ``<think>\\n</think>``.
 Records are appended with flush + fsync per pair; a rerun skips ids already written, and a
@@ -27,7 +27,7 @@ from pathlib import Path
 from creative4u_small import protocol
 from creative4u_small.distill.label_config import LabelConfig
 from creative4u_small.distill.label_generate import EMPTY_REASONING, reasoning_suffix
-from creative4u_small.distill.rewards import consistency_score
+from creative4u_small.distill.rewards import consistency_score, text_consistency_score
 from creative4u_small.pairs import CreativePair, TeacherLabel, load_pairs
 
 STATS_FIELD = "teacher_stats"
@@ -68,11 +68,16 @@ def read_done_ids(out: Path, warn=print) -> set[str]:
 
 
 def choose_rationale(samples: list[dict], verdict: str, label: str | None) -> str | None:
-    """The kept rationale: well formed, answer = verdict (= label when known), best first."""
-    fits = [s for s in samples if s["well_formed"] and s["answer"] == verdict and (label is None or s["answer"] == label)]
+    """The kept rationale: well formed, Q10 = answer = verdict (= label when known), best first.
+
+    A sample whose Q10 contradicts its own answer is never kept: the student copies Q10 after the
+    verdict it has already written, so one such label teaches it to contradict itself.
+    """
+    fits = [s for s in samples if s["well_formed"] and s["q10_agrees"] and s["answer"] == verdict
+            and (label is None or s["answer"] == label)]
     if not fits:
         return None
-    best = max(fits, key=lambda s: (consistency_score(s["text"]), s["p_answer"]))
+    best = max(fits, key=lambda s: (consistency_score(s["text"]), text_consistency_score(s["text"]) or 0.0, s["p_answer"]))
     return best["text"]
 
 
@@ -81,10 +86,12 @@ def sample_record(generated: str, order: str, p_a: float) -> dict:
     parsed = protocol.parse_teacher(generated)
     well_formed = not isinstance(parsed, protocol.ParseError) and not protocol.protocol_errors(parsed.answers)
     if not well_formed:
-        return {"well_formed": False, "answer": None, "text": None, "p_answer": 0.0}
+        return {"well_formed": False, "answer": None, "text": None, "p_answer": 0.0, "q10_agrees": False}
     text = protocol.swap_teacher_completion(generated.strip()) if order == "BA" else generated.strip()
-    answer = protocol.parse_teacher(text).verdict
-    return {"well_formed": True, "answer": answer, "text": text, "p_answer": p_a if answer == "A" else 1.0 - p_a}
+    parsed = protocol.parse_teacher(text)
+    answer = parsed.verdict
+    return {"well_formed": True, "answer": answer, "text": text, "p_answer": p_a if answer == "A" else 1.0 - p_a,
+            "q10_agrees": protocol.q10_agrees(parsed)}
 
 
 class Labeller:

@@ -7,7 +7,7 @@ import torch
 
 from creative4u_small import protocol
 from creative4u_small.checkpoint import load_model
-from creative4u_small.distill.distill_data import DistillCollator, make_examples, rationale_for_order
+from creative4u_small.distill.distill_data import DistillCollator, kept_rationale, make_examples, rationale_for_order
 from creative4u_small.distill.distill_trainer import _verdict_module_class
 from creative4u_small.distill.losses import IGNORE_INDEX
 from creative4u_small.scorer import ORDERS, VerdictScorer
@@ -100,3 +100,16 @@ def test_shared_forward_gives_the_scorers_verdict_logits(loaded, taught):
             out = module(**batch)
         assert torch.allclose(out["verdict_logits"], reference, atol=1e-5)
         assert (float(out["token_loss"]) > 0) == with_rationale
+
+
+def test_a_rationale_for_the_other_creative_or_a_contradicting_q10_is_never_kept(taught):
+    pair = taught[0]
+    text = pair.teacher.rationales[0]
+    verdict = protocol.parse_teacher(text).verdict
+    assert kept_rationale(pair, verdict) == text
+    assert kept_rationale(pair, protocol.flip_verdict(verdict)) == ""
+    q10 = f"Q10 more likely click: {verdict}"
+    assert q10 in text
+    bad_q10 = replace(pair, teacher=replace(pair.teacher, rationales=[text.replace(q10, q10[:-1] + protocol.flip_verdict(verdict))]),
+                      rationale=None)
+    assert kept_rationale(bad_q10, verdict) == ""

@@ -215,3 +215,12 @@ def test_judge_batch_suffixes_keep_the_default_rows(tiny_model_dir, six_pairs):
     longer = build_judge_batch(processor, items, suffixes=[(EMPTY_REASONING, "")] * 2)
     assert int(longer.attention_mask[0].sum()) > int(longer.attention_mask[1].sum())
     assert plain.pixel_values.shape[0] == 4  # each distinct image once
+
+
+def test_rationale_whose_q10_contradicts_its_answer_is_never_kept():
+    contradicting = GOOD_A.replace("Q10 more likely click: A", "Q10 more likely click: B")
+    assert contradicting != GOOD_A
+    record = sample_record(contradicting, "AB", 0.9)
+    assert record["well_formed"] and record["answer"] == "A" and not record["q10_agrees"]
+    assert choose_rationale([record], "A", "A") is None
+    assert choose_rationale([record, sample_record(GOOD_A, "AB", 0.6)], "A", "A") == GOOD_A
