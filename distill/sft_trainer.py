@@ -15,6 +15,7 @@ from creative4u_small import protocol
 from creative4u_small.pairs import CreativePair, iter_lines, load_pairs
 from creative4u_small.distill.sft_config import TeacherSFTConfig
 from creative4u_small.distill import teacher_run
+from creative4u_small.distill.losses import decision_weights
 
 STAGE = "teacher-sft"
 
@@ -45,14 +46,6 @@ def load_training_pairs(path: Path, need_rationale: bool) -> list[CreativePair]:
     if need_rationale:
         require_rationales(pairs, Path(path))
     return pairs
-
-
-def decision_weights(labels, decision_ids, weight: float):
-    """Per-token loss weights for next-token ``labels`` [B, T]: ``weight`` on decision tokens, 1 elsewhere."""
-    import torch
-
-    ids = torch.tensor(sorted(decision_ids), device=labels.device)
-    return 1.0 + (weight - 1.0) * torch.isin(labels, ids).to(torch.float32)
 
 
 class PairedOrderSampler:

@@ -94,7 +94,7 @@ def test_decision_weight_scales_the_loss_of_comparison_tokens_only(tiny_model_di
     import torch
 
     from creative4u_small.checkpoint import load_model
-    from creative4u_small.distill.sft_trainer import decision_weights
+    from creative4u_small.distill.losses import decision_weights
 
     model, processor, _ = load_model(tiny_model_dir, train=True)
     pairs = load_pairs(few_pairs)
