@@ -39,26 +39,26 @@ VARIANTS = {
 def build(src: Path, dst: Path, weight_type: str, reduce_range: bool) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from creative4u_small.export.quantize import QUANT_OPS, float_weight_nodes, has_external_data, pre_process
+    from creative4u_small.export.quantize import QUANT_OPS, float_weight_nodes, has_external_data, pre_process, quantizer_options
 
     pre = pre_process(src, dst.with_name(dst.stem + ".pre.onnx"))
     quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True, reduce_range=reduce_range,
                      weight_type=getattr(QuantType, weight_type), nodes_to_exclude=float_weight_nodes(pre),
-                     use_external_data_format=has_external_data(src), extra_options={"MatMulConstBOnly": True})
+                     use_external_data_format=has_external_data(src), extra_options=quantizer_options())
     return dst
 
 
 def build_static(src: Path, dst: Path, calib: list[dict]) -> Path:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from creative4u_small.export.quantize import QUANT_OPS, FeedReader, float_weight_nodes, has_external_data, pre_process
+    from creative4u_small.export.quantize import QUANT_OPS, FeedReader, float_weight_nodes, has_external_data, pre_process, quantizer_options
 
     pre = pre_process(src, dst.with_name(dst.stem + ".pre.onnx"))
     reader = type("Reader", (FeedReader, CalibrationDataReader), {})(calib)
     quantize_static(str(pre), str(dst), reader, quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
                     per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     nodes_to_exclude=float_weight_nodes(pre), calibrate_method=CalibrationMethod.MinMax,
-                    use_external_data_format=has_external_data(src), extra_options={"MatMulConstBOnly": True})
+                    use_external_data_format=has_external_data(src), extra_options=quantizer_options())
     return dst
 
 
@@ -67,13 +67,13 @@ def build_qattention(unfused: Path, dst: Path, heads: int, hidden: int) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
 
-    from creative4u_small.export.quantize import float_weight_nodes, pre_process
+    from creative4u_small.export.quantize import float_weight_nodes, pre_process, quantizer_options
 
     fused = dst.with_name(dst.stem + ".fused.onnx")
     optimize_model(str(unfused), model_type="clip", num_heads=heads, hidden_size=hidden, opt_level=0).save_model_to_file(str(fused))
     pre = pre_process(fused, dst.with_name(dst.stem + ".pre.onnx"))
     quantize_dynamic(str(pre), str(dst), op_types_to_quantize=["MatMul", "Gemm", "Attention"], per_channel=True, reduce_range=True,
-                     weight_type=QuantType.QInt8, nodes_to_exclude=float_weight_nodes(pre), extra_options={"MatMulConstBOnly": True})
+                     weight_type=QuantType.QInt8, nodes_to_exclude=float_weight_nodes(pre), extra_options=quantizer_options())
     return dst
 
 

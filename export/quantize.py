@@ -39,6 +39,8 @@ def has_external_data(path: Path) -> bool:
     from creative4u_small.export.graphs import graph_files
 
     return len(graph_files(path)) > 1
+
+
 QDQ_SETTINGS = {
     "method": "static QDQ (MinMax calibration)",
     "weights": "int8, symmetric per output channel",
@@ -46,6 +48,19 @@ QDQ_SETTINGS = {
     "ops": list(QUANT_OPS),
     "why": "the explicit-quantization form TensorRT builds strongly typed INT8 engines from",
 }
+
+
+def quantizer_options(**extra) -> dict:
+    """``extra_options`` for ``onnxruntime.quantization``: only constant-weight MatMuls, and untyped tensors read as float.
+
+    ONNX shape inference does not type the outputs of ``com.microsoft`` ops (the fused
+    ``MultiHeadAttention``), so after fusion the quantizer finds no type for what follows them
+    and stops (seen on TorchScript exports). Every tensor it asks about here is float: the graphs
+    are fp32 before quantization.
+    """
+    import onnx
+
+    return {"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT, **extra}
 
 
 def pre_process(src: Path, dst: Path) -> Path:
@@ -91,7 +106,7 @@ def quantize_dynamic_int8(src: Path, dst: Path, min_weights: int = MIN_QUANT_WEI
         excluded = float_weight_nodes(pre, min_weights)
         quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(QUANT_OPS), per_channel=True, reduce_range=True,
                          weight_type=QuantType.QInt8, nodes_to_exclude=excluded, use_external_data_format=has_external_data(src),
-                         extra_options={"MatMulConstBOnly": True})
+                         extra_options=quantizer_options())
     return {**DYNAMIC_SETTINGS, "min_weights": min_weights, "float_nodes": excluded}
 
 
@@ -148,8 +163,7 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
             str(pre), str(dst), reader_cls(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax, use_external_data_format=has_external_data(src),
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "MatMulConstBOnly": True,
-                           "CalibTensorRangeSymmetric": True},
+            extra_options=quantizer_options(ActivationSymmetric=True, WeightSymmetric=True, CalibTensorRangeSymmetric=True),
         )
         for leftover in Path(dst).parent.glob("augmented_model*.onnx"):
             leftover.unlink(missing_ok=True)

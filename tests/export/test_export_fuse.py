@@ -64,6 +64,37 @@ def test_fused_graph_gives_the_unfused_answers(unfused_export, tiny_model_dir, t
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
 
 
+@pytest.fixture(scope="module")
+def torchscript_export(tiny_model_dir, tmp_path_factory):
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import run_export
+
+    out = tmp_path_factory.mktemp("exports") / "torchscript"
+    run_export(ExportConfig(model=tiny_model_dir, out=out, fuse=False, decoder=False, prefer_dynamo=False, calib_pairs=4, threads=1))
+    return out
+
+
+def test_a_fused_vision_graph_quantizes_whole(torchscript_export, tiny_model_dir, tmp_path):
+    """Every MatMul of the fused TorchScript-exported graph INT8 (min_weights 0, as on full-size models).
+
+    ONNX shape inference leaves what follows MultiHeadAttention untyped, and the quantizer stopped
+    there ("Unable to find data type") until it was told the graph is float.
+    """
+    from creative4u_small.checkpoint import load_model
+    from creative4u_small.export.fuse import fuse_graph, graph_dims
+    from creative4u_small.export.quantize import quantize_dynamic_int8
+    from creative4u_small.runtime.probe import rel_err
+
+    fused = tmp_path / "vision.fused.onnx"
+    fuse_graph(torchscript_export / "vision.onnx", fused, mf.VISION, *graph_dims(load_model(tiny_model_dir)[0], mf.VISION))
+    quantize_dynamic_int8(fused, tmp_path / "vision.int8.onnx", min_weights=0)
+    ops = _ops(tmp_path / "vision.int8.onnx")
+    assert {"MultiHeadAttention", "DynamicQuantizeLinear"} <= ops and ({"MatMulInteger", "MatMulIntegerToFloat"} & ops)
+    feeds = _feeds(torchscript_export, mf.VISION)
+    want = _session(fused).run(None, feeds)[0]
+    assert rel_err(_session(tmp_path / "vision.int8.onnx").run(None, feeds)[0], want) < 0.15
+
+
 def test_no_fuse_says_so_in_the_manifest(unfused_export):
     entries = mf.read_manifest(unfused_export).graphs
     assert entries["vision"].optimization == {"fused": {}, "reason": "--no-fuse: graphs as exported"}
