@@ -64,7 +64,8 @@ def _warmup_images(size: int = 64) -> tuple[Image.Image, Image.Image]:
 def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = None) -> FastAPI:
     metrics = metrics or ServeMetrics()
     state = {"ready": False, "warmup_error": None}
-    batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.retry_after_s, metrics)
+    batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.retry_after_s, metrics,
+                           config.lanes)
     token = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
     if config.api_key_env and not token:
         raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")

@@ -2,12 +2,13 @@
 
 Requests are admitted (up to ``max_queue``; beyond it 503 with Retry-After), read and decoded,
 then queued. One asyncio task takes what is queued — up to ``max_batch`` pairs — and runs it as one
-``compare_many`` call on a single worker thread, so vision and judge batches (and the Selector's
+``compare_many`` call on a worker thread, so vision and judge batches (and the Selector's
 embedding cache) are shared and the event loop never blocks. A lone request never waits; when
 other admitted requests are still being received, the batch waits at most ``max_wait_ms`` for them.
-While a batch runs, new requests pile up and form the next one. Rank requests run on the same
-worker thread, between batches. If a batch call fails, its pairs are retried one by one so one bad
-pair cannot fail the others.
+``lanes`` batches run at once, each on its own worker thread (the Selector is thread-safe); while
+every lane is busy, new requests pile up and form the next batch. Rank requests run on the same
+worker threads. If a batch call fails, its pairs are retried one by one so one bad pair cannot fail
+the others.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ class _Item:
 class MicroBatcher:
     """Admission control, the compare batch loop and the Selector's single worker thread."""
 
-    def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, retry_after_s: int, metrics=None):
+    def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, retry_after_s: int, metrics=None,
+                 lanes: int = 1):
         self.selector, self.max_batch, self.max_wait_s, self.max_queue = selector, max_batch, max_wait_ms / 1000.0, max_queue
-        self.retry_after_s, self.metrics = retry_after_s, metrics
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c4u-selector")
+        self.retry_after_s, self.metrics, self.lanes = retry_after_s, metrics, lanes
+        self.executor = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="c4u-selector")
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
+        self._free_lanes: asyncio.Semaphore | None = None
+        self._running: set[asyncio.Task] = set()
         self._admitted = 0  # compare and rank requests admitted and not yet answered
         self._receiving = 0  # compare requests admitted but not yet queued (body still arriving or decoding)
         self.batches = 0
@@ -48,6 +52,7 @@ class MicroBatcher:
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._free_lanes = asyncio.Semaphore(self.lanes)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="c4u-batcher")
 
     async def close(self) -> None:
@@ -105,8 +110,10 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
+            await self._free_lanes.acquire()
             first = await self._queue.get()
             if first is None:
+                self._free_lanes.release()
                 break
             batch = [first]
             deadline = loop.time() + self.max_wait_s
@@ -123,10 +130,20 @@ class MicroBatcher:
                     stopping = True
                     break
                 batch.append(item)
+            task = loop.create_task(self._run_batch(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        if self._running:
+            await asyncio.gather(*self._running)
+
+    async def _run_batch(self, batch: list[_Item]) -> None:
+        try:
             for explain in (False, True):
                 group = [it for it in batch if it.explain == explain]
                 if group:
                     await self._run(group, explain)
+        finally:
+            self._free_lanes.release()
 
     async def _run(self, group: list[_Item], explain: bool) -> None:
         started = time.perf_counter()

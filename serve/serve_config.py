@@ -19,6 +19,7 @@ class ServeConfig:
     backend: str = setting("auto", "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt.")
     precision: str = setting("auto", help_of(SelectorConfig, "precision"))
     threads: int = setting(0, "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide.")
+    lanes: int = setting(1, "Batches run at once, each on its own worker thread; with --threads 1 and one lane per core, compares run side by side instead of splitting every op across the cores (README, 'Serve it').")
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
     max_wait_ms: float = setting(5.0, "Longest a compare waits for other requests already being received to join its batch; a lone request never waits.")
     max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After.")
@@ -37,7 +38,7 @@ class ServeConfig:
             raise ValueError(f"port must be 1-65535, got {self.port}")
         if self.precision not in PRECISION_CHOICES:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
-        for name in ("max_batch", "max_queue", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
+        for name in ("lanes", "max_batch", "max_queue", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("threads", "max_wait_ms", "max_pixels", "graceful_timeout_s"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,3 +33,28 @@ def test_16_threads_equal_serial_results(server, tiny_selector, synth_pairs):
         assert got[i]["winner"] == want.winner
         assert abs(got[i]["p_a"] - want.p_a) <= TOL, (i, got[i]["p_a"], want.p_a)
     assert max(r["server"]["batch_pairs"] for r in got.values()) > 1, "no request shared a batch"
+
+
+def test_two_lanes_answer_as_serial_calls_and_stop_cleanly(serve_export, tiny_selector, synth_pairs, tmp_path):
+    """--lanes 2: two batches run side by side on one thread-safe Selector; answers unchanged, SIGTERM exits 0."""
+    from conftest import ServerProcess
+
+    work = synth_pairs[36:60]
+    assert len(work) == 24
+    serial = [tiny_selector.compare(p.image_a, p.image_b, p.query, p.title) for p in work]
+    srv = ServerProcess(serve_export, tmp_path / "lanes.log", "--lanes", "2", "--max-batch", "2", "--max-wait-ms", "5")
+    try:
+        srv.wait_ready()
+
+        def one(k):
+            with SelectorClient(srv.url, timeout=60) as c:
+                return [(i, c.compare(work[i].image_a, work[i].image_b, work[i].query, work[i].title)) for i in range(k, len(work), 8)]
+
+        with ThreadPoolExecutor(8) as pool:
+            got = dict(r for chunk in pool.map(one, range(8)) for r in chunk)
+    finally:
+        rc = srv.stop()
+    assert rc in (0, -signal.SIGTERM), srv.log_path.read_text()[-2000:]  # uvicorn re-raises the signal once shut down
+    assert sorted(got) == list(range(len(work)))
+    for i, want in enumerate(serial):
+        assert got[i]["winner"] == want.winner and abs(got[i]["p_a"] - want.p_a) <= TOL, (i, got[i]["p_a"], want.p_a)

@@ -13,7 +13,7 @@ from creative4u_small.settings import help_of
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(port=0), "port must be"), (dict(max_batch=0), "max_batch must be at least 1"), (dict(max_queue=0), "max_queue"),
+    (dict(port=0), "port must be"), (dict(max_batch=0), "max_batch must be at least 1"), (dict(lanes=0), "lanes must be at least 1"), (dict(max_queue=0), "max_queue"),
     (dict(max_wait_ms=-1), "max_wait_ms must be 0 or more"), (dict(max_body_mb=0), "max_body_mb"), (dict(precision="fp8"), "precision"),
     (dict(api_key_env="MY-TOKEN"), "environment variable name"), (dict(log_level="loud"), "log_level"),
 ])
