@@ -55,9 +55,10 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
               c4u("teacher", "sft", "--model", m / "teacher-init", "--data", train, "--out", m / "teacher-sft",
                   "--epochs", cfg.sft_epochs, "--lr", cfg.sft_lr, "--batch-size", cfg.sft_batch_size,
                   "--seed", cfg.seed, "--overwrite")),
-        Stage("teacher-grpo", f"teacher GRPO ({cfg.grpo_steps} steps: format, accuracy and consistency rewards)",
+        Stage("teacher-grpo", f"teacher GRPO ({cfg.grpo_steps} steps: format, accuracy, consistency and text-consistency rewards)",
               c4u("teacher", "grpo", "--model", m / "teacher-sft", "--data", train, "--out", m / "teacher",
-                  "--max-steps", cfg.grpo_steps, "--seed", cfg.seed, "--overwrite")),
+                  "--max-steps", cfg.grpo_steps, "--lr", cfg.grpo_lr, "--text-consistency-weight", cfg.grpo_text_consistency_weight,
+                  "--seed", cfg.seed, "--overwrite")),
         Stage("label", f"teacher labels {cfg.label_pairs} pairs in both orders (resumes after a kill)", label(unl, labels)),
         Stage("label-heldout", "teacher labels the held-out pairs (its accuracy, the student's agreement)",
               label(held, held_labels)),
@@ -111,6 +112,7 @@ def work_units(cfg: QuickstartConfig) -> dict[str, int]:
     tokens = 2 * cfg.label_k * cfg.label_max_new_tokens  # per pair: both orders, k samples, up to the cap each
     return {
         "teacher-sft": math.ceil(2 * cfg.train_pairs / cfg.sft_batch_size) * math.ceil(cfg.sft_epochs),
+        "teacher-grpo": cfg.grpo_steps,
         "label": cfg.label_pairs * tokens,
         "label-heldout": cfg.heldout_pairs * tokens,
         "distill": math.ceil(cfg.label_pairs / cfg.distill_batch_size) * math.ceil(cfg.distill_epochs),

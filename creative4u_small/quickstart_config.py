@@ -11,6 +11,7 @@ from creative4u_small.settings import setting
 # stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.
 REFERENCE_RUN = {
     "teacher-sft": ("steps", 1000, 1069.0),
+    "teacher-grpo": ("steps", 160, 340.0),
     "label": ("tokens at most", 1600 * 256, 143.0),
     "distill": ("steps", 800, 435.0),
     "export": ("", 1, 42.0),
@@ -29,7 +30,9 @@ class QuickstartConfig:
     sft_epochs: float = setting(4.0, "Teacher CoT-SFT epochs.")
     sft_lr: float = setting(5e-4, "Teacher CoT-SFT learning rate.")
     sft_batch_size: int = setting(16, "Teacher CoT-SFT rows per step.")
-    grpo_steps: int = setting(2, "Teacher GRPO steps after SFT.")
+    grpo_steps: int = setting(160, "Teacher GRPO steps after SFT (with fewer, the teacher's free text keeps contradicting its protocol lines; README).")
+    grpo_lr: float = setting(5e-6, "Teacher GRPO learning rate (160 steps at 5e-6 kept the SFT teacher's accuracy; README).")
+    grpo_text_consistency_weight: float = setting(2.0, "Weight of GRPO's text-consistency reward (c4u teacher grpo --text-consistency-weight).")
     label_k: int = setting(1, "Sampled rationales per pair and order when labelling.")
     label_max_new_tokens: int = setting(256, "Rationale length cap when labelling (room for a whole synthetic protocol rationale).")
     label_temperature: float = setting(0.0, "Labelling temperature (0: the teacher's greedy reasoning).")

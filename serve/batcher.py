@@ -33,7 +33,7 @@ class _Item:
 
 
 class MicroBatcher:
-    """Admission control, the compare batch loop and the Selector's single worker thread."""
+    """Admission control, the compare batch loop and the Selector's worker threads (one per lane)."""
 
     def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, retry_after_s: int, metrics=None,
                  lanes: int = 1):
