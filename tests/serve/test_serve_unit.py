@@ -45,7 +45,7 @@ def test_serve_help():
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0, result.output
-    for option in ("--export", "--host", "--port", "--backend", "--precision", "--max-batch", "--max-wait-ms", "--max-queue", "--api-key-env", "Example"):
+    for option in ("--export", "--host", "--port", "--backend", "--precision", "--lanes", "--max-batch", "--max-wait-ms", "--max-queue", "--api-key-env", "Example"):
         assert option in result.output, option
 
 
