@@ -9,7 +9,8 @@ each distinct image encoded once per batch). BA probabilities are mapped back to
 - ``teacher.verdict``: "A" when ``p_a`` ≥ 0.5;
 - ``teacher.rationales``: the kept rationale (written for the AB order): a well-formed sample
   whose own answer (and Q10) matches the verdict and the label (when there is one); the one whose
-  lines favour its answer, then whose free text says what its lines say, then the most confident; empty when no sample qualifies (never a made-up one).
+  lines favour its answer, then whose free text says what its lines say, then the most confident;
+  empty when no sample qualifies (never a made-up one).
 
 ``--k 0`` samples nothing: the answer is read after an empty ``<think>\\n</think>``.
 Records are appended with flush + fsync per pair; a rerun skips ids already written, and a
@@ -89,8 +90,7 @@ def sample_record(generated: str, order: str, p_a: float) -> dict:
         return {"well_formed": False, "answer": None, "text": None, "p_answer": 0.0, "q10_agrees": False}
     text = protocol.swap_teacher_completion(generated.strip()) if order == "BA" else generated.strip()
     parsed = protocol.parse_teacher(text)
-    answer = parsed.verdict
-    return {"well_formed": True, "answer": answer, "text": text, "p_answer": p_a if answer == "A" else 1.0 - p_a,
+    return {"well_formed": True, "answer": parsed.verdict, "text": text, "p_answer": p_a if parsed.verdict == "A" else 1.0 - p_a,
             "q10_agrees": protocol.q10_agrees(parsed)}
 
 

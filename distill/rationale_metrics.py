@@ -109,7 +109,7 @@ def rationale_metrics(pairs, texts: list[str], fmt: str = "auto") -> dict:
         "outputs": len(texts),
         "strict_parse_rate": _rate(not isinstance(r, protocol.ParseError) for r in parsed),
         "failure_reasons": dict(reasons),
-        "q10_equals_verdict": _rate(r.answers["Q10"] == r.verdict for _, r in ok),
+        "q10_equals_verdict": _rate(protocol.q10_agrees(r) for _, r in ok),
         "teacher_agreement": _agreement(teacher_rows) if teacher_rows else None,
         "truth_agreement": _agreement(truth_rows) if truth_rows else None,
     }

@@ -64,7 +64,7 @@ def consistency_score(text: str) -> float:
     parsed = protocol.parse_teacher(text)
     if isinstance(parsed, protocol.ParseError):
         return 0.0
-    if parsed.answers.get("Q10", parsed.verdict) != parsed.verdict:
+    if not protocol.q10_agrees(parsed):
         return 0.0
     balance = protocol.protocol_balance(parsed.answers)
     if balance is None:
