@@ -105,7 +105,7 @@ def free_port() -> int:
 
 def start_server(args, port: int, max_batch: int, log: Path) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).parent / "c4u"), "serve", "--export", str(args.export), "--port", str(port), "--backend", "cpu",
-           "--precision", args.precision, "--threads", str(args.threads if args.server_threads is None else args.server_threads), "--lanes", str(args.lanes), "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms),
+           "--precision", args.precision, "--threads", str(args.threads if args.server_threads is None else args.server_threads), "--lanes", str(args.lanes), "--widen" if args.widen else "--no-widen", "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms),
            "--max-queue", "256", "--log-level", "warning"]
     return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
@@ -184,6 +184,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200, help="requests per concurrency level (fresh pairs each)")
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--lanes", type=int, default=1, help="server batches run at once (c4u serve --lanes)")
+    ap.add_argument("--no-widen", dest="widen", action="store_false", help="c4u serve --no-widen: a lone request runs on one lane's threads")
     ap.add_argument("--server-threads", type=int, default=None,
                     help="the server's intra-op threads when they differ from the in-process reference's (e.g. --lanes 2 --server-threads 1)")
     ap.add_argument("--max-batch", type=int, default=8)
@@ -208,7 +209,7 @@ def main() -> None:
     pool = list(zip(images[2 * n_timed::2], images[2 * n_timed + 1::2]))
     bad = images[0][: len(images[0]) // 3]
     report: dict = {"machine": cpu_info(), "export": str(args.export), "precision": args.precision, "requests_per_level": args.requests,
-                    "image_px": args.image_px, "lanes": args.lanes, "server_threads": args.server_threads, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
+                    "image_px": args.image_px, "lanes": args.lanes, "widen": args.widen, "server_threads": args.server_threads, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
     print(json.dumps({"machine": report["machine"]}), flush=True)
 
     # 1. serial in-process reference

@@ -8,6 +8,7 @@ images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``scorer``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -97,8 +98,9 @@ class Selector:
         precision = precision or config.precision
         self.precision_reason = precision_reason or f"precision {precision} asked for"
         self.tokenizer = PromptTokenizer.from_export(self.export_dir, manifest.prompt)
-        self._graphs: dict[str, object] = {}
+        self._graphs: dict[tuple[str, int], object] = {}  # (graph, intra-op threads) -> session
         self._graph_lock = threading.Lock()
+        self._local = threading.local()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._encoded = 0
@@ -162,16 +164,36 @@ class Selector:
             return self.export_dir / (entry["file"] if isinstance(entry, dict) else entry)
         return self.export_dir / self.manifest.graphs[self.graph_keys[graph]].file
 
+    def _threads(self) -> int:
+        if self.backend == "tensorrt":
+            return 0
+        return getattr(self._local, "threads", None) or self.config.threads
+
+    @contextlib.contextmanager
+    def using_threads(self, threads: int):
+        """Run this thread's calls inside the block on sessions with ``threads`` intra-op threads.
+
+        Those sessions open on first use, beside the default ones (more memory; same files, already
+        probed). ``c4u serve --lanes`` gives a batch that runs alone every lane's threads this way.
+        """
+        before = getattr(self._local, "threads", None)
+        self._local.threads = threads
+        try:
+            yield self
+        finally:
+            self._local.threads = before
+
     def _graph(self, graph: str):
-        """The session for ``graph``, created on first use and reused after."""
-        if graph in self._graphs:
-            return self._graphs[graph]
+        """The session for ``graph`` at this thread's thread count, created on first use and reused after."""
+        key = (graph, self._threads())
+        if key in self._graphs:
+            return self._graphs[key]
         with self._graph_lock:
-            if graph not in self._graphs:
+            if key not in self._graphs:
                 if graph not in self.graph_keys:
                     raise mf.ManifestError(f"{self.export_dir}: the export has no {graph} graph (exported with --no-decoder?); re-export to get rationales")
-                self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, self.config.threads, self.config.device_id)
-            return self._graphs[graph]
+                self._graphs[key] = backends.open_graph(self._graph_file(graph), self.backend, key[1], self.config.device_id)
+            return self._graphs[key]
 
     def run_graph(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One call of ``graph`` with every input cast to the dtype its entry declares."""
@@ -203,8 +225,9 @@ class Selector:
             raise probe.ProbeFailed(f"{message}; {fix}")
         log.warning("%s; using fp32 graphs instead", message)
         with self._graph_lock:
+            for key in [k for k in self._graphs if k[0] in graphs]:
+                del self._graphs[key]
             for g in graphs:
-                self._graphs.pop(g, None)
                 self.graph_keys[g] = self._graph_key(g, "fp32")
         self.probe_report[f"{part}_refused"] = result
         self.probe_report["fallback"] = message
@@ -243,8 +266,9 @@ class Selector:
         for g, key in self.graph_keys.items():
             entry = self.manifest.graphs[key]
             info = {"key": key, "precision": entry.precision, "file": entry.file}
-            if g in self._graphs and hasattr(self._graphs[g], "providers"):
-                info["providers"] = self._graphs[g].providers
+            session = self._graphs.get((g, self._threads()))
+            if hasattr(session, "providers"):
+                info["providers"] = session.providers
             graphs[g] = info
         return {"export": str(self.export_dir), "backend": self.backend, "precision": self.precision,
                 "requested_precision": self.config.precision, "precision_reason": self.precision_reason,

@@ -53,27 +53,27 @@ def model_summary(selector, config: ServeConfig) -> dict:
         "status": getattr(manifest, "status", None),
         "parity": parity,
         "selector": selector.describe(),
-        "serve": {k: v for k, v in config.to_dict().items() if k in ("max_batch", "max_wait_ms", "max_queue", "max_body_mb", "max_pixels", "max_rank_images")},
+        "serve": {k: v for k, v in config.to_dict().items() if k in ("lanes", "widen", "max_batch", "max_wait_ms", "max_queue", "max_body_mb", "max_pixels", "max_rank_images")},
     }
 
 
-def _warmup_images(size: int = 64) -> tuple[Image.Image, Image.Image]:
-    return Image.new("RGB", (size, size), (200, 40, 40)), Image.new("RGB", (size, size), (40, 40, 200))
+def _warmup_images(shade: int = 0, size: int = 64) -> tuple[Image.Image, Image.Image]:
+    """Two plain creatives; each ``shade`` gives new ones, so a second warm-up is not an embedding cache hit."""
+    return Image.new("RGB", (size, size), (200, 40, shade)), Image.new("RGB", (size, size), (40, shade, 200))
 
 
 def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = None) -> FastAPI:
     metrics = metrics or ServeMetrics()
     state = {"ready": False, "warmup_error": None}
     batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.retry_after_s, metrics,
-                           config.lanes)
+                           config.lanes, config.wide_threads)
     token = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
     if config.api_key_env and not token:
         raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")
 
     async def warm_up():
         try:
-            a, b = _warmup_images()
-            await batcher.run(selector.compare, a, b, "warm-up", "warm-up")
+            await batcher.warm_up(_warmup_images)
             state["ready"] = True
             metrics.ready.set(1)
             log.info("ready", extra={"fields": {"export": str(config.export), "backend": selector.backend}})

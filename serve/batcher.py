@@ -6,7 +6,10 @@ then queued. One asyncio task takes what is queued — up to ``max_batch`` pairs
 embedding cache) are shared and the event loop never blocks. A lone request never waits; when
 other admitted requests are still being received, the batch waits at most ``max_wait_ms`` for them.
 ``lanes`` batches run at once, each on its own worker thread (the Selector is thread-safe); while
-every lane is busy, new requests pile up and form the next batch. Rank requests run on the same
+every lane is busy, new requests pile up and form the next batch, shared fairly over the lanes that
+are free. With ``wide_threads``, a batch that would run alone (nothing else queued, received or
+running) takes every lane and runs on sessions with that many intra-op threads, so a lone request
+is as fast as with one lane and a crowd still runs side by side. Rank requests run on the same
 worker threads. If a batch call fails, its pairs are retried one by one so one bad pair cannot fail
 the others.
 """
@@ -36,13 +39,15 @@ class MicroBatcher:
     """Admission control, the compare batch loop and the Selector's worker threads (one per lane)."""
 
     def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, retry_after_s: int, metrics=None,
-                 lanes: int = 1):
+                 lanes: int = 1, wide_threads: int = 0):
         self.selector, self.max_batch, self.max_wait_s, self.max_queue = selector, max_batch, max_wait_ms / 1000.0, max_queue
         self.retry_after_s, self.metrics, self.lanes = retry_after_s, metrics, lanes
+        self.wide_threads = wide_threads if lanes > 1 else 0
         self.executor = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="c4u-selector")
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
-        self._free_lanes: asyncio.Semaphore | None = None
+        self._lanes_changed: asyncio.Condition | None = None
+        self._free = lanes
         self._running: set[asyncio.Task] = set()
         self._admitted = 0  # compare and rank requests admitted and not yet answered
         self._receiving = 0  # compare requests admitted but not yet queued (body still arriving or decoding)
@@ -52,7 +57,7 @@ class MicroBatcher:
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._free_lanes = asyncio.Semaphore(self.lanes)
+        self._lanes_changed = asyncio.Condition()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="c4u-batcher")
 
     async def close(self) -> None:
@@ -62,6 +67,20 @@ class MicroBatcher:
             await self._task
             self._task = None
         await asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown, True)
+
+    async def warm_up(self, images) -> None:
+        """One compare on each set of sessions a batch may use (``images(shade)`` gives fresh pairs), so no request opens one."""
+        for shade, threads in enumerate(sorted({0, self.wide_threads})):
+            a, b = images(shade)
+            await self.run(self._compare_at, threads, a, b)
+
+    def _compare_at(self, threads: int, a, b):
+        with self._sessions(threads):
+            return self.selector.compare(a, b, "warm-up", "warm-up")
+
+    def _sessions(self, threads: int):
+        """The Selector's sessions with ``threads`` intra-op threads for this thread's calls (0: its own)."""
+        return self.selector.using_threads(threads) if threads else contextlib.nullcontext()
 
     async def run(self, fn, *args):
         """``fn(*args)`` on the Selector's worker thread (rank, warm-up, describe)."""
@@ -110,14 +129,16 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
-            await self._free_lanes.acquire()
+            async with self._lanes_changed:
+                await self._lanes_changed.wait_for(lambda: self._free > 0)
             first = await self._queue.get()
             if first is None:
-                self._free_lanes.release()
                 break
+            # what is queued or arriving, shared over the free lanes
+            share = -(-(1 + self._queue.qsize() + self._receiving) // self._free)
             batch = [first]
             deadline = loop.time() + self.max_wait_s
-            while len(batch) < self.max_batch:
+            while len(batch) < min(self.max_batch, share):
                 try:
                     item = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -130,26 +151,33 @@ class MicroBatcher:
                     stopping = True
                     break
                 batch.append(item)
-            task = loop.create_task(self._run_batch(batch))
+            alone = self.wide_threads and self._free == self.lanes and self._queue.empty() and self._receiving == 0
+            lanes = self.lanes if alone else 1
+            self._free -= lanes
+            task = loop.create_task(self._run_batch(batch, lanes, self.wide_threads if alone else 0))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         if self._running:
             await asyncio.gather(*self._running)
 
-    async def _run_batch(self, batch: list[_Item]) -> None:
+    async def _run_batch(self, batch: list[_Item], lanes: int, threads: int) -> None:
+        """Run ``batch`` on ``lanes`` lanes (``threads`` intra-op threads; 0 = the Selector's own), then free them."""
         try:
             for explain in (False, True):
                 group = [it for it in batch if it.explain == explain]
                 if group:
-                    await self._run(group, explain)
+                    await self._run(group, explain, threads)
         finally:
-            self._free_lanes.release()
+            async with self._lanes_changed:
+                self._free += lanes
+                self._lanes_changed.notify_all()
 
-    async def _run(self, group: list[_Item], explain: bool) -> None:
+    async def _run(self, group: list[_Item], explain: bool, threads: int) -> None:
         started = time.perf_counter()
-        outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._compare_many, [it.pair for it in group], explain)
+        outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._compare_many, [it.pair for it in group], explain, threads)
         self.batches += 1
         if self.metrics is not None:
+            self.metrics.batches.labels("wide" if threads else "lane").inc()
             self.metrics.batch_pairs.observe(len(group))
             self.metrics.images_encoded.set(self.selector.images_encoded)
         for it, outcome in zip(group, outcomes):
@@ -162,20 +190,21 @@ class MicroBatcher:
             else:
                 it.future.set_result((outcome, started - it.queued_at, len(group)))
 
-    def _compare_many(self, pairs: list[tuple], explain: bool) -> list:
+    def _compare_many(self, pairs: list[tuple], explain: bool, threads: int) -> list:
         """Results (or the exception of each pair) of one batch; on failure, pair by pair."""
-        try:
-            results = self.selector.compare_many(pairs, explain=explain)
-            if self.metrics is not None and results:
-                self.metrics.observe_timings(results[0].timings_ms)
-            return results
-        except Exception as e:
-            if len(pairs) == 1:
-                return [e]
-        out = []
-        for pair in pairs:
+        with self._sessions(threads):
             try:
-                out.append(self.selector.compare_many([pair], explain=explain)[0])
+                results = self.selector.compare_many(pairs, explain=explain)
+                if self.metrics is not None and results:
+                    self.metrics.observe_timings(results[0].timings_ms)
+                return results
             except Exception as e:
-                out.append(e)
-        return out
+                if len(pairs) == 1:
+                    return [e]
+            out = []
+            for pair in pairs:
+                try:
+                    out.append(self.selector.compare_many([pair], explain=explain)[0])
+                except Exception as e:
+                    out.append(e)
+            return out

@@ -21,6 +21,7 @@ class ServeMetrics:
         self.stage = Histogram("c4u_stage_seconds", "Selector stage time per batch call (decode = image decoding in the server; preprocess, vision, judge, explain, total from the Selector; queue = wait before the batch ran).",
                                ["stage"], buckets=_LATENCY_BUCKETS, registry=r)
         self.batch_pairs = Histogram("c4u_batch_pairs", "Compare pairs per Selector.compare_many call.", buckets=_BATCH_BUCKETS, registry=r)
+        self.batches = Counter("c4u_batches", "Selector.compare_many calls by how they ran: on one lane, or wide (alone, on every lane's threads; --lanes with --widen).", ["mode"], registry=r)
         self.queue_depth = Gauge("c4u_queue_depth", "Compare and rank requests admitted and not yet answered (queued or running).", registry=r)
         self.errors = Counter("c4u_errors", "Requests refused or failed, by kind (bad_image, too_large, bad_request, unauthorized, overloaded, not_ready, internal, ...).", ["kind"], registry=r)
         self.ready = Gauge("c4u_ready", "1 once the graphs are loaded and the warm-up compare is done.", registry=r)

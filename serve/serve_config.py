@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from creative4u_small.images import DEFAULT_MAX_PIXELS
 from creative4u_small.runtime.selector_config import PRECISION_CHOICES, SelectorConfig
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     export: Path = setting(Path("."), "Export folder written by `c4u export`.")
@@ -18,8 +24,9 @@ class ServeConfig:
     port: int = setting(8080, "TCP port to listen on.")
     backend: str = setting("auto", "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt.")
     precision: str = setting("auto", help_of(SelectorConfig, "precision"))
-    threads: int = setting(0, "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide.")
-    lanes: int = setting(1, "Batches run at once, each on its own worker thread; with --threads 1 and one lane per core, compares run side by side instead of splitting every op across the cores (README, 'Serve it').")
+    threads: int = setting(0, "ONNX Runtime intra-op threads per graph and lane; 0 lets ONNX Runtime decide (with --lanes above 1: the cores shared over the lanes).")
+    lanes: int = setting(1, "Batches run at once, each on its own worker thread; with one lane per core, compares run side by side instead of splitting every op across the cores (README, 'Serve it').")
+    widen: bool = setting(True, "With --lanes above 1, a batch that runs alone (nothing queued or running) takes every lane's threads, on a second set of sessions (more memory): a lone request as fast as with one lane.")
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
     max_wait_ms: float = setting(5.0, "Longest a compare waits for other requests already being received to join its batch; a lone request never waits.")
     max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After.")
@@ -50,6 +57,18 @@ class ServeConfig:
             raise ValueError(f"log_level {self.log_level!r} is not debug, info, warning or error")
         if self.api_key_env and not self.api_key_env.replace("_", "").isalnum():
             raise ValueError(f"api_key_env {self.api_key_env!r} is not an environment variable name (letters, digits, _)")
+
+    @property
+    def lane_threads(self) -> int:
+        """Intra-op threads of one lane: --threads, or with several lanes and --threads 0 the cores shared over them."""
+        if self.threads or self.lanes == 1:
+            return self.threads
+        return max(1, usable_cores() // self.lanes)
+
+    @property
+    def wide_threads(self) -> int:
+        """Intra-op threads of a batch that runs alone across every lane; 0 when it does not widen."""
+        return self.lane_threads * self.lanes if self.widen and self.lanes > 1 else 0
 
     @property
     def max_body_bytes(self) -> int:

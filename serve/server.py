@@ -28,7 +28,7 @@ def load_selector(config: ServeConfig):
     """The Selector this server wraps (manifest and hashes checked, graphs opened)."""
     from creative4u_small.runtime import Selector, SelectorConfig
 
-    sel_config = SelectorConfig(precision=config.precision, threads=config.threads, max_pixels=config.max_pixels,
+    sel_config = SelectorConfig(precision=config.precision, threads=config.lane_threads, max_pixels=config.max_pixels,
                                 cache_images=config.cache_images)
     return Selector.load(config.export, backend=config.backend, config=sel_config)
 

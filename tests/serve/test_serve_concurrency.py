@@ -35,8 +35,17 @@ def test_16_threads_equal_serial_results(server, tiny_selector, synth_pairs):
     assert max(r["server"]["batch_pairs"] for r in got.values()) > 1, "no request shared a batch"
 
 
+def _batches(url: str) -> dict[str, float]:
+    import httpx
+
+    text = httpx.get(url + "/metrics", timeout=10).text
+    return {mode: sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(f'c4u_batches_total{{mode="{mode}"}}'))
+            for mode in ("lane", "wide")}
+
+
 def test_two_lanes_answer_as_serial_calls_and_stop_cleanly(serve_export, tiny_selector, synth_pairs, tmp_path):
-    """--lanes 2: two batches run side by side on one thread-safe Selector; answers unchanged, SIGTERM exits 0."""
+    """--lanes 2: a crowd runs on both lanes side by side, a lone request on both lanes' threads (wide);
+    answers unchanged either way, SIGTERM exits 0."""
     from conftest import ServerProcess
 
     work = synth_pairs[36:60]
@@ -52,9 +61,17 @@ def test_two_lanes_answer_as_serial_calls_and_stop_cleanly(serve_export, tiny_se
 
         with ThreadPoolExecutor(8) as pool:
             got = dict(r for chunk in pool.map(one, range(8)) for r in chunk)
+        crowd = _batches(srv.url)
+        lone = synth_pairs[35]
+        with SelectorClient(srv.url, timeout=60) as c:
+            alone = c.compare(lone.image_a, lone.image_b, lone.query, lone.title)
+        after = _batches(srv.url)
     finally:
         rc = srv.stop()
     assert rc in (0, -signal.SIGTERM), srv.log_path.read_text()[-2000:]  # uvicorn re-raises the signal once shut down
     assert sorted(got) == list(range(len(work)))
     for i, want in enumerate(serial):
         assert got[i]["winner"] == want.winner and abs(got[i]["p_a"] - want.p_a) <= TOL, (i, got[i]["p_a"], want.p_a)
+    assert crowd["lane"] >= 2, crowd
+    assert after["wide"] == crowd["wide"] + 1 and after["lane"] == crowd["lane"], (crowd, after)
+    assert abs(alone["p_a"] - tiny_selector.compare(lone.image_a, lone.image_b, lone.query, lone.title).p_a) <= TOL

@@ -26,6 +26,17 @@ def test_every_serve_config_field_has_help():
     assert all(help_of(ServeConfig, name) for name in ServeConfig.__dataclass_fields__)
 
 
+def test_lanes_share_the_cores_and_a_lone_batch_takes_them_all(monkeypatch):
+    from creative4u_small.serve import serve_config
+
+    monkeypatch.setattr(serve_config, "usable_cores", lambda: 8)
+    assert (ServeConfig().lane_threads, ServeConfig().wide_threads) == (0, 0)
+    assert (ServeConfig(lanes=2).lane_threads, ServeConfig(lanes=2).wide_threads) == (4, 8)
+    assert (ServeConfig(lanes=3, threads=1).lane_threads, ServeConfig(lanes=3, threads=1).wide_threads) == (1, 3)
+    assert ServeConfig(lanes=16).lane_threads == 1
+    assert ServeConfig(lanes=2, widen=False).wide_threads == 0
+
+
 def test_admission_refuses_beyond_max_queue_with_retry_after():
     batcher = MicroBatcher(selector=None, max_batch=4, max_wait_ms=1, max_queue=2, retry_after_s=7)
     with batcher.admit(compare=True), batcher.admit(compare=False):
