@@ -6,12 +6,11 @@ then queued. One asyncio task takes what is queued — up to ``max_batch`` pairs
 embedding cache) are shared and the event loop never blocks. A lone request never waits; when
 other admitted requests are still being received, the batch waits at most ``max_wait_ms`` for them.
 ``lanes`` batches run at once, each on its own worker thread (the Selector is thread-safe); while
-every lane is busy, new requests pile up and form the next batch, shared fairly over the lanes that
-are free. With ``wide_threads``, a batch that would run alone (nothing else queued, received or
-running) takes every lane and runs on sessions with that many intra-op threads, so a lone request
-is as fast as with one lane and a crowd still runs side by side. Rank requests run on the same
-worker threads. If a batch call fails, its pairs are retried one by one so one bad pair cannot fail
-the others.
+every lane is busy, new requests pile up and form the next batch. With ``wide_threads``, a batch
+that would run alone (nothing else queued, arriving or running) takes every lane and runs on
+sessions with that many intra-op threads, so a lone request is as fast as with one lane and a
+crowd still runs side by side. Rank requests take a lane too. If a batch call fails, its pairs are
+retried one by one so one bad pair cannot fail the others.
 """
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ class MicroBatcher:
         """One compare on each set of sessions a batch may use (``images(shade)`` gives fresh pairs), so no request opens one."""
         for shade, threads in enumerate(sorted({0, self.wide_threads})):
             a, b = images(shade)
-            await self.run(self._compare_at, threads, a, b)
+            await self.run(self._compare_at, threads, a, b, lanes=self.lanes if threads else 1)
 
     def _compare_at(self, threads: int, a, b):
         with self._sessions(threads):
@@ -82,9 +81,23 @@ class MicroBatcher:
         """The Selector's sessions with ``threads`` intra-op threads for this thread's calls (0: its own)."""
         return self.selector.using_threads(threads) if threads else contextlib.nullcontext()
 
-    async def run(self, fn, *args):
-        """``fn(*args)`` on the Selector's worker thread (rank, warm-up, describe)."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def run(self, fn, *args, lanes: int = 1):
+        """``fn(*args)`` on a worker thread once ``lanes`` lanes are free (rank, warm-up); they stay taken until it returns."""
+        await self._take(lanes)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        finally:
+            await self._give(lanes)
+
+    async def _take(self, lanes: int) -> None:
+        async with self._lanes_changed:
+            await self._lanes_changed.wait_for(lambda: self._free >= lanes)
+            self._free -= lanes
+
+    async def _give(self, lanes: int) -> None:
+        async with self._lanes_changed:
+            self._free += lanes
+            self._lanes_changed.notify_all()
 
     # ------------------------------------------------------------ admission
 
@@ -129,16 +142,13 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
-            async with self._lanes_changed:
-                await self._lanes_changed.wait_for(lambda: self._free > 0)
             first = await self._queue.get()
             if first is None:
                 break
-            # what is queued or arriving, shared over the free lanes
-            share = -(-(1 + self._queue.qsize() + self._receiving) // self._free)
+            await self._take(1)
             batch = [first]
             deadline = loop.time() + self.max_wait_s
-            while len(batch) < min(self.max_batch, share):
+            while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -151,10 +161,10 @@ class MicroBatcher:
                     stopping = True
                     break
                 batch.append(item)
-            alone = self.wide_threads and self._free == self.lanes and self._queue.empty() and self._receiving == 0
-            lanes = self.lanes if alone else 1
-            self._free -= lanes
-            task = loop.create_task(self._run_batch(batch, lanes, self.wide_threads if alone else 0))
+            alone = self.wide_threads and self._free == self.lanes - 1 and self._queue.empty() and self._receiving == 0
+            if alone:
+                self._free -= self.lanes - 1
+            task = loop.create_task(self._run_batch(batch, self.lanes if alone else 1, self.wide_threads if alone else 0))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         if self._running:
@@ -168,9 +178,7 @@ class MicroBatcher:
                 if group:
                     await self._run(group, explain, threads)
         finally:
-            async with self._lanes_changed:
-                self._free += lanes
-                self._lanes_changed.notify_all()
+            await self._give(lanes)
 
     async def _run(self, group: list[_Item], explain: bool, threads: int) -> None:
         started = time.perf_counter()

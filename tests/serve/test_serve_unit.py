@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+import types
 
 import pytest
 from typer.testing import CliRunner
@@ -35,6 +39,63 @@ def test_lanes_share_the_cores_and_a_lone_batch_takes_them_all(monkeypatch):
     assert (ServeConfig(lanes=3, threads=1).lane_threads, ServeConfig(lanes=3, threads=1).wide_threads) == (1, 3)
     assert ServeConfig(lanes=16).lane_threads == 1
     assert ServeConfig(lanes=2, widen=False).wide_threads == 0
+
+
+class _TimedSelector:
+    """Records when each call ran and on how many threads (the lane accounting, without graphs)."""
+
+    images_encoded = 0
+
+    def __init__(self):
+        import threading
+
+        self.calls, self._local = [], threading.local()
+
+    @contextlib.contextmanager
+    def using_threads(self, threads):
+        self._local.threads = threads
+        yield self
+        self._local.threads = None
+
+    def _call(self, n):
+        t0 = time.perf_counter()
+        time.sleep(0.03)
+        self.calls.append((t0, time.perf_counter(), getattr(self._local, "threads", None)))
+        return [types.SimpleNamespace(timings_ms={}) for _ in range(n)]
+
+    def compare_many(self, pairs, explain=False):
+        return self._call(len(pairs))
+
+    def rank(self, *images):
+        return self._call(1)
+
+
+def test_lanes_bound_what_runs_at_once_and_a_lone_batch_runs_wide_and_alone():
+    sel = _TimedSelector()
+
+    async def main():
+        batcher = MicroBatcher(sel, max_batch=1, max_wait_ms=0, max_queue=64, retry_after_s=1, lanes=2, wide_threads=4)
+        batcher.start()
+
+        async def compare():
+            with batcher.admit(compare=True) as ticket:
+                return await batcher.compare(ticket, "a", "b", "q", "t", False)
+
+        async def rank_soon(name):
+            await asyncio.sleep(0.01)
+            return await batcher.run(sel.rank, name)
+
+        await asyncio.gather(compare(), rank_soon("x"))  # the rank arrives while the lone compare runs wide
+        await asyncio.gather(*[compare() for _ in range(6)], batcher.run(sel.rank, "y"))
+        await compare()
+        await batcher.close()
+
+    asyncio.run(main())
+    assert [c[2] for c in (sel.calls[0], sel.calls[-1])] == [4, 4]  # lone requests ran wide
+    assert len(sel.calls) == 10 and sum(c[2] is None for c in sel.calls) >= 6
+    for t0, t1, threads in sel.calls:  # at each call's start: a wide call runs alone, others two at most
+        running = [c for c in sel.calls if c[0] <= t0 < c[1]] + [c for c in sel.calls if t0 < c[0] < t1 and threads]
+        assert len(running) <= (1 if threads else 2), (threads, running)
 
 
 def test_admission_refuses_beyond_max_queue_with_retry_after():
