@@ -7,7 +7,12 @@ both see the same machine load. Vision per image and judge per compare come from
 timings. The limit counts the weight GEMMs at the INT8 rate and the attention products (activation x
 activation, which ONNX Runtime runs in fp32) at the fp32 rate, measured here on one large GEMM each.
 
-    python benchmarks/fused_vs_unfused.py --base /tmp/b/export_nofuse --new /tmp/b/export --model /tmp/b/model --runs 10
+With ``--profile``, ONNX Runtime's profiler then times every node of the new export's vision and judge
+graphs on one compare's inputs and sums kernel time by kind: INT8 GEMMs (weight MatMuls), attention
+(the fused op, or the products and softmax it is made of) and everything else; each kind's achieved
+rate is set beside the rate measured for it here, to show how far the graphs are from this CPU.
+
+    python benchmarks/fused_vs_unfused.py --base /tmp/b/export_nofuse --new /tmp/b/export --model /tmp/b/model --runs 10 --profile
 """
 
 from __future__ import annotations
@@ -55,6 +60,52 @@ def gemm_rates(threads: int, m: int = 1024, k: int = 768, n: int = 3072, runs: i
     return out
 
 
+INT8_GEMM_OPS = {"DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger", "DynamicQuantizeLinear", "QGemm", "QLinearMatMul"}
+ATTENTION_OPS = {"MultiHeadAttention", "Attention", "GroupQueryAttention", "FusedMatMul", "MatMul", "Softmax"}  # float MatMuls left in an INT8 graph are attention products
+
+
+def profile_ops(path: Path, feeds: dict, threads: int, runs: int) -> dict:
+    """Kernel milliseconds per run of ``path`` by kind (int8_gemm, attention, other), and its node count."""
+    import collections
+    import tempfile
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()
+        opts.enable_profiling, opts.profile_file_prefix = True, f"{tmp}/prof"
+        if threads:
+            opts.intra_op_num_threads = threads
+        s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        s.run(None, feeds)
+        for _ in range(runs):
+            s.run(None, feeds)
+        events = json.loads(Path(s.end_profiling()).read_text())
+    per_kind, per_op, nodes = collections.Counter(), collections.Counter(), collections.Counter()
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            op = e["args"]["op_name"]
+            kind = "int8_gemm" if op in INT8_GEMM_OPS else "attention" if op in ATTENTION_OPS else "other"
+            per_kind[kind] += e["dur"] / 1000 / (runs + 1)
+            per_op[op] += e["dur"] / 1000 / (runs + 1)
+            nodes[op] += 1
+    return {"kernel_ms": dict(per_kind), "top_ops_ms": dict(per_op.most_common(8)),
+            "nodes": sum(nodes.values()) // (runs + 1)}
+
+
+def compare_feeds(sel, item) -> dict:
+    """The vision feeds of one creative and the judge feeds of one compare (both orders), as the Selector builds them."""
+    from creative4u_small.runtime.preprocess import preprocess
+
+    a, b, query, title = item
+    pixels = [preprocess(src, sel.manifest.preprocessing)[None] for src in (a, b)]
+    embeds = [sel.run_graph("vision", {"pixel_values": px})["image_embeds"][0] for px in pixels]
+    ids = np.array([sel.tokenizer.judge_ids(query, title)] * 2, dtype=np.int64)
+    return {"vision": {"pixel_values": pixels[0]},
+            "judge": {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                      "image_embeds": np.stack([np.concatenate(embeds), np.concatenate(embeds[::-1])])}}
+
+
 def work(model: Path, judge_len: int) -> dict:
     """GOP of one image through the vision tower and of one compare's two judge rows, split by where they run."""
     cfg = json.loads((Path(model) / "config.json").read_text())
@@ -81,6 +132,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--image-size", type=int, default=512, help="side of the synthetic creatives")
+    ap.add_argument("--profile", action="store_true", help="also time the new export's graphs node by node, by kind")
     args = ap.parse_args()
 
     import tempfile
@@ -129,6 +181,15 @@ def main() -> None:
         "target_compare_speedup": 1.3,
     }
     line["met"] = line["compare_speedup"] >= line["target_compare_speedup"]
+    if args.profile:
+        new, feeds = sels["new"], compare_feeds(sels["new"], items[0])
+        prof = {g: profile_ops(new.export_dir / new.manifest.graphs[new.graph_keys[g]].file, feeds[g], args.threads, args.runs)
+                for g in ("vision", "judge")}
+        for g in prof:  # vision: one image; judge: one compare's two rows, as in work()
+            ms = prof[g]["kernel_ms"]
+            prof[g]["int8_gemm_gops"] = w[f"{g}_int8_gop"] / (ms["int8_gemm"] / 1000) if ms.get("int8_gemm") else None
+            prof[g]["attention_gflops"] = w[f"{g}_fp32_gop"] / (ms["attention"] / 1000) if ms.get("attention") else None
+        line["profile"] = prof
     print(json.dumps(line))
 
 

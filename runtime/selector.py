@@ -326,6 +326,11 @@ class Selector:
         have.update(fresh)
         return [have[k] for k in keys], len(fresh)
 
+    @property
+    def pairs_per_judge_call(self) -> int:
+        """Pairs one judge graph call takes (1 for dynamic INT8 graphs; see ``_per_call``)."""
+        return self._per_call(mf.JUDGE)
+
     def _per_call(self, graph: str) -> int:
         """Images (vision) or pairs (judge) per call: ``batch_size``, but one for a dynamic INT8 graph, whose
         per-tensor activation scale would otherwise make an answer depend on its batch mates."""

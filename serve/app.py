@@ -53,8 +53,15 @@ def model_summary(selector, config: ServeConfig) -> dict:
         "status": getattr(manifest, "status", None),
         "parity": parity,
         "selector": selector.describe(),
-        "serve": {k: v for k, v in config.to_dict().items() if k in ("lanes", "widen", "max_batch", "max_wait_ms", "max_queue", "max_body_mb", "max_pixels", "max_rank_images")},
+        "serve": {**{k: v for k, v in config.to_dict().items() if k in ("lanes", "widen", "max_batch", "max_wait_ms", "max_queue", "max_body_mb", "max_pixels", "max_rank_images")},
+                  "batch_limit": batch_limit(config, selector)},
     }
+
+
+def batch_limit(config: ServeConfig, selector) -> int:
+    """``--max-batch``, but 1 with several lanes when the Selector runs its judge pair by pair (dynamic INT8):
+    such a batch shares no graph call, it only keeps one lane busy while another idles."""
+    return 1 if config.lanes > 1 and selector.pairs_per_judge_call == 1 else config.max_batch
 
 
 def _warmup_images(shade: int = 0, size: int = 64) -> tuple[Image.Image, Image.Image]:
@@ -65,7 +72,7 @@ def _warmup_images(shade: int = 0, size: int = 64) -> tuple[Image.Image, Image.I
 def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = None) -> FastAPI:
     metrics = metrics or ServeMetrics()
     state = {"ready": False, "warmup_error": None}
-    batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.retry_after_s, metrics,
+    batcher = MicroBatcher(selector, batch_limit(config, selector), config.max_wait_ms, config.max_queue, config.retry_after_s, metrics,
                            config.lanes, config.wide_threads)
     token = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
     if config.api_key_env and not token:

@@ -98,6 +98,15 @@ def test_lanes_bound_what_runs_at_once_and_a_lone_batch_runs_wide_and_alone():
         assert len(running) <= (1 if threads else 2), (threads, running)
 
 
+def test_lanes_turn_batching_off_only_where_the_judge_runs_pair_by_pair():
+    from creative4u_small.serve.app import batch_limit
+
+    int8, fp32 = types.SimpleNamespace(pairs_per_judge_call=1), types.SimpleNamespace(pairs_per_judge_call=16)
+    assert batch_limit(ServeConfig(lanes=2, max_batch=8), int8) == 1
+    assert batch_limit(ServeConfig(lanes=2, max_batch=8), fp32) == 8
+    assert batch_limit(ServeConfig(lanes=1, max_batch=8), int8) == 8
+
+
 def test_admission_refuses_beyond_max_queue_with_retry_after():
     batcher = MicroBatcher(selector=None, max_batch=4, max_wait_ms=1, max_queue=2, retry_after_s=7)
     with batcher.admit(compare=True), batcher.admit(compare=False):
@@ -117,7 +126,7 @@ def test_serve_help():
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0, result.output
-    for option in ("--export", "--host", "--port", "--backend", "--precision", "--lanes", "--max-batch", "--max-wait-ms", "--max-queue", "--api-key-env", "Example"):
+    for option in ("--export", "--host", "--port", "--backend", "--precision", "--lanes", "--no-widen", "--max-batch", "--max-wait-ms", "--max-queue", "--api-key-env", "Example"):
         assert option in result.output, option
 
 
