@@ -161,6 +161,7 @@ def main() -> None:
                         figures[name][k].append(r.timings_ms.get(k, 0.0) / (2 if k == "vision" else 1))
             agree += results["base"].winner == results["new"].winner
             dp.append(abs(results["base"].p_a - results["new"].p_a))
+        feeds = compare_feeds(sels["new"], items[0]) if args.profile else None
     med = {name: {k: float(np.median(v)) for k, v in f.items()} for name, f in figures.items()}
     judge_len = len(sels["new"].tokenizer.judge_ids(items[0][2], items[0][3]))
     rates = gemm_rates(args.threads)
@@ -182,7 +183,7 @@ def main() -> None:
     }
     line["met"] = line["compare_speedup"] >= line["target_compare_speedup"]
     if args.profile:
-        new, feeds = sels["new"], compare_feeds(sels["new"], items[0])
+        new = sels["new"]
         prof = {g: profile_ops(new.export_dir / new.manifest.graphs[new.graph_keys[g]].file, feeds[g], args.threads, args.runs)
                 for g in ("vision", "judge")}
         for g in prof:  # vision: one image; judge: one compare's two rows, as in work()
