@@ -54,7 +54,7 @@ def model_summary(selector, config: ServeConfig) -> dict:
         "parity": parity,
         "selector": selector.describe(),
         "serve": {**{k: v for k, v in config.to_dict().items() if k in ("lanes", "widen", "max_batch", "max_wait_ms", "max_queue", "max_body_mb", "max_pixels", "max_rank_images")},
-                  "batch_limit": batch_limit(config, selector)},
+                  "batch_limit": batch_limit(config, selector), "wide_threads": wide_threads(config, selector)},
     }
 
 
@@ -62,6 +62,12 @@ def batch_limit(config: ServeConfig, selector) -> int:
     """``--max-batch``, but 1 with several lanes when the Selector runs its judge pair by pair (dynamic INT8):
     such a batch shares no graph call, it only keeps one lane busy while another idles."""
     return 1 if config.lanes > 1 and selector.pairs_per_judge_call == 1 else config.max_batch
+
+
+def wide_threads(config: ServeConfig, selector) -> int:
+    """Threads of a batch that runs alone on every lane; only on the CPU backend, where threads are cores
+    (on a GPU a second set of sessions would only hold a second copy of the weights)."""
+    return config.wide_threads if selector.backend == "cpu" else 0
 
 
 def _warmup_images(shade: int = 0, size: int = 64) -> tuple[Image.Image, Image.Image]:
@@ -73,7 +79,7 @@ def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = Non
     metrics = metrics or ServeMetrics()
     state = {"ready": False, "warmup_error": None}
     batcher = MicroBatcher(selector, batch_limit(config, selector), config.max_wait_ms, config.max_queue, config.retry_after_s, metrics,
-                           config.lanes, config.wide_threads)
+                           config.lanes, wide_threads(config, selector))
     token = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
     if config.api_key_env and not token:
         raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")

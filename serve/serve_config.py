@@ -26,7 +26,7 @@ class ServeConfig:
     precision: str = setting("auto", help_of(SelectorConfig, "precision"))
     threads: int = setting(0, "ONNX Runtime intra-op threads per graph and lane; 0 lets ONNX Runtime decide (with --lanes above 1: the cores shared over the lanes).")
     lanes: int = setting(1, "Batches run at once, each on its own worker thread; with one lane per core, compares run side by side instead of splitting every op across the cores (README, 'Serve it').")
-    widen: bool = setting(True, "With --lanes above 1, a batch that runs alone (nothing queued or running) takes every lane's threads, on a second set of sessions (more memory): a lone request as fast as with one lane.")
+    widen: bool = setting(True, "With --lanes above 1 on the CPU backend, a batch that runs alone (nothing queued or running) takes every lane's threads, on a second set of sessions (more memory): a lone request as fast as with one lane.")
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off (as it is with --lanes above 1 on dynamic INT8 graphs, which run pair by pair).")
     max_wait_ms: float = setting(5.0, "Longest a compare waits for other requests already being received to join its batch; a lone request never waits.")
     max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After.")

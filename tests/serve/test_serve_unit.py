@@ -98,13 +98,17 @@ def test_lanes_bound_what_runs_at_once_and_a_lone_batch_runs_wide_and_alone():
         assert len(running) <= (1 if threads else 2), (threads, running)
 
 
-def test_lanes_turn_batching_off_only_where_the_judge_runs_pair_by_pair():
-    from creative4u_small.serve.app import batch_limit
+def test_lanes_turn_batching_off_only_where_the_judge_runs_pair_by_pair_and_widen_only_on_the_cpu():
+    from creative4u_small.serve.app import batch_limit, wide_threads
 
-    int8, fp32 = types.SimpleNamespace(pairs_per_judge_call=1), types.SimpleNamespace(pairs_per_judge_call=16)
+    int8 = types.SimpleNamespace(pairs_per_judge_call=1, backend="cpu")
+    fp32 = types.SimpleNamespace(pairs_per_judge_call=16, backend="cpu")
+    gpu = types.SimpleNamespace(pairs_per_judge_call=16, backend="cuda")
     assert batch_limit(ServeConfig(lanes=2, max_batch=8), int8) == 1
     assert batch_limit(ServeConfig(lanes=2, max_batch=8), fp32) == 8
     assert batch_limit(ServeConfig(lanes=1, max_batch=8), int8) == 8
+    assert wide_threads(ServeConfig(lanes=2, threads=1), int8) == 2
+    assert wide_threads(ServeConfig(lanes=2, threads=1), gpu) == 0
 
 
 def test_admission_refuses_beyond_max_queue_with_retry_after():
