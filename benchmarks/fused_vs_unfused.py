@@ -81,16 +81,16 @@ def profile_ops(path: Path, feeds: dict, threads: int, runs: int) -> dict:
         for _ in range(runs):
             s.run(None, feeds)
         events = json.loads(Path(s.end_profiling()).read_text())
-    per_kind, per_op, nodes = collections.Counter(), collections.Counter(), collections.Counter()
+    calls = runs + 1
+    per_op, nodes = collections.Counter(), 0
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            op = e["args"]["op_name"]
-            kind = "int8_gemm" if op in INT8_GEMM_OPS else "attention" if op in ATTENTION_OPS else "other"
-            per_kind[kind] += e["dur"] / 1000 / (runs + 1)
-            per_op[op] += e["dur"] / 1000 / (runs + 1)
-            nodes[op] += 1
-    return {"kernel_ms": dict(per_kind), "top_ops_ms": dict(per_op.most_common(8)),
-            "nodes": sum(nodes.values()) // (runs + 1)}
+            per_op[e["args"]["op_name"]] += e["dur"] / 1000 / calls
+            nodes += 1
+    per_kind = collections.Counter()
+    for op, ms in per_op.items():
+        per_kind["int8_gemm" if op in INT8_GEMM_OPS else "attention" if op in ATTENTION_OPS else "other"] += ms
+    return {"kernel_ms": dict(per_kind), "top_ops_ms": dict(per_op.most_common(8)), "nodes": nodes // calls}
 
 
 def compare_feeds(sel, item) -> dict:
