@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class CreativePair:
     extra: dict = field(default_factory=dict)
 
     def to_json(self, base: Path | None = None) -> dict:
-        """The JSONL form; image paths are written relative to ``base`` when they lie under it."""
+        """The JSONL form; image paths are written relative to ``base``, the folder of the file being written."""
         out = {k: v for k, v in asdict(self).items() if k not in ("extra", "teacher")}
         for k in ("image_a", "image_b"):
             out[k] = _relative(getattr(self, k), base)
@@ -76,12 +77,15 @@ _KNOWN = {f for f in CreativePair.__dataclass_fields__} - {"extra"}
 
 
 def _relative(path: Path, base: Path | None) -> str:
-    if base is not None:
-        try:
-            return str(Path(path).resolve().relative_to(Path(base).resolve()))
-        except ValueError:
-            pass
-    return str(path)
+    """``path`` as the file in ``base`` should name it: relative to ``base`` (``..`` where it must), so the file
+    reads the same from any working directory; absolute only where no relative path exists (another drive)."""
+    if base is None:
+        return str(path)
+    target = Path(path).resolve()
+    try:
+        return os.path.relpath(target, Path(base).resolve())
+    except ValueError:
+        return str(target)
 
 
 def _number(rec: dict, key: str, kind, problems: list, where) -> None:
