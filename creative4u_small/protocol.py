@@ -57,6 +57,19 @@ def clean_text(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+# Most tokens of a query or a title in the judge prompt when the export names no budget of its own
+# (``PromptSpec.max_slot_tokens``): far above a search query's or a product title's length, and it bounds
+# the judge's sequence, so its time and memory no longer grow with the text a caller sends.
+SLOT_TOKEN_BUDGET = 64
+SLOTS = ("query", "title")
+
+
+def echo(value, limit: int = 80) -> str:
+    """``repr`` of user input for an error message, cut to ``limit`` characters (never the whole of a long text)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def slot(text: str | None) -> str:
     """A prompt slot value: a leading space before non-empty text, nothing otherwise."""
     text = clean_text(text)

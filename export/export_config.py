@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from creative4u_small import protocol
 from creative4u_small.settings import setting
 
 from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS
@@ -40,7 +41,8 @@ class ExportConfig:
     batch_size: int = setting(8, "Pairs per batch in the parity and calibration runs.")
     trt_max_rows: int = setting(16, "TensorRT profile: most rows (pairs x orders) per judge call.")
     trt_max_images: int = setting(16, "TensorRT profile: most images per vision call.")
-    trt_max_seq: int = setting(0, "TensorRT profile: longest prompt in tokens; 0 = the fixed prompt plus 128 slot tokens.")
+    max_slot_tokens: int = setting(protocol.SLOT_TOKEN_BUDGET, "Runtime token budget of the query and of the title (longer text is cut at a token boundary, or refused where asked): at least this, raised to the longest the model trained on where its report.json records it.")
+    trt_max_seq: int = setting(0, "TensorRT profile: longest prompt in tokens; 0 = the fixed prompt plus both slots' token budgets.")
     trt_workspace_mb: int = setting(4096, "TensorRT builder workspace memory pool limit in MiB.")
     overwrite: bool = setting(False, "Replace an existing export folder (the old one stays intact until the new one is complete).")
     threads: int = setting(0, "torch / onnxruntime intra-op threads during the export; 0 = library default.")
@@ -54,7 +56,7 @@ class ExportConfig:
         for name in ("fp32_agreement", "fp16_agreement", "int8_agreement"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} {getattr(self, name)} must be a fraction in [0, 1]")
-        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "probe_pairs", "trt_max_rows", "trt_max_images", "trt_workspace_mb"):
+        for name in ("calib_pairs", "calib_memory_mb", "batch_size", "probe_pairs", "trt_max_rows", "trt_max_images", "trt_workspace_mb", "max_slot_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_decisive < 1:

@@ -118,12 +118,13 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
 
     from creative4u_small.artifacts import atomic_dir
     from creative4u_small.checkpoint import load_model
-    from creative4u_small.export.prompt_spec import build_preprocessing, build_prompt_spec
+    from creative4u_small.export.prompt_spec import build_preprocessing, build_prompt_spec, slot_budgets
 
     progress = progress or _noop
     model_type, calib_pairs = _check_inputs(cfg)
     model, processor, verdict_ids = load_model(cfg.model)
     spec = build_prompt_spec(processor, eos_token_ids=_eos_ids(model))
+    spec.max_slot_tokens = slot_budgets(cfg.model, cfg.max_slot_tokens)
     pre = build_preprocessing(processor)
     dims = _dims(model, processor)
     torch.manual_seed(cfg.seed)

@@ -8,8 +8,13 @@ against the real rendering (``scorer``) on probe values and refused when it diff
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from creative4u_small import protocol
 from creative4u_small.runtime.manifest import Preprocessing, PromptSpec
+
+TRAINING_RECORD = "report.json"  # `c4u distill` writes the longest query and title it trained on here ("slot_tokens")
 
 # Slot values a split must survive: empty, punctuation at both ends, unicode, digits, long.
 PROBE_SLOTS = (
@@ -116,6 +121,19 @@ def check_prompt_spec(spec: PromptSpec, processor, query: str | None, title: str
             f"ids differ at position {first}); the runtime cannot assemble prompts from pieces for it — "
             "use a byte-level BPE tokenizer whose pre-tokenizer splits at whitespace (as SmolVLM's does)"
         )
+
+
+def slot_budgets(model_dir: Path, floor: int) -> dict[str, int]:
+    """Each slot's token budget in the runtime: ``floor``, raised to the longest slot the model was trained on
+    where its training record says so (a model never saw longer text, so the budget need not be longer)."""
+    budgets = {name: floor for name in protocol.SLOTS}
+    record = Path(model_dir) / TRAINING_RECORD
+    if record.is_file():
+        seen = json.loads(record.read_text()).get("slot_tokens") or {}
+        for name in protocol.SLOTS:
+            if isinstance(seen.get(name), int):
+                budgets[name] = max(floor, seen[name])
+    return budgets
 
 
 def build_preprocessing(processor) -> Preprocessing:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from creative4u_small import protocol
 from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.runtime import manifest as mf
 
@@ -194,7 +195,7 @@ def fixed_prompt_len(spec: mf.PromptSpec) -> int:
 def trt_profiles(cfg: ExportConfig, spec: mf.PromptSpec, dims: mf.ModelDims, image_size: int) -> dict:
     """Vision and judge profiles: rows up to trt_max_rows, sequence from the fixed prompt to trt_max_seq."""
     lo = fixed_prompt_len(spec)
-    hi = cfg.trt_max_seq or lo + 128
+    hi = cfg.trt_max_seq or lo + sum(spec.slot_budget(name) for name in protocol.SLOTS)
     return {
         mf.VISION: vision_profile(image_size, cfg.trt_max_images),
         mf.JUDGE: judge_profile(lo, hi, dims.image_seq_len, dims.hidden_size, cfg.trt_max_rows),

@@ -95,6 +95,8 @@ class PromptSpec:
 
     Slot text is ``protocol.slot(value)`` tokenised without special tokens; each image piece
     becomes ``image_block_ids`` (its ``image_token_id`` entries take the image embeddings).
+    ``max_slot_tokens`` is the runtime's token budget per slot, set at export from what the model
+    was trained on (absent in older manifests: ``protocol.SLOT_TOKEN_BUDGET``).
     """
 
     pieces: list[dict]
@@ -104,17 +106,24 @@ class PromptSpec:
     verdict_token_ids: list[int]
     answer_close_ids: list[int]
     eos_token_ids: list[int]
+    max_slot_tokens: dict[str, int] = field(default_factory=dict)  # "query"/"title" -> token budget
+
+    def slot_budget(self, name: str) -> int:
+        return int(self.max_slot_tokens.get(name, protocol.SLOT_TOKEN_BUDGET))
 
     def assemble_ids(self, encode, query: str | None, title: str | None) -> list[int]:
-        """The judge prompt ids for one pair; ``encode(text) -> ids`` tokenises a slot. Export and runtime both use it."""
-        ids: list[int] = []
+        """The judge prompt ids for one pair; ``encode(text) -> ids`` tokenises a slot (no budget applied)."""
         slots = {"query": query, "title": title}
+        return self.assemble({k: list(encode(protocol.slot(v))) if protocol.slot(v) else [] for k, v in slots.items()})
+
+    def assemble(self, slot_ids: dict[str, list[int]]) -> list[int]:
+        """The judge prompt ids from each slot's ids. Export and runtime both build prompts with it."""
+        ids: list[int] = []
         for piece in self.pieces:
             if "ids" in piece:
                 ids += piece["ids"]
             elif "slot" in piece:
-                text = protocol.slot(slots[piece["slot"]])
-                ids += list(encode(text)) if text else []
+                ids += slot_ids[piece["slot"]]
             else:
                 ids += self.image_block_ids
         return ids

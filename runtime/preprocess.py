@@ -59,7 +59,7 @@ def to_pixel_values(im: Image.Image, spec: Preprocessing) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def preprocess(src, spec: Preprocessing, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Path, bytes or PIL image → [3, S, S] float32; unreadable or oversized input raises ImageError."""
-    return to_pixel_values(open_image(src, max_pixels=max_pixels), spec)
+def preprocess(src, spec: Preprocessing, max_pixels: int = DEFAULT_MAX_PIXELS, cap_name: str = "max_pixels") -> np.ndarray:
+    """Path, bytes or PIL image → [3, S, S] float32; unreadable or oversized input raises ImageError (naming ``cap_name``)."""
+    return to_pixel_values(open_image(src, max_pixels=max_pixels, cap_name=cap_name), spec)
 

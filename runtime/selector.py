@@ -8,7 +8,6 @@ images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``scorer``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -26,7 +25,7 @@ from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.explain import explanation as parse_explanation
 from creative4u_small.runtime.preprocess import preprocess
 from creative4u_small.runtime.selector_config import SelectorConfig
-from creative4u_small.runtime.tokenize import PromptTokenizer
+from creative4u_small.runtime.tokenize import JudgePrompt, PromptTokenizer
 from creative4u_small.verdict_prob import p_a_orders, softmax_first
 
 STAGES = ("preprocess", "vision", "judge", "explain")
@@ -45,11 +44,12 @@ class CompareResult:
     rationale: str | None = None
     timings_ms: dict = field(default_factory=dict)
     explanation: explain.Explanation | None = None  # the rationale parsed into protocol lines
+    truncated: dict = field(default_factory=dict)  # slot -> {"tokens", "kept"} where query/title exceeded the budget
 
     def to_dict(self) -> dict:
         return {"winner": self.winner, "p_a": self.p_a, "p_a_orders": list(self.p_a_orders), "consistent": self.consistent,
                 "rationale": self.rationale, "explanation": self.explanation.to_dict() if self.explanation else None,
-                "timings_ms": self.timings_ms}
+                "truncated": self.truncated, "timings_ms": self.timings_ms}
 
 
 @dataclass
@@ -61,6 +61,7 @@ class RankResult:
     images_encoded: int  # vision encodes this call needed (cache hits excluded)
     timings_ms: dict = field(default_factory=dict)
     rounds: int = 0  # schedule rounds, each one batched judge call
+    truncated: dict = field(default_factory=dict)  # slot -> {"tokens", "kept"} where query/title exceeded the budget
 
     def to_dict(self, names: list[str] | None = None) -> dict:
         label = (lambda i: names[i]) if names else (lambda i: i)
@@ -69,12 +70,25 @@ class RankResult:
             "scores": {str(label(i)): s for i, s in enumerate(self.scores)},
             "comparisons": [{"a": label(c.i), "b": label(c.j), "p_a": c.p_i, "phase": c.phase} for c in self.comparisons],
             "strategy": self.strategy, "images_encoded": self.images_encoded, "rounds": self.rounds,
-            "timings_ms": self.timings_ms,
+            "truncated": self.truncated, "timings_ms": self.timings_ms,
         }
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A creative already decoded and preprocessed (``Selector.frame``): its content key and [3, S, S] pixels.
+
+    A server turns each upload into a Frame as it arrives, so a request holds a few MB per image
+    instead of the decoded picture."""
+
+    key: str
+    pixels: np.ndarray
 
 
 def content_key(src) -> str:
     """sha256 of an image's bytes (file content, raw bytes, or a PIL image's mode, size and pixels)."""
+    if isinstance(src, Frame):
+        return src.key
     h = hashlib.sha256()
     if isinstance(src, Image.Image):
         h.update(f"{src.mode}:{src.size}:".encode())
@@ -98,9 +112,8 @@ class Selector:
         precision = precision or config.precision
         self.precision_reason = precision_reason or f"precision {precision} asked for"
         self.tokenizer = PromptTokenizer.from_export(self.export_dir, manifest.prompt)
-        self._graphs: dict[tuple[str, int], object] = {}  # (graph, intra-op threads) -> session
+        self._graphs: dict[str, object] = {}  # graph -> session
         self._graph_lock = threading.Lock()
-        self._local = threading.local()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._encoded = 0
@@ -164,36 +177,17 @@ class Selector:
             return self.export_dir / (entry["file"] if isinstance(entry, dict) else entry)
         return self.export_dir / self.manifest.graphs[self.graph_keys[graph]].file
 
-    def _threads(self) -> int:
-        if self.backend == "tensorrt":
-            return 0
-        return getattr(self._local, "threads", None) or self.config.threads
-
-    @contextlib.contextmanager
-    def using_threads(self, threads: int):
-        """Run this thread's calls inside the block on sessions with ``threads`` intra-op threads.
-
-        Those sessions open on first use, beside the default ones (more memory; same files, already
-        probed). ``c4u serve --lanes`` gives a batch that runs alone every lane's threads this way.
-        """
-        before = getattr(self._local, "threads", None)
-        self._local.threads = threads
-        try:
-            yield self
-        finally:
-            self._local.threads = before
-
     def _graph(self, graph: str):
-        """The session for ``graph`` at this thread's thread count, created on first use and reused after."""
-        key = (graph, self._threads())
-        if key in self._graphs:
-            return self._graphs[key]
+        """The session for ``graph``, created on first use and shared by every thread after."""
+        if graph in self._graphs:
+            return self._graphs[graph]
         with self._graph_lock:
-            if key not in self._graphs:
+            if graph not in self._graphs:
                 if graph not in self.graph_keys:
                     raise mf.ManifestError(f"{self.export_dir}: the export has no {graph} graph (exported with --no-decoder?); re-export to get rationales")
-                self._graphs[key] = backends.open_graph(self._graph_file(graph), self.backend, key[1], self.config.device_id)
-            return self._graphs[key]
+                threads = 0 if self.backend == "tensorrt" else self.config.threads
+                self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, threads, self.config.device_id)
+            return self._graphs[graph]
 
     def run_graph(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One call of ``graph`` with every input cast to the dtype its entry declares."""
@@ -225,8 +219,8 @@ class Selector:
             raise probe.ProbeFailed(f"{message}; {fix}")
         log.warning("%s; using fp32 graphs instead", message)
         with self._graph_lock:
-            for key in [k for k in self._graphs if k[0] in graphs]:
-                del self._graphs[key]
+            for g in graphs:
+                self._graphs.pop(g, None)
             for g in graphs:
                 self.graph_keys[g] = self._graph_key(g, "fp32")
         self.probe_report[f"{part}_refused"] = result
@@ -266,19 +260,30 @@ class Selector:
         for g, key in self.graph_keys.items():
             entry = self.manifest.graphs[key]
             info = {"key": key, "precision": entry.precision, "file": entry.file}
-            session = self._graphs.get((g, self._threads()))
+            session = self._graphs.get(g)
             if hasattr(session, "providers"):
                 info["providers"] = session.providers
             graphs[g] = info
         return {"export": str(self.export_dir), "backend": self.backend, "precision": self.precision,
                 "requested_precision": self.config.precision, "precision_reason": self.precision_reason,
                 "available_backends": backends.available_backends(bool(self.manifest.tensorrt.get("engines"))),
-                "graphs": graphs, "status": self.manifest.status, "probe": self.probe_report}
+                "graphs": graphs, "status": self.manifest.status, "probe": self.probe_report,
+                "text_token_budget": self.tokenizer.budgets}
 
     @property
     def images_encoded(self) -> int:
         """Vision encodes since load (cache hits are not encodes)."""
         return self._encoded
+
+    def frame(self, src, cap_name: str = "max_pixels") -> Frame:
+        """``src`` (path, bytes or PIL image) decoded and preprocessed now; ImageError names ``cap_name`` when
+        it is over the pixel cap. Pass Frames to ``compare``/``rank`` in place of images."""
+        return Frame(content_key(src), preprocess(src, self.manifest.preprocessing, self.config.max_pixels, cap_name))
+
+    def prompt(self, query: str | None, title: str | None, strict: bool | None = None) -> JudgePrompt:
+        """The judge prompt of a (query, title) with each slot cut to the export's token budget (``strict``,
+        default ``config.strict_text``: TextBudgetError instead)."""
+        return self.tokenizer.prompt(query, title, self.config.strict_text if strict is None else strict)
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -304,7 +309,8 @@ class Selector:
         fresh: dict[str, np.ndarray] = {}
         if todo:
             t0 = time.perf_counter()
-            pixels = np.stack([preprocess(src, self.manifest.preprocessing, self.config.max_pixels) for src in todo.values()])
+            pixels = np.stack([src.pixels if isinstance(src, Frame) else preprocess(src, self.manifest.preprocessing, self.config.max_pixels)
+                               for src in todo.values()])
             t1 = time.perf_counter()
             vision = self._graph(mf.VISION)
             dtype = self._dtype(mf.VISION, "pixel_values", np.float32)
@@ -400,7 +406,8 @@ class Selector:
         items = list(items)
         if not items:
             return []
-        ids = [self.tokenizer.judge_ids(q, t) for _, _, q, t in items]
+        prompts = [self.prompt(q, t) for _, _, q, t in items]
+        ids = [pr.ids for pr in prompts]
         flat = [src for a, b, _, _ in items for src in (a, b)]
         embeds, _ = self._embed(flat, timings)
         jobs = [(ids[k], embeds[2 * k], embeds[2 * k + 1]) for k in range(len(items))]
@@ -417,7 +424,7 @@ class Selector:
             results.append(CompareResult(
                 winner, p_a, (float(pk[0]), float(pk[1])), bool((pk[0] >= 0.5) == (pk[1] >= 0.5)),
                 tuple(tuple(float(v) for v in row) for row in logits[2 * k: 2 * k + 2]), rationale,
-                explanation=None if rationale is None else parse_explanation(rationale, winner),
+                explanation=None if rationale is None else parse_explanation(rationale, winner), truncated=prompts[k].truncated,
             ))
         timings["total"] = time.perf_counter() - t_start
         ms = {k: round(v * 1000, 3) for k, v in timings.items()}
@@ -447,7 +454,8 @@ class Selector:
         focus = min(top_k or 1, len(images))
         timings: dict = {}
         embeds, encoded = self._embed(images, timings)
-        ids = self.tokenizer.judge_ids(query, title)
+        prompt = self.prompt(query, title)
+        ids = prompt.ids
 
         cfg = self.config
         planned = tournament.planned_comparisons(len(images), cfg.round_robin_max, cfg.swiss_rounds or None,
@@ -487,7 +495,7 @@ class Selector:
             progress(done[0], done[0])
         timings["total"] = time.perf_counter() - t_start
         return RankResult(result.order[: top_k or len(images)], result.scores, result.comparisons, result.strategy, encoded,
-                          {k: round(v * 1000, 3) for k, v in timings.items()}, result.rounds)
+                          {k: round(v * 1000, 3) for k, v in timings.items()}, result.rounds, prompt.truncated)
 
 
 def auto_precision(manifest: mf.Manifest, backend: str, has_int8: bool) -> tuple[str, str]:

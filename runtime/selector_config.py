@@ -20,6 +20,7 @@ class SelectorConfig:
     threads: int = setting(0, "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide.")
     batch_size: int = setting(16, "Most pairs per judge call (each pair is two rows, one per order) and images per vision call.")
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap.")
+    strict_text: bool = setting(False, "Refuse a query or title longer than the export's token budget (TextBudgetError) instead of truncating it at a token boundary; results name what was cut either way.")
     max_new_tokens: int = setting(256, "Longest rationale, in generated tokens after the verdict, when explain is asked.")
     cache_images: int = setting(4096, "Image embeddings kept in memory, keyed by content hash (least recently used go first).")
     round_robin_max: int = setting(12, "Rank pools up to this size with a full round robin; larger pools play Swiss rounds, then challenge rounds among the leaders.")

@@ -26,8 +26,8 @@ class Spy:
 
 def _spied(export):
     sel = Selector.load(export, backend="cpu", threads=1)
-    sel._graphs[mf.VISION, 1] = Spy(sel._graphs[mf.VISION, 1], "pixel_values")
-    sel._graphs[mf.JUDGE, 1] = Spy(sel._graphs[mf.JUDGE, 1], "input_ids")
+    sel._graphs[mf.VISION] = Spy(sel._graphs[mf.VISION], "pixel_values")
+    sel._graphs[mf.JUDGE] = Spy(sel._graphs[mf.JUDGE], "input_ids")
     return sel
 
 
@@ -57,10 +57,10 @@ def test_both_orders_run_as_one_batch_over_two_encodes(tiny_export, synth_pairs)
     sel = _spied(tiny_export)
     p = synth_pairs[0]
     r = sel.compare(p.image_a, p.image_b, p.query, p.title)
-    assert sel._graphs[mf.VISION, 1].rows == [2] and sel._graphs[mf.JUDGE, 1].rows == [2]
+    assert sel._graphs[mf.VISION].rows == [2] and sel._graphs[mf.JUDGE].rows == [2]
     assert set(r.timings_ms) >= {"preprocess", "vision", "judge", "total"}
     again = sel.compare(p.image_b, p.image_a, p.query, p.title)  # both images cached now
-    assert sel._graphs[mf.VISION, 1].rows == [2] and sel.images_encoded == 2
+    assert sel._graphs[mf.VISION].rows == [2] and sel.images_encoded == 2
     assert again.p_a == pytest.approx(1 - r.p_a, abs=1e-6)  # swapping the pair swaps the orders
     assert again.p_a_orders == pytest.approx((1 - r.p_a_orders[1], 1 - r.p_a_orders[0]), abs=1e-6)
 
@@ -87,18 +87,18 @@ def test_rank_encodes_each_image_once_and_makes_the_comparisons_it_reports(tiny_
     images = [p.image_a for p in synth_pairs[:n]]
     images.append(images[0].read_bytes())  # the same content again: still one encode
     result = sel.rank(images, "red running shoe", "Trail shoe")
-    assert result.images_encoded == n and sum(sel._graphs[mf.VISION, 1].rows) == n
+    assert result.images_encoded == n and sum(sel._graphs[mf.VISION].rows) == n
     per_call = sel._per_call(mf.VISION)  # vision runs in full batches, not image by image
-    assert len(sel._graphs[mf.VISION, 1].rows) == -(-n // per_call)
+    assert len(sel._graphs[mf.VISION].rows) == -(-n // per_call)
     swiss = n + 1 > round_robin_max
     finals = [c for c in result.comparisons if c.phase != "swiss"]
     screened = len(result.comparisons) - len(finals)
     assert (screened > 0) == swiss
     # Swiss games are judged in one image order, round-robin games in both
-    assert sum(sel._graphs[mf.JUDGE, 1].rows) == 2 * len(result.comparisons) - screened
-    assert max(sel._graphs[mf.JUDGE, 1].rows) <= 2 * 4
+    assert sum(sel._graphs[mf.JUDGE].rows) == 2 * len(result.comparisons) - screened
+    assert max(sel._graphs[mf.JUDGE].rows) <= 2 * 4
     # each schedule round is one batched judge call: at most one part-full graph batch per round
-    assert len(sel._graphs[mf.JUDGE, 1].rows) <= len(result.comparisons) // 4 + result.rounds
+    assert len(sel._graphs[mf.JUDGE].rows) <= len(result.comparisons) // 4 + result.rounds
     assert sorted(result.order) == list(range(n + 1)) and len(result.scores) == n + 1
     assert result.strategy == ("swiss+challenge" if swiss else "round-robin")
     assert len({frozenset((c.i, c.j)) for c in result.comparisons}) == len(result.comparisons)
@@ -110,7 +110,7 @@ def test_rank_encodes_each_image_once_and_makes_the_comparisons_it_reports(tiny_
         c = result.comparisons[0]
         direct = sel.compare(images[c.i], images[c.j], "red running shoe", "Trail shoe")
         assert min(abs(c.p_i - p) for p in direct.p_a_orders) < 1e-6
-    assert sum(sel._graphs[mf.VISION, 1].rows) == n  # and still no re-encode
+    assert sum(sel._graphs[mf.VISION].rows) == n  # and still no re-encode
     top = sel.rank(images, "red running shoe", "Trail shoe", top_k=3)
     assert len(top.order) == 3 and top.images_encoded == 0
 
@@ -120,7 +120,7 @@ def test_swiss_games_in_both_orders_by_default(tiny_export, synth_pairs):
     sel.config = type(sel.config)(**{**sel.config.to_dict(), "round_robin_max": 4})
     result = sel.rank([p.image_a for p in synth_pairs[:9]], "q", "t")
     assert any(c.phase == "swiss" for c in result.comparisons)
-    assert sum(sel._graphs[mf.JUDGE, 1].rows) == 2 * len(result.comparisons)
+    assert sum(sel._graphs[mf.JUDGE].rows) == 2 * len(result.comparisons)
 
 
 def test_concurrent_use_gives_the_serial_answers(tiny_export, synth_pairs):
@@ -136,20 +136,35 @@ def test_concurrent_use_gives_the_serial_answers(tiny_export, synth_pairs):
     assert all(r == sel.rank(images, "q", "t").order for r in ranks)
 
 
-def test_using_threads_opens_its_own_sessions_with_the_same_answers(tiny_export, synth_pairs):
-    """The serve lanes' wide batches: sessions at another thread count, opened once, same verdicts."""
-    sel = Selector.load(tiny_export, backend="cpu", threads=1)
-    items = _items(synth_pairs[:4])
-    want = sel.compare_many(items)
-    sel.clear_cache()
-    with sel.using_threads(2):
-        got = sel.compare_many(items)
-        with sel.using_threads(2):
-            sel.compare_many(items)
-    assert sorted(sel._graphs) == sorted((g, t) for g in (mf.VISION, mf.JUDGE) for t in (1, 2))
-    assert sel._graphs[mf.VISION, 2].session.get_session_options().intra_op_num_threads == 2
-    assert sel._threads() == 1
-    assert max(abs(a.p_a - b.p_a) for a, b in zip(got, want)) <= 1e-6
+def test_long_text_is_cut_at_the_token_budget_and_said_so(tiny_selector, synth_pairs):
+    """Text past the export's budget changes nothing past the budget: the judge sees the same ids, the result names the cut."""
+    from creative4u_small.runtime.tokenize import TextBudgetError
+
+    p = synth_pairs[0]
+    budget = tiny_selector.tokenizer.budgets["query"]
+    assert budget == tiny_selector.manifest.prompt.max_slot_tokens["query"] == 64
+    short = " ".join(f"w{i}" for i in range(10))
+    long_a, long_b = short + " red" * 400, short + " blue" * 400
+    ids_a, ids_b = (tiny_selector.prompt(q, "t").ids for q in (long_a, long_b))
+    assert len(ids_a) == len(ids_b) == len(tiny_selector.prompt("", "t").ids) + budget
+    assert tiny_selector.prompt(short, "t").truncated == {}
+    got = tiny_selector.compare(p.image_a, p.image_b, long_a, p.title)
+    assert got.truncated["query"]["kept"] == budget and got.truncated["query"]["tokens"] > 400 and "title" not in got.truncated
+    assert got.to_dict()["truncated"] == got.truncated
+    with pytest.raises(TextBudgetError, match="query: .* tokens, above this model's budget of 64"):
+        tiny_selector.prompt(long_a, "t", strict=True)
+    ranked = tiny_selector.rank([p.image_a, p.image_b], long_b, p.title)
+    assert ranked.truncated["query"]["kept"] == budget
+
+
+def test_frames_give_the_answers_of_the_images_they_came_from(tiny_selector, synth_pairs):
+    p = synth_pairs[5]
+    a, b = tiny_selector.frame(p.image_a.read_bytes()), tiny_selector.frame(p.image_b)
+    assert a.pixels.shape == (3, 32, 32) and a.key == tiny_selector.frame(p.image_a.read_bytes()).key
+    want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title)
+    assert tiny_selector.compare(a, b, p.query, p.title).p_a == want.p_a
+    images = [p.image_a, p.image_b, synth_pairs[6].image_a]
+    assert tiny_selector.rank([tiny_selector.frame(x) for x in images], "q").order == tiny_selector.rank(images, "q").order
 
 
 def test_int8_precision_uses_the_int8_graphs(tiny_export, synth_pairs):
