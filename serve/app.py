@@ -1,36 +1,40 @@
 """The FastAPI app: /v1/compare, /v1/rank, /v1/model, /healthz, /readyz, /metrics (OpenAPI at /docs).
 
 ``create_app(config, selector)`` takes a loaded ``Selector``; the app's lifespan starts the
-micro-batcher and runs one warm-up compare before /readyz answers 200. Every error is JSON
-``{"error": one line, "kind", "status", "request_id"}``.
+micro-batcher and runs one warm-up compare before /readyz answers 200. A request is read (within
+``--body-timeout-s``), parsed and checked, its images decoded one at a time into the model's frames,
+and only then queued. Every error is JSON ``{"error": one line, "kind", "status", "request_id"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import os
 import time
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from creative4u_small.serve import limits
+from creative4u_small.images import ImageError
+from creative4u_small.runtime.tokenize import TextBudgetError
 from creative4u_small.serve.batcher import MicroBatcher
-from creative4u_small.serve.guard import RequestGuard, error_body, log
-from creative4u_small.serve.limits import RequestError
+from creative4u_small.serve.bodies import Body, read_compare, read_rank
+from creative4u_small.serve.guard import error_body, log
+from creative4u_small.serve.guard import RequestGuard
+from creative4u_small.serve.limits import RequestError, bad_image, check_pixels
 from creative4u_small.serve.metrics import ServeMetrics
-from creative4u_small.serve.openapi import COMPARE_BODY, RANK_BODY
-from creative4u_small.serve.serve_config import ServeConfig
+from creative4u_small.serve.schemas import CompareResponse, RankResponse, RequestModels, errors
+from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
-_MULTIPART, _JSON = "multipart/form-data", "application/json"
+_JSON = "application/json"
+_SERVE_FIELDS = ("workers", "threads", "max_batch", "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "max_body_mb",
+                 "max_pixels", "max_request_pixels", "max_rank_images", "max_text_chars")
 
 
 def _error(request: Request, status: int, kind: str, reason: str, headers: dict | None = None) -> Response:
@@ -40,7 +44,7 @@ def _error(request: Request, status: int, kind: str, reason: str, headers: dict 
 
 
 def model_summary(selector, config: ServeConfig) -> dict:
-    """Model, precision and parity status of the loaded export, plus ``Selector.describe()``."""
+    """Model, precision and parity status of the loaded export, ``Selector.describe()`` and the server's limits."""
     manifest = getattr(selector, "manifest", None)
     parity = {}
     for name, figures in (getattr(manifest, "parity", None) or {}).items():
@@ -53,60 +57,134 @@ def model_summary(selector, config: ServeConfig) -> dict:
         "status": getattr(manifest, "status", None),
         "parity": parity,
         "selector": selector.describe(),
-        "serve": {**{k: v for k, v in config.to_dict().items() if k in ("lanes", "widen", "max_batch", "max_wait_ms", "max_queue", "max_body_mb", "max_pixels", "max_rank_images")},
-                  "batch_limit": batch_limit(config, selector), "wide_threads": wide_threads(config, selector)},
+        "serve": {**{k: v for k, v in config.to_dict().items() if k in _SERVE_FIELDS}, "pid": os.getpid()},
     }
 
 
-def batch_limit(config: ServeConfig, selector) -> int:
-    """``--max-batch``, but 1 with several lanes when the Selector runs its judge pair by pair (dynamic INT8):
-    such a batch shares no graph call, it only keeps one lane busy while another idles."""
-    return 1 if config.lanes > 1 and selector.pairs_per_judge_call == 1 else config.max_batch
+def _warmup_images(size: int = 64) -> tuple[Image.Image, Image.Image]:
+    return Image.new("RGB", (size, size), (200, 40, 0)), Image.new("RGB", (size, size), (40, 0, 200))
 
 
-def wide_threads(config: ServeConfig, selector) -> int:
-    """Threads of a batch that runs alone on every lane; only on the CPU backend, where threads are cores
-    (on a GPU a second set of sessions would only hold a second copy of the weights)."""
-    return config.wide_threads if selector.backend == "cpu" else 0
+class Service:
+    """One server's state (the Selector, its batcher, readiness) and the request handlers."""
 
+    def __init__(self, config: ServeConfig, selector, metrics: ServeMetrics):
+        self.config, self.selector, self.metrics = config, selector, metrics
+        self.batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.max_reading,
+                                    config.retry_after_s, metrics)
+        self.models = RequestModels(config)
+        self.ready, self.warmup_error = False, None
+        self.decoding = asyncio.Semaphore(usable_cores())  # full-size decodes at once: bounds their memory
+        self.token = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+        if config.api_key_env and not self.token:
+            raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")
 
-def _warmup_images(shade: int = 0, size: int = 64) -> tuple[Image.Image, Image.Image]:
-    """Two plain creatives; each ``shade`` gives new ones, so a second warm-up is not an embedding cache hit."""
-    return Image.new("RGB", (size, size), (200, 40, shade)), Image.new("RGB", (size, size), (40, shade, 200))
+    # ------------------------------------------------------------ lifecycle
 
-
-def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = None) -> FastAPI:
-    metrics = metrics or ServeMetrics()
-    state = {"ready": False, "warmup_error": None}
-    batcher = MicroBatcher(selector, batch_limit(config, selector), config.max_wait_ms, config.max_queue, config.retry_after_s, metrics,
-                           config.lanes, wide_threads(config, selector))
-    token = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
-    if config.api_key_env and not token:
-        raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")
-
-    async def warm_up():
+    async def warm_up(self) -> None:
         try:
-            await batcher.warm_up(_warmup_images)
-            state["ready"] = True
-            metrics.ready.set(1)
-            log.info("ready", extra={"fields": {"export": str(config.export), "backend": selector.backend}})
+            await self.batcher.run(self.selector.compare, *_warmup_images(), "warm-up", "warm-up")
+            self.ready = True
+            self.metrics.ready.set(1)
+            log.info("ready", extra={"fields": {"export": str(self.config.export), "backend": self.selector.backend}})
         except Exception as e:  # reported at /readyz; the process stays up for /healthz and logs
-            state["warmup_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
-            log.error("warm-up failed", extra={"fields": {"error": state["warmup_error"]}})
+            self.warmup_error = f"{type(e).__name__}: {e}".splitlines()[0]
+            log.error("warm-up failed", extra={"fields": {"error": self.warmup_error}})
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        batcher.start()
-        task = asyncio.get_running_loop().create_task(warm_up())
+    async def lifespan(self, app: FastAPI):
+        self.batcher.start()
+        task = asyncio.get_running_loop().create_task(self.warm_up())
         yield
         await task
-        await batcher.close()
-        log.info("stopped", extra={"fields": {"batches": batcher.batches}})
+        await self.batcher.close()
+        log.info("stopped", extra={"fields": {"batches": self.batcher.batches}})
 
-    app = FastAPI(title="creative4u-small selector", version="1", lifespan=lifespan,
-                  description="Pick the ad creative users will more likely click: pairwise compare and pool ranking on a torch-free Selector.")
-    app.state.batcher, app.state.metrics, app.state.selector = batcher, metrics, selector
+    # ------------------------------------------------------------ checks shared by the endpoints
 
+    def authorize(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        if not self.token:
+            return
+        if credentials is None or not hmac.compare_digest(credentials.credentials.strip().encode(), self.token.encode()):
+            raise RequestError(401, "unauthorized", "missing or wrong bearer token; send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
+
+    def require_ready(self) -> None:
+        if not self.ready:
+            reason = f"warm-up failed: {self.warmup_error}" if self.warmup_error else "model warming up"
+            retry = str(self.config.retry_after_s)
+            raise RequestError(503, "not_ready", f"not ready ({reason}); retry after {retry} s", {"Retry-After": retry})
+
+    def check_text(self, body: Body) -> None:
+        """Special tokens (422) and, with ``strict``, text over the model's token budget (422) before any image is decoded."""
+        try:
+            self.selector.prompt(body.fields.query, body.fields.title, strict=body.fields.strict)
+        except TextBudgetError as e:
+            raise RequestError(422, "text_too_long", str(e)) from None
+        except ValueError as e:
+            raise RequestError(422, "bad_request", str(e)) from None
+
+    async def frames(self, body: Body) -> list:
+        """Each image decoded and preprocessed on its own (at most one per core at once), after the header checks."""
+        check_pixels(body.images, self.config.max_pixels, self.config.max_request_pixels)
+        out = []
+        for field, data in body.images:
+            t0 = time.perf_counter()
+            async with self.decoding:
+                try:
+                    out.append(await asyncio.to_thread(self.selector.frame, data, "--max-pixels"))
+                except ImageError as e:
+                    raise bad_image(field, e) from None
+            self.metrics.stage.labels("decode").observe(time.perf_counter() - t0)
+        return out
+
+    async def read(self, request: Request, reader, compare: bool) -> tuple[Body, list]:
+        """The request's body and frames, counted as reading (not queued) until both are done."""
+        self.require_ready()
+        with self.batcher.reading(compare):
+            body = await reader(request, self.models, self.config)
+            self.check_text(body)
+            return body, await self.frames(body)
+
+    # ------------------------------------------------------------ endpoints
+
+    async def compare(self, request: Request) -> JSONResponse:
+        body, (a, b) = await self.read(request, read_compare, compare=True)
+        f = body.fields
+        with self.batcher.admit():
+            result, queued_s, batch = await self.batcher.compare(a, b, f.query, f.title, f.explain)
+        out = result.to_dict()
+        out["server"] = {"queue_ms": round(queued_s * 1000, 3), "batch_pairs": batch}
+        request.scope["state"]["log_fields"] = dict(out["server"], winner=result.winner, truncated=sorted(result.truncated))
+        out["request_id"] = request.scope["state"]["request_id"]
+        return JSONResponse(out)
+
+    async def rank(self, request: Request) -> JSONResponse:
+        body, frames = await self.read(request, read_rank, compare=False)
+        f = body.fields
+        t0 = time.perf_counter()
+        with self.batcher.admit():
+            result = await self.batcher.run(self.selector.rank, frames, f.query, f.title, f.top_k)
+        self.metrics.observe_timings(result.timings_ms)
+        self.metrics.images_encoded.set(self.selector.images_encoded)
+        out = result.to_dict()
+        out["names"] = body.names
+        out["server"] = {"run_ms": round((time.perf_counter() - t0) * 1000, 3)}
+        out["request_id"] = request.scope["state"]["request_id"]
+        request.scope["state"]["log_fields"] = {"images": len(frames), "comparisons": len(result.comparisons)}
+        return JSONResponse(out)
+
+    async def readyz(self, request: Request):
+        if not self.ready:
+            reason = f"warm-up failed: {self.warmup_error}" if self.warmup_error else "warming up"
+            return _error(request, 503, "not_ready", reason, {"Retry-After": str(self.config.retry_after_s)})
+        return {"status": "ready", "backend": self.selector.backend}
+
+    async def metrics_text(self) -> Response:
+        self.metrics.queue_depth.set(self.batcher.depth)
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def on_request_error(request: Request, e: RequestError):
         return _error(request, e.status, e.kind, e.reason, e.headers)
@@ -122,146 +200,30 @@ def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = Non
         where = ".".join(str(x) for x in first.get("loc", ()))
         return _error(request, 400, "bad_request", f"{where}: {first.get('msg', 'invalid request')}")
 
-    @app.exception_handler(Exception)
-    async def on_internal(request: Request, e: Exception):
-        log.error("internal error", exc_info=e, extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}})
-        return _error(request, 500, "internal", f"internal error ({type(e).__name__}); see the server log for this request id")
 
-    def authorize(request: Request) -> None:
-        if not token:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise RequestError(401, "unauthorized", "missing or wrong bearer token; send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
+def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = None) -> FastAPI:
+    service = Service(config, selector, metrics or ServeMetrics())
+    app = FastAPI(title="creative4u-small selector", version="1", lifespan=service.lifespan, redirect_slashes=False,
+                  description="Pick the ad creative users will more likely click: pairwise compare and pool ranking on a torch-free Selector.")
+    app.state.service, app.state.batcher, app.state.metrics, app.state.selector = service, service.batcher, service.metrics, selector
+    _install_error_handlers(app)
+    bearer = HTTPBearer(auto_error=False, description="The token in the variable --api-key-env names.")
 
-    def require_ready() -> None:
-        if not state["ready"]:
-            reason = f"warm-up failed: {state['warmup_error']}" if state["warmup_error"] else "model warming up"
-            raise RequestError(503, "not_ready", f"not ready ({reason}); retry after {config.retry_after_s} s", {"Retry-After": str(config.retry_after_s)})
+    def authorize(credentials: HTTPAuthorizationCredentials | None = Security(bearer)):
+        service.authorize(credentials)
 
-    async def read_body(request: Request) -> tuple[str, bytes]:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await request.body()
-        if not body:
-            raise RequestError(400, "bad_request", "empty request body; send multipart/form-data or application/json")
-        if ctype not in (_MULTIPART, _JSON):
-            raise RequestError(415, "unsupported_media_type", f"content type {ctype or '(none)'!r} is not multipart/form-data or application/json")
-        return ctype, body
-
-    async def parse_json(body: bytes) -> dict:
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise RequestError(400, "bad_request", f"body is not valid JSON ({e})") from None
-        if not isinstance(data, dict):
-            raise RequestError(400, "bad_request", "JSON body must be an object")
-        return data
-
-    async def file_bytes(form, name: str) -> bytes:
-        value = form.get(name)
-        if value is None:
-            raise RequestError(400, "bad_request", f"{name}: missing file field; send it as a multipart file")
-        if not isinstance(value, UploadFile):
-            raise RequestError(400, "bad_request", f"{name}: sent as a text field; send the image as a file (images are never read from URLs or server paths)")
-        return await value.read()
-
-    async def decode(field: str, data: bytes) -> Image.Image:
-        t0 = time.perf_counter()
-        image = await run_in_threadpool(limits.decode_image, field, data, config.max_pixels)
-        metrics.stage.labels("decode").observe(time.perf_counter() - t0)
-        return image
-
-    @app.get("/healthz", summary="Process up")
-    async def healthz():
-        return {"status": "ok"}
-
-    @app.get("/readyz", summary="Graphs loaded and the warm-up compare done")
-    async def readyz(request: Request):
-        if not state["ready"]:
-            reason = f"warm-up failed: {state['warmup_error']}" if state["warmup_error"] else "warming up"
-            return _error(request, 503, "not_ready", reason, {"Retry-After": str(config.retry_after_s)})
-        return {"status": "ready", "backend": selector.backend}
-
-    @app.get("/metrics", summary="Prometheus metrics")
-    async def prometheus():
-        metrics.queue_depth.set(batcher.depth)
-        return Response(metrics.render(), media_type=metrics.content_type)
-
-    @app.get("/v1/model", summary="The loaded export: model, precision, parity status, Selector.describe()", dependencies=[Depends(authorize)])
-    async def model():
-        return model_summary(selector, config)
-
-    @app.post("/v1/compare", summary="Which of two creatives users will more likely click", dependencies=[Depends(authorize)], openapi_extra=COMPARE_BODY)
-    async def compare(request: Request):
-        require_ready()
-        with batcher.admit(compare=True) as ticket:
-            ctype, body = await read_body(request)
-            if ctype == _JSON:
-                data = await parse_json(body)
-                raw_a, raw_b = limits.decode_base64("image_a", data.get("image_a")), limits.decode_base64("image_b", data.get("image_b"))
-                fields = data
-            else:
-                async with request.form(max_files=2, max_fields=8) as form:
-                    raw_a, raw_b = await file_bytes(form, "image_a"), await file_bytes(form, "image_b")
-                    fields = {k: form.get(k) for k in ("query", "title", "explain")}
-            query = limits.check_text("query", fields.get("query"), config.max_text_chars)
-            title = limits.check_text("title", fields.get("title"), config.max_text_chars)
-            explain = limits.parse_bool("explain", fields.get("explain"))
-            a, b = await decode("image_a", raw_a), await decode("image_b", raw_b)
-            try:
-                result, queued_s, batch = await batcher.compare(ticket, a, b, query, title, explain)
-            except RequestError:
-                raise
-            except (ValueError, KeyError) as e:
-                raise RequestError(422, "bad_request", str(e) or type(e).__name__) from None
-        out = result.to_dict()
-        out["server"] = {"queue_ms": round(queued_s * 1000, 3), "batch_pairs": batch}
-        request.scope["state"]["log_fields"] = dict(out["server"], winner=result.winner)
-        out["request_id"] = request.scope["state"]["request_id"]
-        return JSONResponse(out)
-
-    @app.post("/v1/rank", summary="Order a pool of creatives best first (Bradley–Terry scores)", dependencies=[Depends(authorize)], openapi_extra=RANK_BODY)
-    async def rank(request: Request):
-        require_ready()
-        with batcher.admit(compare=False):
-            ctype, body = await read_body(request)
-            if ctype == _JSON:
-                data = await parse_json(body)
-                items = data.get("images")
-                if not isinstance(items, list):
-                    raise RequestError(400, "bad_request", "images: expected a list of base64 strings")
-                limits.check_pool(len(items), config.max_rank_images)
-                raws = [limits.decode_base64(f"images[{i}]", x) for i, x in enumerate(items)]
-                names = [str(n) for n in data.get("names", [])] or None
-                fields = data
-            else:
-                async with request.form(max_files=config.max_rank_images + 1, max_fields=8) as form:
-                    files = form.getlist("images")
-                    limits.check_pool(len(files), config.max_rank_images)
-                    for i, f in enumerate(files):
-                        if not isinstance(f, UploadFile):
-                            raise RequestError(400, "bad_request", f"images[{i}]: sent as a text field; send each image as a file")
-                    raws = [await f.read() for f in files]
-                    names = [f.filename or str(i) for i, f in enumerate(files)]
-                    fields = {k: form.get(k) for k in ("query", "title", "top_k")}
-            query = limits.check_text("query", fields.get("query"), config.max_text_chars)
-            title = limits.check_text("title", fields.get("title"), config.max_text_chars)
-            top_k = limits.parse_top_k(fields.get("top_k"), len(raws))
-            images = [await decode(f"images[{i}]" + (f" ({names[i]})" if names and i < len(names) else ""), raw) for i, raw in enumerate(raws)]
-            t0 = time.perf_counter()
-            try:
-                result = await batcher.run(selector.rank, images, query, title, top_k)
-            except (ValueError, KeyError) as e:
-                raise RequestError(422, "bad_request", str(e) or type(e).__name__) from None
-            metrics.observe_timings(result.timings_ms)
-            metrics.images_encoded.set(selector.images_encoded)
-        out = result.to_dict()
-        out["names"] = names
-        request.scope["state"]["log_fields"] = {"images": len(images), "comparisons": len(result.comparisons)}
-        out["server"] = {"run_ms": round((time.perf_counter() - t0) * 1000, 3)}
-        out["request_id"] = request.scope["state"]["request_id"]
-        return JSONResponse(out)
-
-    app.add_middleware(RequestGuard, max_body_bytes=config.max_body_bytes, metrics=metrics)
+    guarded = {"dependencies": [Depends(authorize)]} if service.token else {}
+    refusals = (400, 401, 408, 413, 415, 422, 500, 503)
+    bodies = service.models.openapi()
+    app.add_api_route("/v1/compare", service.compare, methods=["POST"], summary="Which of two creatives users will more likely click",
+                      responses={200: {"model": CompareResponse}, **errors(*refusals)}, openapi_extra=bodies["compare"], **guarded)
+    app.add_api_route("/v1/rank", service.rank, methods=["POST"], summary="Order a pool of creatives best first (Bradley–Terry scores)",
+                      responses={200: {"model": RankResponse}, **errors(*refusals)}, openapi_extra=bodies["rank"], **guarded)
+    app.add_api_route("/v1/model", lambda: model_summary(selector, config), methods=["GET"], responses=errors(401, 500),
+                      summary="The loaded export: model, precision, parity status, Selector.describe(), the server's limits", **guarded)
+    app.add_api_route("/healthz", lambda: {"status": "ok"}, methods=["GET", "HEAD"], summary="Process up")
+    app.add_api_route("/readyz", service.readyz, methods=["GET", "HEAD"], responses=errors(503), summary="Graphs loaded and the warm-up compare done")
+    app.add_api_route("/metrics", service.metrics_text, methods=["GET"], summary="Prometheus metrics", response_class=Response,
+                      responses={200: {"content": {service.metrics.content_type.split(";")[0]: {"schema": {"type": "string"}}}, "description": "Prometheus text format"}})
+    app.add_middleware(RequestGuard, max_body_bytes=config.max_body_bytes, metrics=service.metrics)
     return app

@@ -1,7 +1,9 @@
-"""ASGI middleware around every request: request id, body-size cap, one JSON log line, request metrics.
+"""ASGI middleware around every request: request id, body-size cap, last-resort 500, one JSON log line, metrics.
 
 The body cap answers 413 from ``Content-Length`` before reading anything, and counts the bytes of
-chunked bodies as they arrive (raising ``RequestError`` into the endpoint that reads them).
+chunked bodies as they arrive (raising ``RequestError`` into the endpoint that reads them). An
+exception no handler took becomes the documented JSON 500 with the request id here, inside Starlette's
+own error middleware, so it never reaches uvicorn (which would drop the keep-alive connection).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class RequestGuard:
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["started"] = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
@@ -77,6 +79,12 @@ class RequestGuard:
                 await self._refuse(send_wrapper, 413, "too_large", f"request body of {int(length):,} bytes is above the server's limit of {self.max_body_bytes:,}; send smaller images or raise --max-body-mb", rid)
                 return
             await self.app(scope, receive_wrapper, send_wrapper)
+        except Exception as e:  # noqa: BLE001 - the last resort: one JSON 500, the connection kept
+            status["kind"] = "internal"
+            log.error("internal error", exc_info=e, extra={"fields": {"request_id": rid, "path": path}})
+            if not status.get("started"):
+                await self._refuse(send_wrapper, 500, "internal", f"internal error ({type(e).__name__}); see the server log for this request id", rid,
+                                   close=False)
         finally:
             seconds = time.perf_counter() - t0
             if self.metrics is not None:
@@ -91,8 +99,8 @@ class RequestGuard:
                 log.info("request", extra={"fields": fields})
 
     @staticmethod
-    async def _refuse(send, status: int, kind: str, reason: str, rid: str) -> None:
+    async def _refuse(send, status: int, kind: str, reason: str, rid: str, close: bool = True) -> None:
         body = error_body(status, kind, reason, rid)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers + ([(b"connection", b"close")] if close else [])})
         await send({"type": "http.response.body", "body": body})

@@ -18,12 +18,12 @@ class ServeMetrics:
         r = self.registry
         self.requests = Counter("c4u_requests", "HTTP requests answered, by endpoint and status code.", ["endpoint", "status"], registry=r)
         self.latency = Histogram("c4u_request_seconds", "Wall time of a request in the server, by endpoint.", ["endpoint"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.stage = Histogram("c4u_stage_seconds", "Selector stage time per batch call (decode = image decoding in the server; preprocess, vision, judge, explain, total from the Selector; queue = wait before the batch ran).",
+        self.stage = Histogram("c4u_stage_seconds", "Selector stage time per batch call (decode = image decoding and preprocessing in the server; preprocess, vision, judge, explain, total from the Selector; queue = wait before the batch ran).",
                                ["stage"], buckets=_LATENCY_BUCKETS, registry=r)
         self.batch_pairs = Histogram("c4u_batch_pairs", "Compare pairs per Selector.compare_many call.", buckets=_BATCH_BUCKETS, registry=r)
-        self.batches = Counter("c4u_batches", "Selector.compare_many calls by how they ran: on one lane, or wide (alone, on every lane's threads; --lanes with --widen).", ["mode"], registry=r)
         self.queue_depth = Gauge("c4u_queue_depth", "Compare and rank requests admitted and not yet answered (queued or running).", registry=r)
-        self.errors = Counter("c4u_errors", "Requests refused or failed, by kind (bad_image, too_large, bad_request, unauthorized, overloaded, not_ready, internal, ...).", ["kind"], registry=r)
+        self.reading = Gauge("c4u_reading", "Requests whose body is still arriving or whose images are decoding (they hold no queue slot).", registry=r)
+        self.errors = Counter("c4u_errors", "Requests refused or failed, by kind (bad_image, too_large, text_too_long, bad_request, unauthorized, timeout, busy, overloaded, not_ready, internal, ...).", ["kind"], registry=r)
         self.ready = Gauge("c4u_ready", "1 once the graphs are loaded and the warm-up compare is done.", registry=r)
         self.images_encoded = Gauge("c4u_images_encoded", "Vision encodes since load (embedding cache hits excluded).", registry=r)
 

@@ -24,14 +24,16 @@ class ServeConfig:
     port: int = setting(8080, "TCP port to listen on.")
     backend: str = setting("auto", "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt.")
     precision: str = setting("auto", help_of(SelectorConfig, "precision"))
-    threads: int = setting(0, "ONNX Runtime intra-op threads per graph and lane; 0 lets ONNX Runtime decide (with --lanes above 1: the cores shared over the lanes).")
-    lanes: int = setting(1, "Batches run at once, each on its own worker thread; with one lane per core, compares run side by side instead of splitting every op across the cores (README, 'Serve it').")
-    widen: bool = setting(True, "With --lanes above 1 on the CPU backend, a batch that runs alone (nothing queued or running) takes every lane's threads, on a second set of sessions (more memory): a lone request as fast as with one lane.")
-    max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off (as it is with --lanes above 1 on dynamic INT8 graphs, which run pair by pair).")
-    max_wait_ms: float = setting(5.0, "Longest a compare waits for other requests already being received to join its batch; a lone request never waits.")
-    max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running); beyond it the answer is 503 with Retry-After.")
+    threads: int = setting(0, "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide (every core). With --workers N, about cores / N.")
+    workers: int = setting(1, "Server processes (uvicorn workers) sharing the port, each loading its own Selector: more requests at once where cores allow, one model's memory per worker.")
+    max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
+    max_wait_ms: float = setting(5.0, "Longest a compare waits for other compares still being received to join its batch; a lone request never waits.")
+    max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running), counted once their body is read and decoded; beyond it 503 with Retry-After.")
+    max_reading: int = setting(32, "Most requests whose body is arriving or whose images are decoding at once (they hold no queue slot); beyond it 503 with Retry-After.")
+    body_timeout_s: float = setting(30.0, "Longest a request may take to send its body; then 408 and the connection is closed, so idle or slow clients cannot hold the server.")
     max_body_mb: float = setting(32.0, "Largest request body in MiB; larger bodies get 413 before they are read.")
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse an image above this many pixels before decoding it (decompression bombs).")
+    max_request_pixels: int = setting(256_000_000, "Most pixels one request's images may decode to, summed, read from their headers before any is decoded (413 beyond it); 0 = no budget.")
     max_rank_images: int = setting(64, "Most images one /v1/rank request may send (its pool size).")
     max_text_chars: int = setting(2000, "Longest query or title, in characters.")
     cache_images: int = setting(4096, "Image embeddings the Selector keeps in memory, keyed by content hash (its only state).")
@@ -45,30 +47,19 @@ class ServeConfig:
             raise ValueError(f"port must be 1-65535, got {self.port}")
         if self.precision not in PRECISION_CHOICES:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
-        for name in ("lanes", "max_batch", "max_queue", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
+        for name in ("workers", "max_batch", "max_queue", "max_reading", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("threads", "max_wait_ms", "max_pixels", "graceful_timeout_s"):
+        for name in ("threads", "max_wait_ms", "max_pixels", "max_request_pixels", "graceful_timeout_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if self.max_body_mb <= 0:
-            raise ValueError(f"max_body_mb must be above 0, got {self.max_body_mb}")
+        for name in ("max_body_mb", "body_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be above 0, got {getattr(self, name)}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ValueError(f"log_level {self.log_level!r} is not debug, info, warning or error")
         if self.api_key_env and not self.api_key_env.replace("_", "").isalnum():
             raise ValueError(f"api_key_env {self.api_key_env!r} is not an environment variable name (letters, digits, _)")
-
-    @property
-    def lane_threads(self) -> int:
-        """Intra-op threads of one lane: --threads, or with several lanes and --threads 0 the cores shared over them."""
-        if self.threads or self.lanes == 1:
-            return self.threads
-        return max(1, usable_cores() // self.lanes)
-
-    @property
-    def wide_threads(self) -> int:
-        """Intra-op threads of a batch that runs alone across every lane; 0 when it does not widen."""
-        return self.lane_threads * self.lanes if self.widen and self.lanes > 1 else 0
 
     @property
     def max_body_bytes(self) -> int:

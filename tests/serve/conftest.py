@@ -14,6 +14,7 @@ import pytest
 
 TOKEN_ENV, TOKEN = "C4U_SERVE_TEST_TOKEN", "test-token-7f3a"
 MAX_BODY_MB = 1.0
+MAX_REQUEST_PIXELS = 30_000_000
 
 
 def free_port() -> int:
@@ -79,10 +80,10 @@ def serve_export(tiny_export):
 
 @pytest.fixture(scope="session")
 def server(serve_export, tmp_path_factory):
-    """The shared server: bearer token required, 1 MiB body cap, micro-batching on (8 pairs, 5 ms)."""
+    """The shared server: bearer token required, 1 MiB body cap, 30 M pixels a request, micro-batching on (8 pairs, 5 ms)."""
     srv = ServerProcess(serve_export, tmp_path_factory.mktemp("serve_log") / "serve.log",
                         "--api-key-env", TOKEN_ENV, "--max-body-mb", str(MAX_BODY_MB), "--max-batch", "8", "--max-wait-ms", "5",
-                        "--max-rank-images", "16", env={TOKEN_ENV: TOKEN})
+                        "--max-rank-images", "16", "--max-request-pixels", str(MAX_REQUEST_PIXELS), env={TOKEN_ENV: TOKEN})
     srv.wait_ready()
     yield srv
     srv.stop()

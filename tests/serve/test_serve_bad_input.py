@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import struct
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import MAX_BODY_MB, TOKEN
+from conftest import MAX_BODY_MB, MAX_REQUEST_PIXELS, TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -73,7 +74,21 @@ def _cases(synth_pairs):
     return {
         "truncated-jpeg": (dict(files={"image_a": ("a.jpg", jpeg[:200], "image/jpeg"), "image_b": b}), 422, "image_a: corrupt or truncated"),
         "text-named-png": (dict(files={"image_a": a, "image_b": ("b.png", b"this is not an image", "image/png")}), 422, "image_b: not a readable image"),
-        "20000x20000": (dict(files={"image_a": ("huge.png", _png_header(20_000, 20_000), "image/png"), "image_b": b}), 422, r"image_a: (20000x20000 is 400,000,000 pixels|refused as a decompression bomb)"),
+        "20000x20000": (dict(files={"image_a": ("huge.png", _png_header(20_000, 20_000), "image/png"), "image_b": b}), 422, r"image_a: 400,000,000 pixels, above the cap of 40,000,000; downscale it or raise --max-pixels"),
+        "7000x7000": (dict(files={"image_a": ("big.png", _png_header(7000, 7000), "image/png"), "image_b": b}), 422, r"image_a: 7000x7000 is 49,000,000 pixels, above the cap of 40,000,000; downscale it or raise --max-pixels"),
+        "pixel-budget": (dict(files={"image_a": ("a.png", _png_header(4000, 4000), "image/png"), "image_b": ("b.png", _png_header(4000, 4000), "image/png")}),
+                         413, rf"images: 32,000,000 pixels in all, above the server's budget of {MAX_REQUEST_PIXELS:,} per request; .* --max-request-pixels"),
+        "eps": (dict(files={"image_a": ("a.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "application/postscript"), "image_b": b}), 422,
+                "image_a: not a readable image file \\(expected PNG, JPEG, WebP, GIF, BMP or TIFF\\)"),
+        "three-files": (dict(files=[("image_a", a), ("image_b", b), ("image_c", a)]), 400, "compare takes exactly two files"),
+        "unknown-field": (dict(files={"image_a": a, "image_b": b}, data={"querry": "x"}), 400, "'querry': unknown field"),
+        "long-text-echo": (dict(files={"image_a": a, "image_b": b}, data={"query": "<image>" * 150}), 422, r"^query '(<image>){10}.{0,12}… contains a special token"),
+        "strict-over-budget": (dict(files={"image_a": a, "image_b": b}, data={"query": "shoe " * 100, "strict": "true"}), 422, r"query: \d+ tokens, above this model's budget of 64"),
+        "json-deep": (dict(content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"}), 400, "nested deeper than"),
+        "json-long-number": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": ' + b"9" * 5000 + b"}", headers={"content-type": "application/json"}), 400, "a number of 5000 characters"),
+        "json-infinite": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": 1e400}', headers={"content-type": "application/json"}), 400, "not a finite number"),
+        "json-nan": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": NaN}', headers={"content-type": "application/json"}), 400, "NaN is not JSON"),
+        "json-bool-as-number": (dict(json={"image_a": "AA==", "image_b": "AA==", "explain": 1}), 400, "explain: Input should be a valid boolean"),
         "empty-body": (dict(headers={"content-type": "multipart/form-data; boundary=x"}), 400, "empty request body"),
         "empty-file": (dict(files={"image_a": ("a.png", b"", "image/png"), "image_b": b}), 422, "image_a: empty file"),
         "wrong-content-type": (dict(content=b"image_a=1", headers={"content-type": "text/plain"}), 415, "content type 'text/plain' is not"),
@@ -84,13 +99,15 @@ def _cases(synth_pairs):
         "bad-json": (dict(content=b"{not json", headers={"content-type": "application/json"}), 400, "not valid JSON"),
         "bad-base64": (dict(json={"image_a": "!!", "image_b": "!!"}), 400, "image_a: not valid base64"),
         "url-not-fetched": (dict(json={"image_a": "http://example.com/a.png", "image_b": "x"}), 400, "image_a: not valid base64"),
-        "bad-explain": (dict(files={"image_a": a, "image_b": b}, data={"explain": "maybe"}), 400, "explain: 'maybe' is not a boolean"),
+        "bad-explain": (dict(files={"image_a": a, "image_b": b}, data={"explain": "maybe"}), 400, "explain: 'maybe' is not a boolean; send true or false"),
         "image-token-in-query": (dict(files={"image_a": a, "image_b": b}, data={"query": "shoe <image>"}), 422, "special token"),
     }
 
 
-CASES = ["truncated-jpeg", "text-named-png", "20000x20000", "empty-body", "empty-file", "wrong-content-type", "oversized-body",
-         "oversized-chunked", "missing-field", "image-as-text", "bad-json", "bad-base64", "url-not-fetched", "bad-explain", "image-token-in-query"]
+CASES = ["truncated-jpeg", "text-named-png", "20000x20000", "7000x7000", "pixel-budget", "eps", "empty-body", "empty-file", "wrong-content-type",
+         "oversized-body", "oversized-chunked", "missing-field", "image-as-text", "three-files", "unknown-field", "bad-json", "bad-base64",
+         "url-not-fetched", "bad-explain", "image-token-in-query", "long-text-echo", "strict-over-budget", "json-deep", "json-long-number",
+         "json-infinite", "json-nan", "json-bool-as-number"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -105,13 +122,41 @@ def test_bad_compare_input_gets_a_4xx_and_the_next_request_succeeds(server, synt
 def test_bad_rank_input(server, synth_pairs, good):
     p = synth_pairs[3]
     a = p.image_a.read_bytes()
+    b64 = base64.b64encode(a).decode()
     url = server.url + "/v1/rank"
     r = httpx.post(url, headers=AUTH, files=[("images", a), ("images", ("bad.png", b"text", "image/png")), ("images", a)], timeout=30)
-    assert "images[1] (bad.png): not a readable image" in _error(r, 422)
+    assert "images[1] ('bad.png'): not a readable image" in _error(r, 422)
     assert "at least 2 images" in _error(httpx.post(url, headers=AUTH, files=[("images", a)], timeout=30), 400)
-    assert "pool limit of 16" in _error(httpx.post(url, headers=AUTH, files=[("images", a)] * 17, timeout=30), (400, 413))
+    for n in (17, 18):  # one and two above the limit: the same refusal, naming the flag
+        assert "pool limit of 16; split the pool or raise --max-rank-images" in _error(httpx.post(url, headers=AUTH, files=[("images", a)] * n, timeout=30), 413)
+        assert "images: " in _error(httpx.post(url, headers=AUTH, json={"images": [b64] * n}, timeout=30), 413)
     assert "top_k" in _error(httpx.post(url, headers=AUTH, files=[("images", a)] * 2, data={"top_k": "0"}, timeout=30), 400)
+    strict = {"top_k": True, "names": 5}, {"top_k": 2.7}, {"names": "ab"}, {"names": None, "top_k": "2"}
+    for extra in strict:  # no bool or fraction for an integer, no string for a list: refused, never coerced
+        assert _error(httpx.post(url, headers=AUTH, json={"images": [b64] * 2, **extra}, timeout=30), 400)
+    assert "2 names for 3 images" in _error(httpx.post(url, headers=AUTH, json={"images": [b64] * 3, "names": ["x", "y"]}, timeout=30), 422)
+    assert "distinct" in _error(httpx.post(url, headers=AUTH, json={"images": [b64] * 2, "names": ["x", "x"]}, timeout=30), 422)
     good()
+
+
+def test_hostile_json_on_one_keep_alive_connection_never_500s_and_the_connection_stays_usable(server, synth_pairs):
+    p = synth_pairs[4]
+    files = {"image_a": p.image_a.read_bytes(), "image_b": p.image_b.read_bytes()}
+    hostile = [b"[" * 100_000 + b"]" * 100_000, b'{"images": [' + b"9" * 5000 + b"]}", b'{"images": ["AA==", "AA=="], "top_k": 1e400}',
+               b'{"images": ["AA==", "AA=="], "names": 5}', b'{"images": ["AA==", "AA=="], "names": null, "top_k": -1}', b"\xff\xfe"]
+    with httpx.Client(headers=AUTH, timeout=30) as c:
+        for body in hostile * 3:
+            r = c.post(server.url + "/v1/rank", content=body, headers={"content-type": "application/json"})
+            assert 400 <= r.status_code < 500 and r.json()["request_id"] == r.headers["x-request-id"], r.text
+            assert c.post(server.url + "/v1/compare", files=files).status_code == 200
+
+
+def test_head_probes_and_no_redirect_built_from_host(server):
+    for path in ("/healthz", "/readyz"):
+        r = httpx.head(server.url + path, timeout=10)
+        assert r.status_code == 200 and r.content == b""
+    r = httpx.post(server.url + "/v1/compare/", headers={**AUTH, "Host": "evil.example"}, timeout=10)
+    assert r.status_code == 404 and "location" not in r.headers
 
 
 def test_unknown_path_and_method_are_json_errors(server):

@@ -1,9 +1,10 @@
-"""A second server: a full queue answers 503 with Retry-After; SIGTERM lets in-flight requests finish."""
+"""A second server: slow or idle clients hold no queue slot and time out with 408; SIGTERM lets in-flight requests finish."""
 
 from __future__ import annotations
 
 import re
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,22 +15,26 @@ import pytest
 from conftest import ServerProcess
 
 
-def _depth(url: str) -> float:
-    m = re.search(r"^c4u_queue_depth (\S+)$", httpx.get(url + "/metrics", timeout=5).text, re.M)
+BODY_TIMEOUT_S = 6
+
+
+def _gauge(url: str, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)$", httpx.get(url + "/metrics", timeout=5).text, re.M)
     return float(m.group(1))
 
 
 @pytest.fixture(scope="module")
 def small_queue_server(serve_export, tmp_path_factory):
-    """One server for this module; the SIGTERM test (last) stops it."""
-    srv = ServerProcess(serve_export, tmp_path_factory.mktemp("small_queue") / "serve.log", "--max-queue", "2", "--max-batch", "4", "--retry-after", "3")
+    """One server for this module (two queue slots, a short body deadline); the SIGTERM test (last) stops it."""
+    srv = ServerProcess(serve_export, tmp_path_factory.mktemp("small_queue") / "serve.log", "--max-queue", "2", "--max-batch", "4",
+                        "--retry-after", "3", "--body-timeout-s", str(BODY_TIMEOUT_S))
     srv.wait_ready()
     yield srv
     srv.stop()
 
 
 def _slow_post(url: str, p, gate: threading.Event, explain: bool = True):
-    """POST /v1/compare whose body stops after 500 bytes until ``gate`` is set (the request stays admitted)."""
+    """POST /v1/compare whose body stops after 500 bytes until ``gate`` is set (the request stays being read)."""
     req = httpx.Request("POST", url + "/v1/compare", files={"image_a": p.image_a.read_bytes(), "image_b": p.image_b.read_bytes()},
                         data={"query": p.query, "title": p.title, "explain": "true" if explain else "false"})
     body, ctype = req.read(), req.headers["content-type"]
@@ -42,11 +47,11 @@ def _slow_post(url: str, p, gate: threading.Event, explain: bool = True):
     return httpx.post(url + "/v1/compare", content=slow_body(), headers={"content-type": ctype}, timeout=60)
 
 
-def _wait_depth(url: str, n: int) -> None:
+def _wait_reading(url: str, n: int) -> None:
     t0 = time.perf_counter()
-    while _depth(url) < n and time.perf_counter() - t0 < 20:
+    while _gauge(url, "c4u_reading") < n and time.perf_counter() - t0 < 20:
         time.sleep(0.01)
-    assert _depth(url) == n
+    assert _gauge(url, "c4u_reading") == n
 
 
 def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_server, synth_pairs):
@@ -62,24 +67,40 @@ def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_serv
             assert (x["winner"], x["p_a"]) == (y["winner"], y["p_a"])
 
 
-def test_full_queue_gets_503_with_retry_after_then_recovers(small_queue_server, tiny_selector, synth_pairs):
+def test_more_slow_clients_than_queue_slots_and_good_requests_still_answered(small_queue_server, tiny_selector, synth_pairs):
+    """Five uploads stalled mid-body on a server with --max-queue 2: they hold no queue slot, a good compare is
+    answered at once and right, and the stalled ones are answered in full once their bodies arrive."""
     url = small_queue_server.url
-    p = synth_pairs[1]
-    want = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True)
+    p, q = synth_pairs[1], synth_pairs[2]
+    want, good = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True), tiny_selector.compare(q.image_a, q.image_b, q.query, q.title)
     gate = threading.Event()
-    with ThreadPoolExecutor(2) as pool:
-        held = [pool.submit(_slow_post, url, p, gate) for _ in range(2)]
-        _wait_depth(url, 2)  # both places of --max-queue 2 are held
-        files = {"image_a": p.image_a.read_bytes(), "image_b": p.image_b.read_bytes()}
-        r = httpx.post(url + "/v1/compare", files=files, data={"query": p.query, "title": p.title}, timeout=30)
-        assert r.status_code == 503 and r.headers["retry-after"] == "3" and r.json()["kind"] == "overloaded", r.text
+    with ThreadPoolExecutor(5) as pool:
+        held = [pool.submit(_slow_post, url, p, gate) for _ in range(5)]
+        _wait_reading(url, 5)
+        assert _gauge(url, "c4u_queue_depth") == 0
+        r = httpx.post(url + "/v1/compare", files={"image_a": q.image_a.read_bytes(), "image_b": q.image_b.read_bytes()},
+                       data={"query": q.query, "title": q.title}, timeout=30)
+        assert r.status_code == 200 and abs(r.json()["p_a"] - good.p_a) <= 1e-6, r.text
         gate.set()
         for f in held:
             answer = f.result(60)
             assert answer.status_code == 200, answer.text
             assert abs(answer.json()["p_a"] - want.p_a) <= 1e-6 and answer.json()["rationale"] == want.rationale
-    assert httpx.post(url + "/v1/compare", files=files, data={"query": p.query, "title": p.title}, timeout=30).status_code == 200
-    assert 'c4u_errors_total{kind="overloaded"} 1.0' in httpx.get(url + "/metrics", timeout=5).text
+
+
+def test_a_body_that_never_arrives_gets_408_and_its_connection_closed(small_queue_server):
+    host, port = small_queue_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_S + 20) as sock:
+        sock.sendall(b"POST /v1/compare HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 100000\r\n\r\n--b\r\nContent-Di")
+        t0 = time.perf_counter()
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower(), reply[:300]
+    assert BODY_TIMEOUT_S - 1 <= time.perf_counter() - t0 <= BODY_TIMEOUT_S + 10
+    assert b'"kind": "timeout"' in body and b"--body-timeout-s" in body and b"x-request-id" in head.lower()
 
 
 def test_sigterm_finishes_in_flight_requests(small_queue_server, tiny_selector, synth_pairs):
@@ -90,7 +111,7 @@ def test_sigterm_finishes_in_flight_requests(small_queue_server, tiny_selector, 
     gate = threading.Event()
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(_slow_post, srv.url, p, gate)
-        _wait_depth(srv.url, 1)  # admitted, its body still arriving
+        _wait_reading(srv.url, 1)  # its body still arriving
         srv.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         with pytest.raises(httpx.TransportError):
