@@ -11,6 +11,7 @@ install:
 
 test: install
 	$(MAKE) lint-imports
+	$(PYTHON) -m mkdocs build --strict  # the docs site into build/site; a broken link or anchor fails
 	pytest
 
 # Stage boundaries (contracts in pyproject.toml). import-linter reads packages from disk, and the stage

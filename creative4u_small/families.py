@@ -108,7 +108,7 @@ def family_of_processor(processor) -> Family:
 
 
 def support_table() -> str:
-    """The README's family table, from the registry (a test keeps the README in step)."""
+    """The family table of docs/families.md, from the registry (a test keeps the page in step)."""
     rows = ["| family | model_type | hub checkpoints | teacher | student (distill, export, runtime) |", "|---|---|---|---|---|"]
     for f in (*FAMILIES, GENERIC):
         rows.append(

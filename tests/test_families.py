@@ -1,4 +1,4 @@
-"""The family registry: roles, one-line refusals, the README's table, image blocks."""
+"""The family registry: roles, one-line refusals, the docs' family table, image blocks."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def test_model_type_of_names_the_file_on_bad_input(tmp_path):
     assert families.model_type_of(tmp_path) == "smolvlm"
 
 
-def test_the_readme_table_is_the_registry():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert families.support_table() in readme
+def test_the_docs_family_table_is_the_registry():
+    page = (Path(__file__).parents[1] / "docs" / "families.md").read_text()
+    assert families.support_table() in page
 
 
 def test_framed_families_write_one_unsplit_frame_block():
