@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 
 import typer
@@ -42,6 +43,12 @@ def emit_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def emit_once(data) -> None:
+    """``emit_json`` from the main process only (``accelerate launch`` and torchrun run several)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        emit_json(data)
+
+
 def progress_bar(description: str, total: int | None = None, stream=None):
     """Progress on stderr (stdout stays clean JSON); returns (context, update(done, total, what=None)).
 
@@ -65,3 +72,10 @@ def progress_bar(description: str, total: int | None = None, stream=None):
                         **({"description": what} if what else {}))
 
     return progress, update
+
+
+def with_progress(description: str, fn, *args, **kwargs):
+    """``fn(*args, progress=update, **kwargs)`` under a progress bar named ``description``; returns its result."""
+    progress, update = progress_bar(description)
+    with progress:
+        return fn(*args, progress=update, **kwargs)
