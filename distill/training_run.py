@@ -162,6 +162,8 @@ class TrainingRun:
         if write_extra is not None:
             write_extra(self.work)
         write_provenance(self.work, self.stage, self.settings(), results)
+        if self.checkpoints.is_dir() and not any(self.checkpoints.iterdir()):
+            self.checkpoints.rmdir()  # save_steps 0: no checkpoint was written
         out = self.out
         if out.exists() and any(out.iterdir()) and not self.config.overwrite:
             raise OutputExistsError(f"{out} was filled while training; the trained run stays in {self.work}")

@@ -20,4 +20,3 @@ class VLLMAnnotator(GeneratorAnnotator):
         processor = AutoProcessor.from_pretrained(str(config.annotator))
         self.generator = VLLMGenerator(config.annotator, 1, config.temperature, config.max_new_tokens, processor)
         self.name = Path(config.annotator).name or str(config.annotator)
-

@@ -7,7 +7,7 @@ order BA the images trade places, so the target of token ``A`` is ``1 - p_a``.
 
 from __future__ import annotations
 
-from creative4u_small.protocol import VERDICTS
+from creative4u_small.protocol import VERDICTS, decision_token_ids
 
 IGNORE_INDEX = -100
 
@@ -79,8 +79,6 @@ def rationale_decision_ids(tokenizer) -> frozenset[int]:
     (`` A``/`` B``: Q10's answer and "Creative A/B" in the reasoning). Up-weighted, they keep a
     small student from learning the template alone (every line ``A=B``, Q10 always ``A``).
     """
-    from creative4u_small.protocol import decision_token_ids
-
     letters = set()
     for v in VERDICTS:
         letters.update(tokenizer.encode(" " + v, add_special_tokens=False)[-1:])

@@ -98,7 +98,9 @@ def test_resume_extends_a_finished_run_from_its_checkpoints(tmp_path):
 def test_resume_of_a_finished_run_without_checkpoints_is_refused(tmp_path):
     out = tmp_path / "out"
     run, _ = opened(config(out, save_steps=0))
+    run.checkpoints.mkdir()  # as the trainer leaves it when it saves none
     run.publish(Saves("model.safetensors"), Saves("tokenizer.json"), {})
+    assert not (out / "checkpoints").exists()
     with pytest.raises(ValueError, match="nothing to resume"):
         TrainingRun(config(out, resume=True, save_steps=0), "teacher-sft").check()
 
