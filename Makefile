@@ -2,14 +2,22 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= cpu,train,export,test,plot
+# What `c4u quickstart` runs: training (in export), export, the CPU runtime, plots; not the test tools.
+QUICKSTART_EXTRAS := cpu,export,plot
+# The Qwen test fixtures read qwen.tiktoken out of this wheel (tests/hub_tokenizers.py); it is downloaded, never installed.
+QWEN_VOCAB_WHEEL := dashscope==2.0.2
+TEST_CACHE := build/test-cache
 
-.PHONY: install test lint-imports quickstart quickstart-fast bench-slow
+.PHONY: install test test-data lint-imports quickstart quickstart-fast bench-slow
 
 install:
 	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e ".[$(EXTRAS)]" -c constraints.txt
 
-test: install
+test-data:
+	$(PIP) download --no-deps "$(QWEN_VOCAB_WHEEL)" -d $(TEST_CACHE)
+
+test: install test-data
 	$(MAKE) lint-imports
 	$(PYTHON) -m mkdocs build --strict  # the docs site into build/site; a broken link or anchor fails
 	pytest
@@ -20,6 +28,8 @@ lint-imports:
 	rm -rf build/lint-site
 	$(PIP) install -q --no-deps --target build/lint-site .
 	cd build && PYTHONPATH=lint-site lint-imports ../pyproject.toml
+
+quickstart quickstart-fast: EXTRAS = $(QUICKSTART_EXTRAS)
 
 quickstart: install
 	c4u quickstart --out quickstart_out

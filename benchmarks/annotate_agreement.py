@@ -86,8 +86,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()
 
-    from creative4u_small.distill.annotate import annotate_pairs
-    from creative4u_small.distill.annotate_config import AnnotateConfig
+    from creative4u_small.distill.annotate.annotate import annotate_pairs
+    from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 
     pairs = subset(args.pairs, args.n, args.work / "pairs.jsonl")
     truth = {json.loads(t)["id"]: json.loads(t)["rationale"] for t in pairs.read_text().splitlines() if t.strip()}

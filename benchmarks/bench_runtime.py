@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="JSON report (default: WORKDIR/bench.json) and a PNG beside it")
     args = ap.parse_args()
 
-    from creative4u_small.distill.bench_baseline import bench_transformers
+    from creative4u_small.bench_baseline import bench_transformers
     from creative4u_small.runtime.bench import run_bench
     from creative4u_small.runtime.bench_config import BenchConfig
 

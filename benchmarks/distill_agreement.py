@@ -58,13 +58,14 @@ def main() -> None:
     from creative4u_small.pairs import load_pairs, write_pairs
     from creative4u_small.presets import get_preset
     from creative4u_small.synth import synthesize
-    from creative4u_small.distill.distill_config import DistillConfig
-    from creative4u_small.distill.distill_trainer import distill
-    from creative4u_small.distill.evaluate import evaluate_model
-    from creative4u_small.distill.label import label_pairs
-    from creative4u_small.distill.label_config import LabelConfig
-    from creative4u_small.distill.sft_config import TeacherSFTConfig
-    from creative4u_small.distill.sft_trainer import train_sft
+    from creative4u_small.distill.evaluate.eval_config import EvalConfig
+    from creative4u_small.distill.evaluate.evaluate import evaluate_model
+    from creative4u_small.distill.label.label import label_pairs
+    from creative4u_small.distill.label.label_config import LabelConfig
+    from creative4u_small.distill.student.distill_config import DistillConfig
+    from creative4u_small.distill.student.distill_trainer import distill
+    from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
+    from creative4u_small.distill.teacher.sft_trainer import train_sft
 
     w = args.work
     w.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,7 @@ def main() -> None:
         print(json.dumps(train_sft(TeacherSFTConfig(
             model=str(teacher_init), data=str(train_f), out=str(teacher), epochs=args.teacher_epochs,
             batch_size=args.teacher_batch, learning_rate=args.teacher_lr, decision_weight=args.teacher_decision_weight,
-            seed=args.seed, save_steps=100, resume=teacher.exists(),
+            seed=args.seed, save_steps=100, resume=True,
         ))), flush=True)
 
     def label(src, dst):
@@ -109,7 +110,7 @@ def main() -> None:
                 model.save_pretrained(tmp, safe_serialization=True)
                 processor.save_pretrained(tmp)
         print(json.dumps(distill(DistillConfig(
-            student=str(student_init), labels=str(train_l), out=str(student), epochs=args.student_epochs,
+            model=str(student_init), data=str(train_l), out=str(student), epochs=args.student_epochs,
             batch_size=args.student_batch, learning_rate=args.student_lr, rationale_weight=args.rationale_weight,
             max_rationale_tokens=128, label_weight=args.label_weight, seed=args.seed, save_steps=100, resume=True,
         ))), flush=True)
@@ -121,7 +122,7 @@ def main() -> None:
     _stage("label-heldout", held_l.is_file() and sum(1 for _ in open(held_l)) == n_held, label(held_f, held_l), timings)
     _stage("student", (student / "report.json").is_file(), make_student, timings)
     t0 = time.perf_counter()
-    report = evaluate_model(student, held_l, batch_size=32)
+    report = evaluate_model(EvalConfig(model=str(student), pairs=str(held_l), batch_size=32))
     timings["eval"] = round(time.perf_counter() - t0, 1)
     teacher_acc = report["teacher"]["teacher_accuracy"]
     orders = [p.teacher.p_a_orders for p in load_pairs(held_l) if len(p.teacher.p_a_orders) == 2]

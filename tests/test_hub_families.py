@@ -34,13 +34,14 @@ def labelled(four_pairs, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["hub_qwen25vl", "hub_qwen3vl", "hub_smolvlm"])
 def test_teacher_family_trains_labels_and_evaluates(fixture, request, four_pairs, tmp_path):
-    from creative4u_small.distill.evaluate import evaluate_model
-    from creative4u_small.distill.grpo_config import TeacherGRPOConfig
-    from creative4u_small.distill.grpo_trainer import train_grpo
-    from creative4u_small.distill.label import label_pairs
-    from creative4u_small.distill.label_config import LabelConfig
-    from creative4u_small.distill.sft_config import TeacherSFTConfig
-    from creative4u_small.distill.sft_trainer import train_sft
+    from creative4u_small.distill.evaluate.eval_config import EvalConfig
+    from creative4u_small.distill.evaluate.evaluate import evaluate_model
+    from creative4u_small.distill.label.label import label_pairs
+    from creative4u_small.distill.label.label_config import LabelConfig
+    from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
+    from creative4u_small.distill.teacher.grpo_trainer import train_grpo
+    from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
+    from creative4u_small.distill.teacher.sft_trainer import train_sft
     from creative4u_small.pairs import load_pairs
 
     hub = str(request.getfixturevalue(fixture))
@@ -56,27 +57,28 @@ def test_teacher_family_trains_labels_and_evaluates(fixture, request, four_pairs
     summary = label_pairs(LabelConfig(teacher=str(tmp_path / "grpo"), pairs=str(four_pairs), out=str(out), k=1, max_new_tokens=8))
     assert summary["labelled_now"] == 4
     assert all(0.0 < p.teacher.p_a < 1.0 and p.teacher.verdict in protocol.VERDICTS for p in load_pairs(out))
-    report = evaluate_model(tmp_path / "lora", four_pairs, generate=2, max_new_tokens=8)
+    report = evaluate_model(EvalConfig(model=str(tmp_path / "lora"), pairs=str(four_pairs), generate=2, max_new_tokens=8))
     assert report["pairs"] == 4 and report["generation"]["generated"] == 2
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["hub_smolvlm", "hub_smolvlm2"])
 def test_student_family_distills_exports_and_runs(fixture, request, labelled, four_pairs, synth_dir, tmp_path):
-    from creative4u_small.distill.distill_config import DistillConfig
-    from creative4u_small.distill.distill_trainer import distill
-    from creative4u_small.distill.evaluate import evaluate_model
+    from creative4u_small.distill.evaluate.eval_config import EvalConfig
+    from creative4u_small.distill.evaluate.evaluate import evaluate_model
+    from creative4u_small.distill.student.distill_config import DistillConfig
+    from creative4u_small.distill.student.distill_trainer import distill
     from creative4u_small.export.export_config import ExportConfig
     from creative4u_small.export.exporter import run_export
     from creative4u_small.runtime import Selector
 
     student = tmp_path / "student"
-    report = distill(DistillConfig(student=str(request.getfixturevalue(fixture)), labels=str(labelled), out=str(student),
+    report = distill(DistillConfig(model=str(request.getfixturevalue(fixture)), data=str(labelled), out=str(student),
                                    max_steps=2, batch_size=2, save_steps=0))
     assert report["steps"] == 2 and report["frames"]["one_frame_per_creative"]
     saved = json.loads((student / "processor_config.json").read_text())["image_processor"]
     assert saved["do_image_splitting"] is False  # export needs no hand edit
-    assert evaluate_model(student, labelled)["pairs"] == 4
+    assert evaluate_model(EvalConfig(model=str(student), pairs=str(labelled)))["pairs"] == 4
     export = tmp_path / "export"
     run_export(ExportConfig(model=student, out=export, int8=True, calib=four_pairs, calib_pairs=4))
     manifest = json.loads((export / "manifest.json").read_text())
@@ -92,13 +94,13 @@ def test_student_family_distills_exports_and_runs(fixture, request, labelled, fo
 
 @pytest.mark.parametrize("fixture", ["hub_qwen25vl", "hub_qwen3vl"])
 def test_a_teacher_only_family_is_refused_as_a_student_in_one_line(fixture, request, labelled, tmp_path):
-    from creative4u_small.distill.distill_config import DistillConfig
-    from creative4u_small.distill.distill_trainer import distill
+    from creative4u_small.distill.student.distill_config import DistillConfig
+    from creative4u_small.distill.student.distill_trainer import distill
     from creative4u_small.export.export_config import ExportConfig
     from creative4u_small.export.exporter import run_export
 
     hub = request.getfixturevalue(fixture)
-    for run in (lambda: distill(DistillConfig(student=str(hub), labels=str(labelled), out=str(tmp_path / "s"), max_steps=1)),
+    for run in (lambda: distill(DistillConfig(model=str(hub), data=str(labelled), out=str(tmp_path / "s"), max_steps=1)),
                 lambda: run_export(ExportConfig(model=hub, out=tmp_path / "e"))):
         with pytest.raises(ValueError) as e:
             run()

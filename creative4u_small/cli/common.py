@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 
 import typer
@@ -42,19 +43,39 @@ def emit_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def progress_bar(description: str, total: int | None = None):
-    """A rich progress bar on stderr (stdout stays clean JSON); returns (context, update(done, total))."""
+def emit_once(data) -> None:
+    """``emit_json`` from the main process only (``accelerate launch`` and torchrun run several)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        emit_json(data)
+
+
+def progress_bar(description: str, total: int | None = None, stream=None):
+    """Progress on stderr (stdout stays clean JSON); returns (context, update(done, total, what=None)).
+
+    On a terminal a rich bar. Elsewhere (stderr to a file, CI, nohup, a job scheduler) rich draws
+    nothing until the end, so a plain line goes out about every tenth of the work instead. ``what``
+    renames the task: a new phase, with its own count and rate.
+    """
+    # rich loads when a command reports progress, not for `c4u --help`
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
+    from creative4u_small.cli.progress_lines import LineProgress
+
+    console = Console(file=stream if stream is not None else sys.stderr)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    progress = Progress(*columns, console=console) if console.is_terminal else LineProgress(console.file, *columns)
     task = progress.add_task(description, total=total)
 
-    def update(done: int, total_: int | None = None) -> None:
-        progress.update(task, completed=done, total=total_ if total_ is not None else total)
+    def update(done: int, total_: int | None = None, what: str | None = None) -> None:
+        progress.update(task, completed=done, total=total_ if total_ is not None else total,
+                        **({"description": what} if what else {}))
 
     return progress, update
+
+
+def with_progress(description: str, fn, *args, **kwargs):
+    """``fn(*args, progress=update, **kwargs)`` under a progress bar named ``description``; returns its result."""
+    progress, update = progress_bar(description)
+    with progress:
+        return fn(*args, progress=update, **kwargs)

@@ -22,6 +22,13 @@ def option(config, name: str, *flags: str, required: bool = False, **kw):
     return typer.Option(default, *flags, help=kw.pop("help", help_of(config, name)), **kw)
 
 
+def fields_of(config, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every field of ``config`` in declaration order (a stage's shared fields first), but ``exclude``."""
+    from dataclasses import fields
+
+    return tuple(f.name for f in fields(config) if f.name not in exclude)
+
+
 def from_config(config, fields: tuple[str, ...], flags: dict[str, str] | None = None, required: tuple[str, ...] = ()):
     """Make ``fn(cfg, **own)`` a typer command: its own parameters, then one option per config field in
     ``fields`` (``--field-name`` unless ``flags`` names it otherwise); ``fn`` receives the built config."""

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say
-from creative4u_small.distill.annotate_config import AnnotateConfig as _A
+from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say, with_progress
+from creative4u_small.cli.config_options import fields_of, from_config
+from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 
 app = typer.Typer(help="CreativePair data: validate, build from CTR logs, synthesise, annotate with rationales.", no_args_is_help=True)
 
@@ -74,49 +75,18 @@ def pairs(
     emit_json(summary)
 
 
-def _ah(name: str) -> str:
-    return _A.__dataclass_fields__[name].metadata["help"]
-
-
 @app.command("annotate")
 @friendly_errors
-def annotate(
-    pairs: Path = typer.Option(..., "--pairs", help=_ah("pairs")),
-    out: Path = typer.Option(..., "--out", help=_ah("out")),
-    annotator: str = typer.Option(..., "--annotator", help=_ah("annotator")),
-    backend: str = typer.Option(_A.backend, "--backend", help=_ah("backend")),
-    prompt: str = typer.Option(_A.prompt, "--prompt", help=_ah("prompt")),
-    orders: str = typer.Option(_A.orders, "--orders", help=_ah("orders")),
-    retries: int = typer.Option(_A.retries, "--retries", help=_ah("retries")),
-    temperature: float = typer.Option(_A.temperature, "--temperature", help=_ah("temperature")),
-    max_new_tokens: int = typer.Option(_A.max_new_tokens, "--max-new-tokens", help=_ah("max_new_tokens")),
-    batch_size: int = typer.Option(_A.batch_size, "--batch-size", help=_ah("batch_size")),
-    device: str = typer.Option(_A.device, "--device", help=_ah("device")),
-    seed: int = typer.Option(_A.seed, "--seed", help=_ah("seed")),
-    endpoint_model: str = typer.Option(_A.endpoint_model, "--endpoint-model", help=_ah("endpoint_model")),
-    api_key_env: str = typer.Option(_A.api_key_env, "--api-key-env", help=_ah("api_key_env")),
-    concurrency: int = typer.Option(_A.concurrency, "--concurrency", help=_ah("concurrency")),
-    timeout: float = typer.Option(_A.timeout, "--timeout", help=_ah("timeout")),
-    http_retries: int = typer.Option(_A.http_retries, "--http-retries", help=_ah("http_retries")),
-    resume: bool = typer.Option(_A.resume, "--resume/--no-resume", help=_ah("resume")),
-    overwrite: bool = typer.Option(_A.overwrite, "--overwrite", help=_ah("overwrite")),
-):
+@from_config(AnnotateConfig, fields_of(AnnotateConfig), flags={"resume": "--resume/--no-resume"})
+def annotate(cfg: AnnotateConfig):
     """Protocol rationales for labelled pairs, written by a strong MLLM told the winner, then strictly filtered.
 
     Example: c4u data annotate --pairs data/pairs.jsonl --out data/cot_pairs.jsonl --annotator http://localhost:8000/v1 --orders both
     """
-    from creative4u_small.distill.annotate import annotate_pairs, summary_lines
+    from creative4u_small.distill.annotate.annotate import annotate_pairs, summary_lines
 
-    cfg = _A(
-        pairs=str(pairs), out=str(out), annotator=annotator, backend=backend, prompt=prompt, orders=orders,
-        retries=retries, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        device=device, seed=seed, endpoint_model=endpoint_model, api_key_env=api_key_env,
-        concurrency=concurrency, timeout=timeout, http_retries=http_retries, resume=resume, overwrite=overwrite,
-    )
-    say(f"annotating {pairs} with {annotator} into {out}")
-    progress, update = progress_bar("annotate")
-    with progress:
-        summary = annotate_pairs(cfg, progress=update, warn=say)
+    say(f"annotating {cfg.pairs} with {cfg.annotator} into {cfg.out}")
+    summary = with_progress("annotate", annotate_pairs, cfg, warn=say)
     for line in summary_lines(summary):
         say(line)
     emit_json({k: v for k, v in summary.items() if k != "per_query"})

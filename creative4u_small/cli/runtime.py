@@ -166,7 +166,7 @@ def _baseline(name: str):
     """The measuring function of ``--baseline`` (torch is imported only for it, never by the runtime)."""
     if not name:
         return None
-    from creative4u_small.distill.bench_baseline import bench_transformers
+    from creative4u_small.bench_baseline import bench_transformers
 
     return bench_transformers
 

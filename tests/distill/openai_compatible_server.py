@@ -70,7 +70,7 @@ class State:
 
     def generate(self, content: list[dict], images: list[bytes], body: dict) -> str:
         """The local model's completion of the received user turn (images in the order received)."""
-        from creative4u_small.distill.label_generate import TransformersGenerator
+        from creative4u_small.distill.sampling import TransformersGenerator
 
         messages = self.messages(content)
         with self.lock:
