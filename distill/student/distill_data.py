@@ -126,3 +126,12 @@ class DistillCollator:
             tail_labels=labels,
         )
         return batch
+
+
+def slot_tokens(pairs, tokenizer) -> dict[str, int]:
+    """The longest query and title of ``pairs`` in tokens, as the judge prompt holds them: `c4u export` raises the
+    runtime's text budget to it (``export.prompt_spec.slot_budgets``)."""
+    def length(text) -> int:
+        return len(tokenizer(protocol.slot(text), add_special_tokens=False)["input_ids"]) if protocol.slot(text) else 0
+
+    return {name: max((length(getattr(p, name)) for p in pairs), default=0) for name in protocol.SLOTS}

@@ -187,7 +187,7 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
     from transformers import set_seed
 
     from creative4u_small.artifacts import write_json_atomic
-    from creative4u_small.distill.student.distill_data import DistillCollator, make_examples
+    from creative4u_small.distill.student.distill_data import DistillCollator, make_examples, slot_tokens
     from creative4u_small.pairs import load_pairs
 
     run = TrainingRun(cfg, STAGE)
@@ -219,6 +219,7 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
         "parameters": sum(p.numel() for p in student.parameters()),
         "trainable_parameters": sum(p.numel() for p in student.parameters() if p.requires_grad),
         "train_loss": result.training_loss,
+        "slot_tokens": slot_tokens(pairs, processor.tokenizer),
         **notes,
         **summarise(logged),
     }

@@ -68,3 +68,13 @@ def test_preprocessing_constants(processor):
     assert pre.image_mean == list(ip.image_mean) and pre.image_std == list(ip.image_std)
     assert pre.rescale_factor == pytest.approx(1 / 255)
     assert pre.resample == int(ip.resample)
+
+
+def test_slot_budgets_rise_to_what_the_model_trained_on(tmp_path):
+    import json
+
+    from creative4u_small.export.prompt_spec import slot_budgets
+
+    assert slot_budgets(tmp_path, 64) == {"query": 64, "title": 64}  # no training record: the floor
+    (tmp_path / "report.json").write_text(json.dumps({"slot_tokens": {"query": 90, "title": 7}}))
+    assert slot_budgets(tmp_path, 64) == {"query": 90, "title": 64}

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from creative4u_small import protocol
 from creative4u_small.artifacts import OutputExistsError
 from creative4u_small.checkpoint import load_model
 from creative4u_small.distill.student.distill_config import DistillConfig
@@ -48,6 +49,10 @@ def test_distill_changes_weights_and_writes_a_loadable_student(tiny_model_dir, l
     assert len(changed) > len(before) // 2
     assert report["steps"] == 4 and report["pairs"] == 16
     assert report["final"]["token_loss"] > 0 and report["final"]["verdict_loss"] > 0
+    pairs = load_pairs(labelled)
+    tok = load_model(out)[1].tokenizer
+    longest = max(len(tok(protocol.slot(p.query), add_special_tokens=False)["input_ids"]) for p in pairs)
+    assert report["slot_tokens"]["query"] == longest > 0 and report["slot_tokens"]["title"] > 0  # the export's text budget reads it
     # the report's evaluation is of the student as saved: an independent load of `out` gives the same figures
     from creative4u_small.distill.evaluate.evaluate import evaluate_model
 
