@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-import jsonschema
+import jsonschema_rs
 import schemathesis
 
 MULTIPART = "multipart/form-data"
@@ -38,4 +38,4 @@ def filter_failure(context, failure, case, response) -> bool:
     if _REPEATED in sent.values():
         return True
     text = {k: v for k, v in sent.items() if v is not None}
-    return not jsonschema.Draft202012Validator({"type": "object", "properties": {k: props[k] for k in text}}).is_valid(text)
+    return not jsonschema_rs.Draft202012Validator({"type": "object", "properties": {k: props[k] for k in text}}).is_valid(text)
