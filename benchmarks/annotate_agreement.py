@@ -3,7 +3,7 @@
 Annotates the first ``--n`` pairs of a synthetic CreativePair file with ``--annotator`` (a trained
 teacher folder, or an endpoint URL) and compares each accepted rationale's protocol lines Q1–Q9
 with the synthetic ground truth: the renderer writes every pair's rationale from its hidden
-factors (``creative4u_small.synth.rationale``), so the input file's ``rationale`` is the truth.
+factors (``creative4u_small.data.synth.rationale``), so the input file's ``rationale`` is the truth.
 Reports the acceptance rate, rejects by reason, per-question agreement, the share of accepted
 rationales whose every line matches, and agreement on the decisive lines (truth not ``A=B``).
 Prints one JSON line last (with the CPU model and flags).
@@ -47,7 +47,7 @@ def subset(pairs: Path, n: int, dest: Path) -> Path:
 
 def agreement(truth: dict[str, str], annotated: list[dict]) -> dict:
     """Per-question and whole-rationale agreement of accepted rationales with the true protocol lines."""
-    from creative4u_small import protocol
+    from creative4u_small.contract import protocol
 
     keys = [q.key for q in protocol.QUESTIONS[:-1]]
     per_q = {k: [0, 0] for k in keys}

@@ -34,7 +34,7 @@ def ensure_export(preset: str, workdir: Path, calib_pairs: int, batch_size: int)
 
     model, export = workdir / "model", workdir / "export"
     if not (model / "config.json").is_file():
-        from creative4u_small.model_init import init_model
+        from creative4u_small.modeling.model_init import init_model
 
         print(f"initialising {preset} into {model}", flush=True)
         init_model(preset, model, seed=0, overwrite=True)
@@ -87,7 +87,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="JSON report (default: WORKDIR/bench.json) and a PNG beside it")
     args = ap.parse_args()
 
-    from creative4u_small.bench_baseline import bench_transformers
+    from creative4u_small.data.synth import synthesize
+    from creative4u_small.modeling.bench_baseline import bench_transformers
     from creative4u_small.runtime.bench import run_bench
     from creative4u_small.runtime.bench_config import BenchConfig
 
@@ -106,7 +107,7 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     report = run_bench(cfg, lambda stage, done, total: print(f"  [{time.perf_counter() - t0:7.1f}s] {stage} {done}/{total}", flush=True),
-                       workdir=args.workdir / "workload", baseline=bench_transformers)
+                       workdir=args.workdir / "workload", baseline=bench_transformers, synthesize=synthesize)
     line = {"bench": "runtime", "export": str(export), "wall_s": round(time.perf_counter() - t0, 1), "report": str(out),
             "machine": {k: report["machine"][k] for k in ("cpu", "cores")}, **headline(report, cfg.backends[0])}
     print(json.dumps(line))

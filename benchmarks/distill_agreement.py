@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 
-
 def _stage(name, done: bool, fn, timings: dict):
     if done:
         print(f"[{name}] cached", flush=True)
@@ -54,10 +53,8 @@ def main() -> None:
     ap.add_argument("--label-weight", type=float, default=0.0, help="share of ground truth in the student's target")
     args = ap.parse_args()
 
-    from creative4u_small.model_init import build_model, build_processor, init_model
-    from creative4u_small.pairs import load_pairs, write_pairs
-    from creative4u_small.presets import get_preset
-    from creative4u_small.synth import synthesize
+    from creative4u_small.contract.pairs import load_pairs, write_pairs
+    from creative4u_small.data.synth import synthesize
     from creative4u_small.distill.evaluate.eval_config import EvalConfig
     from creative4u_small.distill.evaluate.evaluate import evaluate_model
     from creative4u_small.distill.label.label import label_pairs
@@ -66,6 +63,8 @@ def main() -> None:
     from creative4u_small.distill.student.distill_trainer import distill
     from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
     from creative4u_small.distill.teacher.sft_trainer import train_sft
+    from creative4u_small.modeling.model_init import build_model, build_processor, init_model
+    from creative4u_small.modeling.presets import get_preset
 
     w = args.work
     w.mkdir(parents=True, exist_ok=True)
@@ -101,7 +100,7 @@ def main() -> None:
 
     def make_student():
         if not (student_init / "config.json").is_file():
-            from creative4u_small.artifacts import atomic_dir
+            from creative4u_small.contract.artifacts import atomic_dir
 
             preset = get_preset("mini")
             processor = build_processor(preset)

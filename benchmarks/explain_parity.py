@@ -22,7 +22,7 @@ def torch_greedy(model, processor, pair, forced: list[int], eos: set[int], max_n
     """PyTorch greedy tokens after ``forced`` and the top-1/top-2 logit margin at every step."""
     import torch
 
-    from creative4u_small.scorer import build_judge_batch
+    from creative4u_small.modeling.scorer import build_judge_batch
 
     batch = build_judge_batch(processor, [(pair.image_a, pair.image_b, pair.query, pair.title)], orders=("AB",))
     ids = torch.cat([batch.input_ids, torch.tensor([forced])], 1)
@@ -44,8 +44,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=256)
     args = ap.parse_args()
 
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.pairs import load_pairs
+    from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.modeling.checkpoint import load_model
     from creative4u_small.runtime import explain
     from creative4u_small.runtime import manifest as mf
     from creative4u_small.runtime.selector import Selector

@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--no-warmup", action="store_true")
     args = ap.parse_args()
 
-    from creative4u_small.model_init import init_model
+    from creative4u_small.modeling.model_init import init_model
 
     with tempfile.TemporaryDirectory(prefix="c4u-bench-") as tmp:
         tmp = Path(tmp)

@@ -137,10 +137,10 @@ def main() -> None:
 
     import tempfile
 
-    from creative4u_small.pairs import load_pairs
+    from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.data.synth import synthesize
     from creative4u_small.runtime import Selector
     from creative4u_small.runtime.bench import machine_info
-    from creative4u_small.synth import synthesize
 
     sels = {name: Selector.load(d, backend="cpu", precision=args.precision, threads=args.threads)
             for name, d in (("base", args.base), ("new", args.new))}

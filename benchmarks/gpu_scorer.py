@@ -33,10 +33,10 @@ def main() -> None:
 
     import torch
 
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.pairs import load_pairs
-    from creative4u_small.scorer import VerdictScorer
-    from creative4u_small.synth import synthesize
+    from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.data.synth import synthesize
+    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.modeling.scorer import VerdictScorer
 
     def sync():
         if args.device.startswith("cuda"):
@@ -46,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model
         if model_dir is None:
-            from creative4u_small.model_init import init_model
+            from creative4u_small.modeling.model_init import init_model
 
             model_dir = Path(tmp) / "model"
             init_model(args.preset, model_dir, seed=0, overwrite=True)

@@ -62,8 +62,8 @@ def probe_cost(export: Path, threads: int, runs: int) -> dict:
 
 
 def main() -> None:
-    from creative4u_small.cpu_info import cpu_info
-    from creative4u_small.pairs import load_pairs
+    from creative4u_small.contract.cpu_info import cpu_info
+    from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.runtime import manifest as mf
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

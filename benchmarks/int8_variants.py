@@ -94,7 +94,7 @@ def feeds_for(session, batch: int, seed: int = 0) -> dict:
 def main() -> None:
     import onnxruntime as ort
 
-    from creative4u_small.cpu_info import cpu_info
+    from creative4u_small.contract.cpu_info import cpu_info
     from creative4u_small.runtime import manifest as mf
     from creative4u_small.runtime.probe import rel_err
 

@@ -1,6 +1,6 @@
 """Ranking at scale: the tournament schedule against a full round robin.
 
-Part 1 (always): on the simulated noisy judge (``runtime/simulated_judge.py``), for each pool size
+Part 1 (always): on the simulated noisy judge (``benchmarks/simulated_judge.py``), for each pool size
 and seed, the same judge ranks the pool twice — ``tournament.run`` (round robin for small pools,
 Swiss rounds plus a leaders' round robin for large ones) and a full round robin — and top-1 and
 top-5 recovery of the hidden order are averaged over seeds, with the paired difference's standard
@@ -26,9 +26,9 @@ import time
 
 def simulate(n: int, seeds: int, top_k: int, quality_sd: float, noise_sd: float, budget_factor: float = 1.0) -> dict:
     import numpy as np
+    from simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery
 
     from creative4u_small.runtime import tournament
-    from creative4u_small.runtime.simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery
 
     rows = {"schedule": [], "round_robin": []}
     comparisons, calls = [], []
@@ -60,7 +60,7 @@ def real_export(export: str, images: int, runs: int, precision: str, threads: in
     from dataclasses import replace
     from pathlib import Path
 
-    from creative4u_small.synth.generate import synthesize
+    from creative4u_small.data.synth.generate import synthesize
     from creative4u_small.runtime.selector import Selector
 
     folder = Path(work)
@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--work", default="rank_scale_images", help="folder for the generated creatives")
     args = ap.parse_args()
 
-    from creative4u_small.cpu_info import cpu_info
+    from creative4u_small.contract.cpu_info import cpu_info
 
     result = {"machine": cpu_info(), "simulated": []}
     if args.export:

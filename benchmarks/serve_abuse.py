@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 from serve_harness import Server, make_images
 
-from creative4u_small.cpu_info import cpu_info
+from creative4u_small.contract.cpu_info import cpu_info
 
 TOKEN_ENV, TOKEN = "C4U_ABUSE_TOKEN", "abuse-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -80,7 +80,7 @@ class Server:
         return self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> float:
-        from creative4u_small.client import SelectorClient
+        from creative4u_small.serve.client import SelectorClient
 
         t0 = time.perf_counter()
         with SelectorClient(self.url) as c:

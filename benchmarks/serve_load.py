@@ -1,6 +1,6 @@
 """`c4u serve` under load, side by side in one run: HTTP vs in-process, batching on vs off, bad input, kill -9.
 
-Bounded loopback traffic from an httpx driver (``creative4u_small.client``), every phase capped in
+Bounded loopback traffic from an httpx driver (``creative4u_small.serve.client``), every phase capped in
 requests and seconds. Each timed request carries a pair of creatives never sent before (JPEGs made
 up front), so the embedding cache does not flatter the figures. Phases:
 
@@ -32,8 +32,8 @@ from pathlib import Path
 
 from serve_harness import Pairs, Server, make_images, stats
 
-from creative4u_small.client import SelectorClient, ServeError
-from creative4u_small.cpu_info import cpu_info
+from creative4u_small.contract.cpu_info import cpu_info
+from creative4u_small.serve.client import SelectorClient, ServeError
 
 QUERY = "trail running shoes"
 

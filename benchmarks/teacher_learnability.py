@@ -18,9 +18,9 @@ from pathlib import Path
 
 def accuracy(teacher: Path, pairs: Path, out: Path, batch_size: int, max_new_tokens: int) -> dict:
     """Held-out accuracy of ``teacher.verdict`` against the labels, plus order agreement."""
+    from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.distill.label.label import label_pairs
     from creative4u_small.distill.label.label_config import LabelConfig
-    from creative4u_small.pairs import load_pairs
 
     t0 = time.perf_counter()
     label_pairs(LabelConfig(teacher=str(teacher), pairs=str(pairs), out=str(out), k=1, temperature=0.0,
@@ -38,12 +38,12 @@ def run(work: Path, n_train: int = 2000, n_heldout: int = 300, preset: str = "sm
         eval_batch: int = 16, max_new_tokens: int = 256, threads: int = 0, seed: int = 0) -> dict:
     import torch
 
+    from creative4u_small.data.synth import synthesize
     from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
     from creative4u_small.distill.teacher.grpo_trainer import train_grpo
     from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
     from creative4u_small.distill.teacher.sft_trainer import train_sft
-    from creative4u_small.model_init import init_model
-    from creative4u_small.synth import synthesize
+    from creative4u_small.modeling.model_init import init_model
 
     if threads:
         torch.set_num_threads(threads)

@@ -35,13 +35,14 @@ def main() -> None:
 
     import torch
 
-    from creative4u_small.images import open_image
-    from creative4u_small.model_init import build_model, build_processor
-    from creative4u_small.pairs import load_pairs
-    from creative4u_small.presets import get_preset
-    from creative4u_small.protocol import verdict_token_ids
-    from creative4u_small.scorer import VerdictScorer, prompt_chat_text
-    from creative4u_small.synth import synthesize
+    from creative4u_small.contract.images import open_image
+    from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.contract.protocol import verdict_token_ids
+    from creative4u_small.data.synth import synthesize
+    from creative4u_small.modeling.judge_prompt import prompt_chat_text
+    from creative4u_small.modeling.model_init import build_model, build_processor
+    from creative4u_small.modeling.presets import get_preset
+    from creative4u_small.modeling.scorer import VerdictScorer
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,6 +1,6 @@
 """creative4u-small: a compact, exportable Creative4U ad-creative selector."""
 
-from creative4u_small import telemetry
+from creative4u_small.contract import telemetry
 
 telemetry.disable()  # before any engine (onnxruntime, openvino, transformers) is imported
 

@@ -8,8 +8,8 @@ prompt is the default; ``messages`` gives each row another user turn (``c4u data
 
 from __future__ import annotations
 
-from creative4u_small.scorer import chat_text, prompt_chat_text
-from creative4u_small.images import open_image
+from creative4u_small.contract.images import open_image
+from creative4u_small.modeling.judge_prompt import chat_text, prompt_chat_text
 
 
 class TransformersGenerator:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creative4u_small.settings import help_of, setting
+from creative4u_small.contract.settings import help_of, setting
 
 
 @dataclass(frozen=True)

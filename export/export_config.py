@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creative4u_small import protocol
-from creative4u_small.settings import setting
-
+from creative4u_small.contract import protocol
+from creative4u_small.contract.settings import setting
 from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS
 
 

@@ -17,9 +17,42 @@ from pathlib import Path
 
 import numpy as np
 
-from creative4u_small.cpu_info import cpu_info
+from creative4u_small.contract.artifacts import (
+    atomic_dir,
+    check_fresh_output,
+    versions,
+    write_provenance,
+)
+from creative4u_small.contract.cpu_info import cpu_info
+from creative4u_small.contract.pairs import load_pairs
+from creative4u_small.data.synth import synthesize
+from creative4u_small.export import graphs as G
+from creative4u_small.export import parity as P
 from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.export.fp16 import convert_fp16
+from creative4u_small.export.fuse import fuse_export
+from creative4u_small.export.graphs import (
+    _io_spec,
+    _text_dims,  # the one place that derives head_dim
+)
+from creative4u_small.export.prompt_spec import (
+    build_preprocessing,
+    build_prompt_spec,
+    slot_budgets,
+)
+from creative4u_small.export.quantize import quantize_export
+from creative4u_small.export.tensorrt_build import (
+    EngineVerdictDriver,
+    build_export_engines,
+    check_tensorrt,
+)
+from creative4u_small.export.triton import write_repository
+from creative4u_small.modeling import families
+from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime import probe
+from creative4u_small.runtime.selector import Selector
+from creative4u_small.runtime.selector_config import SelectorConfig
 
 DECODER_MAX_DLOGIT = 1e-3  # ceiling on fp32 decoder logits vs the PyTorch wrappers
 # The probe's fp32 floors: another CPU's kernels (or TF32 on a GPU) may sum differently, never by more.
@@ -38,8 +71,6 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 
 def check_output(cfg: ExportConfig) -> None:
-    from creative4u_small.artifacts import check_fresh_output
-
     out = Path(cfg.out)
     if (out / mf.MANIFEST_FILE).is_file() and not cfg.overwrite:
         try:
@@ -53,7 +84,6 @@ def check_output(cfg: ExportConfig) -> None:
 
 def check_model(path: Path) -> str:
     """The model's type, or a clear error for a missing folder or a family that cannot be a student."""
-    from creative4u_small import families
 
     model_type = families.model_type_of(path)
     families.family_for(model_type, families.STUDENT, where=str(path))
@@ -70,21 +100,17 @@ def model_hash(path: Path) -> dict:
 
 def load_calib(cfg: ExportConfig):
     """The --calib pairs (every bad line reported by ``load_pairs``), or None for synthetic pairs."""
-    from creative4u_small.pairs import load_pairs
 
     return load_pairs(cfg.calib, check_images="decode") if cfg.calib is not None else None
 
 
 def parity_items(cfg: ExportConfig, pairs, image_size: int, workdir: Path):
     """(calibration items, held-out parity items, description) from ``pairs`` or fresh synthetic pairs."""
-    from creative4u_small.pairs import load_pairs
 
     n = cfg.calib_pairs
     if pairs is not None:
         source = f"{cfg.calib} ({len(pairs)} pairs)"
     else:
-        from creative4u_small.synth import synthesize
-
         path = synthesize(2 * n, workdir / "synth", seed=cfg.seed, image_size=max(32, min(image_size, 256)))
         pairs = load_pairs(path, check_images="decode")
         source = f"synthetic pairs (seed {cfg.seed})"
@@ -115,10 +141,6 @@ def run_export(cfg: ExportConfig, progress=None) -> dict:
 def _run_export(cfg: ExportConfig, progress=None) -> dict:
     """The export as a sequence of steps; the manifest is written once, after every parity check."""
     import torch
-
-    from creative4u_small.artifacts import atomic_dir
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.export.prompt_spec import build_preprocessing, build_prompt_spec, slot_budgets
 
     progress = progress or _noop
     model_type, calib_pairs = _check_inputs(cfg)
@@ -171,15 +193,12 @@ def _check_inputs(cfg: ExportConfig):
     check_output(cfg)
     model_type = check_model(cfg.model)
     if cfg.trt:
-        from creative4u_small.export.tensorrt_build import check_tensorrt
-
         check_tensorrt()
     return model_type, load_calib(cfg)
 
 
 def _reference(cfg: ExportConfig, model, processor, verdict_ids, items, progress) -> np.ndarray:
     """The PyTorch scorer's logits on the held-out pairs: what every exported path must reproduce."""
-    from creative4u_small.export import parity as P
 
     def step(done: int) -> None:
         progress("PyTorch reference", min(done, len(items)), len(items))
@@ -190,7 +209,6 @@ def _reference(cfg: ExportConfig, model, processor, verdict_ids, items, progress
 
 def _export_graphs(cfg: ExportConfig, model, verdict_ids, dims, image_size: int, tmp: Path, progress):
     """The fp32 ONNX graphs: (manifest entries, exporter used per graph)."""
-    from creative4u_small.export import graphs as G
 
     kw = {"opset": cfg.opset, "prefer_dynamo": cfg.prefer_dynamo}
     plan = {mf.VISION: (G.export_vision, (model, image_size)),
@@ -211,7 +229,6 @@ def _export_graphs(cfg: ExportConfig, model, verdict_ids, dims, image_size: int,
 
 def _fp32_parity(cfg: ExportConfig, reference, model, processor, items, tmp: Path, entries: dict, progress) -> dict:
     """The fp32 vision and judge graphs against the reference; the decoder graphs against the PyTorch wrappers."""
-    from creative4u_small.export import parity as P
 
     progress("parity fp32", 0, 1)
     drv = P.OrtVerdictDriver(tmp / entries[mf.VISION].file, tmp / entries[mf.JUDGE].file, threads=cfg.threads)
@@ -230,7 +247,6 @@ def _variant_parity(cfg: ExportConfig, reference, processor, items, tmp: Path, e
                     progress) -> dict:
     """Each reduced-precision variant written (dynamic ``int8``, QDQ ``int8-qdq`` for TensorRT, ``fp16``) against
     the reference; FP16 graphs that ONNX Runtime cannot run on this machine are "unverified", with the reason."""
-    from creative4u_small.export import parity as P
 
     variants = (["int8"] if cfg.int8 else []) + (["int8-qdq"] if cfg.trt else []) + (["fp16"] if cfg.fp16 else [])
     out = {}
@@ -260,8 +276,6 @@ def _variant_parity(cfg: ExportConfig, reference, processor, items, tmp: Path, e
 
 def _engine_parity(cfg: ExportConfig, reference, processor, items, tmp: Path, tensorrt: dict, progress) -> dict:
     """The TensorRT engines, run by the runtime's engine runner, against the reference."""
-    from creative4u_small.export import parity as P
-    from creative4u_small.export.tensorrt_build import EngineVerdictDriver
 
     progress("parity tensorrt", 0, 1)
     batch = max(1, min(cfg.batch_size, cfg.trt_max_rows // 2, cfg.trt_max_images // 2))
@@ -277,15 +291,12 @@ def _fuse(cfg: ExportConfig, tmp: Path, work: Path, entries: dict, model, progre
         for entry in entries.values():
             entry.optimization = {"fused": {}, "reason": "--no-fuse: graphs as exported"}
         return {}
-    from creative4u_small.export.fuse import fuse_export
 
     return fuse_export(tmp, work, entries, model, progress)
 
 
 def _convert_fp16(tmp: Path, entries: dict, progress) -> None:
     """``<graph>.fp16`` variants of every fp32 graph (``--fp16``)."""
-    from creative4u_small.export.fp16 import convert_fp16
-    from creative4u_small.export.graphs import _io_spec
 
     graphs = [k for k, e in entries.items() if e.precision == "fp32"]
     for i, key in enumerate(graphs):
@@ -300,34 +311,25 @@ def _quantize(cfg: ExportConfig, tmp: Path, entries: dict, processor, calib_item
     """INT8 variants of the graphs (``--int8`` and/or ``--trt``); returns what calibrated them."""
     if not (cfg.int8 or cfg.trt):
         return {}
-    from creative4u_small.export.quantize import quantize_export
 
     return quantize_export(cfg, tmp, entries, processor, calib_items, model, progress, unfused)
 
 
 def _build_trt(cfg: ExportConfig, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
-    from creative4u_small.export.tensorrt_build import build_export_engines
-
     return build_export_engines(cfg, tmp, entries, spec, dims, pre, progress)
 
 
 def _write_triton(tmp: Path, entries: dict, dims, opset: int, tensorrt: dict, progress) -> list[str]:
-    from creative4u_small.export.triton import write_repository
-
     progress("triton repository", 0, 1)
     return write_repository(tmp, entries, dims, opset, tensorrt.get("engines"))
 
 
 def _versions(cfg: ExportConfig, exporters: dict) -> dict:
-    from creative4u_small.artifacts import versions
-
     return versions() | {"opset": cfg.opset, "exporters": exporters}
 
 
 def _write_manifest_and_reports(cfg: ExportConfig, tmp: Path, manifest: mf.Manifest, parity_source: str) -> None:
     """The overall status, parity.md, provenance, then the manifest (last: it hashes every file written)."""
-    from creative4u_small.artifacts import write_provenance
-    from creative4u_small.export import parity as P
 
     for figures in manifest.parity.values():
         figures["pairs_source"] = parity_source
@@ -369,8 +371,6 @@ def _eos_ids(model) -> list[int]:
 
 
 def _dims(model, processor) -> mf.ModelDims:
-    from creative4u_small.export.graphs import _text_dims  # the one place that derives head_dim
-
     layers, kv_heads, head_dim, hidden = _text_dims(model)
     return mf.ModelDims(image_seq_len=int(processor.image_seq_len), hidden_size=int(hidden), num_layers=int(layers),
                         num_kv_heads=int(kv_heads), head_dim=int(head_dim), vocab_size=int(model.config.text_config.vocab_size))
@@ -386,8 +386,6 @@ def _save_tokenizer(model_dir: Path, processor, dst: Path) -> None:
 
 def _open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **settings):
     """The runtime's Selector on the manifest about to be written (round-tripped through its JSON form)."""
-    from creative4u_small.runtime.selector import Selector
-    from creative4u_small.runtime.selector_config import SelectorConfig
 
     as_written = mf.Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())), str(folder / mf.MANIFEST_FILE))
     config = SelectorConfig(backend="cpu", threads=cfg.threads, batch_size=cfg.batch_size, verify_hashes=False, **settings)
@@ -397,7 +395,6 @@ def _open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **set
 def _runtime_check(folder: Path, manifest: mf.Manifest, reference, items, cfg: ExportConfig) -> dict:
     """fp32 parity of ``runtime.Selector`` (what users embed) on the held-out pairs, against the PyTorch reference;
     a Selector that cannot run the export fails it, with the reference's real counts and no invented deltas."""
-    from creative4u_small.export import parity as P
 
     floors = P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp)
     try:
@@ -419,8 +416,6 @@ def _write_probe(cfg: ExportConfig, folder: Path, manifest: mf.Manifest, process
     Pixels are stored in float16 (a 512 px pair in 3 MB) and the references computed from exactly
     those pixels, so the rounding is part of the input, not of the drift.
     """
-    from creative4u_small.export import parity as P
-    from creative4u_small.runtime import probe
 
     n = min(cfg.probe_pairs, len(items))
     batch = next(P.batches(processor, items[:n], n))

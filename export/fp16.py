@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from creative4u_small.export.quantize import has_external_data
+
 # kept fp32 on top of the converter's default block list (fused and unfused spellings of the norms)
 KEEP_FP32 = ("LayerNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization",
              "SkipSimplifiedLayerNormalization", "Softmax", "Pow", "ReduceMean", "Sqrt", "Reciprocal", "CumSum", "Range")
@@ -29,8 +31,6 @@ def convert_fp16(src: Path, dst: Path) -> dict:
     import onnx
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST
     from onnxruntime.transformers.onnx_model import OnnxModel
-
-    from creative4u_small.export.quantize import has_external_data
 
     model = OnnxModel(onnx.load(str(src)))
     model.convert_float_to_float16(use_symbolic_shape_infer=False, keep_io_types=True,

@@ -226,7 +226,7 @@ def example_prompt(model, image_seq_len: int, rows: int = 3, length: int | None 
 def export_vision(model, image_size: int, path: Path, **kw) -> ExportedGraph:
     import torch
 
-    from creative4u_small.export.wrappers import VisionGraph
+    from creative4u_small.export.wrappers import VisionGraph  # torch, only where a graph is built
 
     wrapper = VisionGraph(model, image_size)
     pixels = torch.randn(3, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
@@ -239,7 +239,7 @@ def _prompt_dynamic(names):
 
 
 def export_judge(model, verdict_ids, image_seq_len: int, path: Path, **kw) -> ExportedGraph:
-    from creative4u_small.export.wrappers import JudgeGraph
+    from creative4u_small.export.wrappers import JudgeGraph  # torch, only where a graph is built
 
     dynamic = _prompt_dynamic(mf.JUDGE_INPUTS) | {"verdict_logits": {0: "rows"}}
     return export_module(JudgeGraph(model, verdict_ids), example_prompt(model, image_seq_len), path,
@@ -247,7 +247,7 @@ def export_judge(model, verdict_ids, image_seq_len: int, path: Path, **kw) -> Ex
 
 
 def export_prefill(model, image_seq_len: int, path: Path, **kw) -> ExportedGraph:
-    from creative4u_small.export.wrappers import PrefillGraph
+    from creative4u_small.export.wrappers import PrefillGraph  # torch, only where a graph is built
 
     layers = _text_dims(model)[0]
     dynamic = _prompt_dynamic(mf.PREFILL_INPUTS) | {mf.LOGITS_OUTPUT: {0: "rows"}}
@@ -259,7 +259,7 @@ def export_prefill(model, image_seq_len: int, path: Path, **kw) -> ExportedGraph
 def export_step(model, path: Path, past_len: int = 23, **kw) -> ExportedGraph:
     import torch
 
-    from creative4u_small.export.wrappers import StepGraph
+    from creative4u_small.export.wrappers import StepGraph  # torch, only where a graph is built
 
     layers, kv_heads, head_dim, _ = _text_dims(model)
     rows = 3

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from creative4u_small.contract.verdict_prob import p_a
+from creative4u_small.modeling.scorer import build_judge_batch, verdict_logits
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.verdict_prob import p_a
 
 ORDERS = ("AB", "BA")
 
@@ -120,8 +121,6 @@ class OrtVerdictDriver:
 
 
 def batches(processor, items, batch_size: int, orders=ORDERS):
-    from creative4u_small.scorer import build_judge_batch
-
     for i in range(0, len(items), batch_size):
         yield build_judge_batch(processor, items[i: i + batch_size], orders)
 
@@ -129,8 +128,6 @@ def batches(processor, items, batch_size: int, orders=ORDERS):
 def reference_logits(model, processor, verdict_ids, items, batch_size: int, progress=None) -> np.ndarray:
     """[P * 2, 2] PyTorch scorer logits, pair-major, both orders."""
     import torch
-
-    from creative4u_small.scorer import verdict_logits
 
     out = []
     with torch.inference_mode():
@@ -182,7 +179,7 @@ def decoder_check(model, processor, items, folder: Path, entries: dict, threads:
     import onnxruntime as ort
     import torch
 
-    from creative4u_small.export.wrappers import PrefillGraph, StepGraph, VisionGraph
+    from creative4u_small.export.wrappers import PrefillGraph, StepGraph, VisionGraph  # torch: only the decoder check needs it
 
     batch = next(batches(processor, items, len(items)))
     opts = ort.SessionOptions()

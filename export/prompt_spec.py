@@ -11,7 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.modeling.judge_prompt import (
+    expand_images,
+    image_token_block,
+    judge_text,
+)
 from creative4u_small.runtime.manifest import Preprocessing, PromptSpec
 
 TRAINING_RECORD = "report.json"  # `c4u distill` writes the longest query and title it trained on here ("slot_tokens")
@@ -42,7 +47,6 @@ def _encode(tokenizer, text: str) -> list[int]:
 
 def judge_template_pieces(processor) -> list[tuple[str, str]]:
     """The rendered judge prompt as ("text", s) / ("slot", name) / ("image", "A"|"B") pieces."""
-    from creative4u_small.scorer import judge_text
 
     text = judge_text(processor, _SENTINELS["query"], _SENTINELS["title"])
     markers = {protocol.slot(v): ("slot", k) for k, v in _SENTINELS.items()}
@@ -70,7 +74,6 @@ def judge_template_pieces(processor) -> list[tuple[str, str]]:
 
 def build_prompt_spec(processor, eos_token_ids: list[int] | None = None, probes=PROBE_SLOTS) -> PromptSpec:
     """PromptSpec for ``processor``'s tokenizer, verified exact on ``probes`` against the scorer's ids."""
-    from creative4u_small.scorer import image_token_block
 
     tok = processor.tokenizer
     pieces = []
@@ -105,7 +108,6 @@ def build_prompt_spec(processor, eos_token_ids: list[int] | None = None, probes=
 
 def reference_ids(processor, query: str | None, title: str | None) -> list[int]:
     """The ids ``scorer.build_judge_batch`` feeds the model for this query and title."""
-    from creative4u_small.scorer import expand_images, judge_text
 
     text = expand_images(processor, judge_text(processor, query, title))
     return list(processor.tokenizer(text, add_special_tokens=False)["input_ids"])

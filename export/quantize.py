@@ -14,6 +14,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from creative4u_small.export import parity as P
+from creative4u_small.export.graphs import _io_spec, graph_files
 from creative4u_small.runtime import manifest as mf
 
 QUANT_OPS = ("MatMul", "Gemm")
@@ -36,8 +38,6 @@ DYNAMIC_SETTINGS = {
 
 
 def has_external_data(path: Path) -> bool:
-    from creative4u_small.export.graphs import graph_files
-
     return len(graph_files(path)) > 1
 
 
@@ -154,7 +154,13 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
     calibrator holds every calibrated tensor of every feed until the end, so callers bound the
     feeds with ``calibration_budget``.
     """
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     reader_cls = type("C4UFeedReader", (FeedReader, CalibrationDataReader), {})
     with tempfile.TemporaryDirectory(dir=Path(dst).parent, prefix=".quant-") as tmp:
@@ -178,7 +184,6 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
     where the static QDQ graphs (made for TensorRT) gain little over fp32. ``--trt``: static QDQ vision and
     judge graphs calibrated on real pairs, the explicit-quantization form TensorRT builds from.
     """
-    from creative4u_small.export.graphs import _io_spec
 
     unfused = unfused or {}
 
@@ -199,7 +204,6 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
             add(key + ".int8", key, "int8", settings)
     if not cfg.trt:
         return calibration
-    from creative4u_small.export import parity as P
 
     batches = list(P.batches(processor, calib_items, cfg.batch_size))
     vc = model.config.vision_config

@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.backends import TrtGraph
 
 Shape = tuple[int, ...]
 TIMING_CACHE_FILE = "trt_timing.cache"
@@ -171,8 +172,6 @@ class EngineVerdictDriver:
     run by the runtime's own engine runner, so parity checks the code users run."""
 
     def __init__(self, export_dir: Path, section: dict):
-        from creative4u_small.runtime.backends import TrtGraph
-
         engines = section["engines"]
         self.vision = TrtGraph(Path(export_dir) / engines[mf.VISION]["file"])
         self.judge = TrtGraph(Path(export_dir) / engines[mf.JUDGE]["file"])

@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
+from creative4u_small.export.vendor import triton_model_config_pb2
 from creative4u_small.runtime import manifest as mf
 
 TRITON_DIR = "triton"
@@ -26,8 +27,6 @@ CONFIG_FILE = "config.pbtxt"
 
 
 def _schema():
-    from creative4u_small.export.vendor import triton_model_config_pb2
-
     return triton_model_config_pb2
 
 

@@ -28,13 +28,6 @@ def exact_patch_position_ids(nb_h: int, nb_w: int, per_side: int) -> torch.Tenso
     return (h[:, None] * per_side + w[None, :]).reshape(-1)
 
 
-def patch_mask_from_pixels(pixel_mask: torch.Tensor, patch: int) -> torch.Tensor:
-    """[N, H, W] pixel mask -> [N, H/p, W/p] patch mask (any pixel set), by reshape instead of ``unfold``."""
-    n, h, w = pixel_mask.shape
-    grid = pixel_mask.reshape(n, h // patch, patch, w // patch, patch)
-    return grid.to(torch.int32).sum(dim=(2, 4)) > 0
-
-
 def hf_patch_position_ids(embeddings: nn.Module, image_size: int) -> torch.Tensor:
     """The position ids the installed transformers' vision embeddings use for a full square frame."""
     seen = {}

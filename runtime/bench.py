@@ -21,16 +21,30 @@ from pathlib import Path
 
 import numpy as np
 
-from creative4u_small.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
-from creative4u_small.cpu_info import cpu_info
+from creative4u_small.contract.artifacts import versions, write_json_atomic
+from creative4u_small.contract.bench_timing import (
+    distinct_images,
+    noop_progress,
+    peak_rss_mb,
+    percentiles,
+    throughput,
+)
+from creative4u_small.contract.cpu_info import cpu_info
+from creative4u_small.contract.pairs import load_pairs
+from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.backends import (
+    BackendError,
+    available_backends,
+    gpu_memory_mb,
+)
 from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.runtime.probe import ProbeFailed
+from creative4u_small.runtime.selector import Selector
 
 STAGE_KEYS = ("preprocess", "vision", "judge", "explain")
 
 
 def machine_info() -> dict:
-    from creative4u_small.artifacts import versions
-
     info = cpu_info()
     mem = None
     try:
@@ -38,8 +52,6 @@ def machine_info() -> dict:
     except (ValueError, OSError, AttributeError):
         pass
     from importlib.metadata import PackageNotFoundError, version
-
-    from creative4u_small.runtime.backends import available_backends
 
     vers = versions()
     for name in ("onnxruntime-gpu", "tensorrt", "pillow", "matplotlib"):
@@ -55,16 +67,17 @@ def machine_info() -> dict:
 # ---------------------------------------------------------------- workload
 
 
-def workload(cfg: BenchConfig, workdir: Path, image_size: int) -> list[tuple]:
-    """(image_a, image_b, query, title) items; enough for the largest batch and the largest pool."""
-    from creative4u_small.pairs import load_pairs
+def workload(cfg: BenchConfig, workdir: Path, image_size: int, synthesize=None) -> list[tuple]:
+    """(image_a, image_b, query, title) items; enough for the largest batch and the largest pool. Without
+    ``cfg.pairs``, ``synthesize(n, folder, seed=, image_size=) -> pairs file`` renders them (the runtime does not
+    import the data generator: `c4u bench` passes ``creative4u_small.data.synth.synthesize``)."""
 
     need = max(max(cfg.batch_sizes, default=1), math.ceil(max(cfg.rank_sizes, default=2) / 2), cfg.runs, 2)
     if cfg.pairs is not None:
         pairs = load_pairs(cfg.pairs, check_images="decode")
+    elif synthesize is None:
+        raise ValueError("no pairs to measure on: give pairs (c4u bench --pairs FILE), or pass run_bench(..., synthesize=...) as `c4u bench` does")
     else:
-        from creative4u_small.synth import synthesize
-
         pairs = load_pairs(synthesize(need, Path(workdir) / "synth", seed=cfg.seed, image_size=image_size))
     items = [(p.image_a, p.image_b, p.query, p.title) for p in pairs]
     images = list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))
@@ -79,7 +92,6 @@ def workload(cfg: BenchConfig, workdir: Path, image_size: int) -> list[tuple]:
 
 def bench_selector(sel, items, cfg: BenchConfig, progress=noop_progress, label: str = "") -> dict:
     """Figures for one loaded Selector (cache cleared before every timed call: new creatives each time)."""
-    from creative4u_small.runtime.backends import gpu_memory_mb
 
     out: dict = {"describe": sel.describe()}
     cycle = itertools.cycle(items)
@@ -210,17 +222,12 @@ def plot_report(report: dict, path: Path) -> Path:
     return path
 
 
-def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, baseline=None) -> dict:
+def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, baseline=None, synthesize=None) -> dict:
     """Measure every requested backend/precision (and the baseline); write JSON/PNG when asked.
 
     The synthetic workload is rendered into ``workdir`` when given (kept), else a temporary folder.
     The JSON report is rewritten after each backend, so a long run that dies keeps what it measured.
     """
-    from creative4u_small.artifacts import write_json_atomic
-    from creative4u_small.runtime import manifest as mf
-    from creative4u_small.runtime.backends import BackendError
-    from creative4u_small.runtime.probe import ProbeFailed
-    from creative4u_small.runtime.selector import Selector
 
     progress = progress or noop_progress
     manifest = mf.read_manifest(cfg.export)
@@ -236,7 +243,7 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, base
             import shutil
 
             shutil.rmtree(work / "synth")
-        items = workload(cfg, work, manifest.preprocessing.image_size)
+        items = workload(cfg, work, manifest.preprocessing.image_size, synthesize)
         report["workload"] = {"pairs": len(items), "images": len(distinct_images(items)),
                               "source": str(cfg.pairs) if cfg.pairs else f"synthetic, {manifest.preprocessing.image_size} px, seed {cfg.seed}"}
         for backend, precision in itertools.product(cfg.backends, cfg.precisions):

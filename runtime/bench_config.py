@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creative4u_small.settings import setting
-
+from creative4u_small.contract.settings import setting
 from creative4u_small.runtime.backends import BACKENDS
 from creative4u_small.runtime.selector_config import PRECISION_CHOICES
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 from creative4u_small.runtime import manifest as mf
 
 

@@ -1,7 +1,10 @@
-"""The export manifest: the only contract between the exporter and the runtime.
+"""The export manifest: what the exporter writes and the runtime reads.
 
-Graph file names, input/output names and the manifest's fields are defined here once; the
-exporter writes them and the runtime reads them. Torch-free.
+The runtime knows an export folder only through this file: graph files and their input/output names,
+preprocessing constants, the judge prompt as token pieces, verdict token ids, precisions, parity figures
+and file hashes. Names and fields are defined here once; the exporter imports them to write, the runtime
+to read. The exporter also runs the runtime (Selector, the parity probe, TensorRT engines) to check what it
+wrote: that is a check of the export, not a second contract. Torch-free.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from creative4u_small import protocol
-from creative4u_small.artifacts import load_json
+from creative4u_small.contract import protocol
+from creative4u_small.contract.artifacts import load_json
 
 FORMAT_VERSION = 3  # 2: parity probe, machine, quantization settings per graph; 3: graph optimization, fp16
 READABLE_VERSIONS = (2, 3)  # a version 2 manifest reads as one whose graphs record no optimization
@@ -151,7 +154,7 @@ class Manifest:
     parity: dict = field(default_factory=dict)  # precision -> figures and status
     status: str = "unverified"
     tensorrt: dict = field(default_factory=dict)
-    machine: dict = field(default_factory=dict)  # creative4u_small.cpu_info.cpu_info() of the exporting machine
+    machine: dict = field(default_factory=dict)  # creative4u_small.contract.cpu_info.cpu_info() of the exporting machine
     probe: dict = field(default_factory=dict)  # {"file", "rows", "floors": {precision: {...}}, "export_machine": {...}}
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from creative4u_small.images import DEFAULT_MAX_PIXELS, open_image
+from creative4u_small.contract.images import DEFAULT_MAX_PIXELS, open_image
 from creative4u_small.runtime.manifest import Preprocessing
 
 # transformers' Idefics3 absolute cap on the first resize (MAX_IMAGE_SIZE in its image processor)

@@ -1,7 +1,7 @@
 """The parity probe: replay a few stored inputs through the graphs on this machine and backend.
 
 An export is built on one machine and run on others, and INT8 kernels differ between CPUs (see
-``creative4u_small.cpu_info``). Every export stores ``probe.npz``: held-out inputs of every graph
+``creative4u_small.contract.cpu_info``). Every export stores ``probe.npz``: held-out inputs of every graph
 and the fp32 graphs' outputs on the export machine. ``Selector.load`` replays them through the
 graphs it is about to use and compares with the export's floors before it answers anything.
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from creative4u_small.cpu_info import cpu_info
+from creative4u_small.contract.cpu_info import cpu_info
+from creative4u_small.contract.verdict_prob import p_a
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.verdict_prob import p_a
 
 # p_a, not the verdict logits, is gated: a near-tie's two logits are small, so their relative error says little.
 VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"))

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from creative4u_small.images import ImageError
+from creative4u_small.contract.images import ImageError
+from creative4u_small.contract.verdict_prob import p_a_orders, softmax_first
 from creative4u_small.runtime import backends, explain, probe, tournament
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.explain import explanation as parse_explanation
 from creative4u_small.runtime.preprocess import preprocess
 from creative4u_small.runtime.selector_config import SelectorConfig
 from creative4u_small.runtime.tokenize import JudgePrompt, PromptTokenizer
-from creative4u_small.verdict_prob import p_a_orders, softmax_first
 
 STAGES = ("preprocess", "vision", "judge", "explain")
 VERDICT_GRAPHS = (mf.VISION, mf.JUDGE)

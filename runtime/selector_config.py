@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from creative4u_small.settings import setting
-
-from creative4u_small.images import DEFAULT_MAX_PIXELS
+from creative4u_small.contract.images import DEFAULT_MAX_PIXELS
+from creative4u_small.contract.settings import setting
 from creative4u_small.runtime.backends import BACKENDS
 
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 from creative4u_small.runtime.manifest import TOKENIZER_FILE, ManifestError, PromptSpec
 
 

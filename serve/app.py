@@ -21,15 +21,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from creative4u_small.images import ImageError
+from creative4u_small.contract.images import ImageError
 from creative4u_small.runtime.tokenize import TextBudgetError
 from creative4u_small.serve.batcher import MicroBatcher
 from creative4u_small.serve.bodies import Body, read_compare, read_rank
-from creative4u_small.serve.guard import error_body, log
-from creative4u_small.serve.guard import RequestGuard
+from creative4u_small.serve.guard import RequestGuard, error_body, log
 from creative4u_small.serve.limits import RequestError, bad_image, check_pixels
 from creative4u_small.serve.metrics import ServeMetrics
-from creative4u_small.serve.schemas import CompareResponse, RankResponse, RequestModels, errors
+from creative4u_small.serve.schemas import (
+    CompareResponse,
+    RankResponse,
+    RequestModels,
+    errors,
+)
 from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
 _JSON = "application/json"

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
-from creative4u_small.protocol import echo
+from creative4u_small.contract.protocol import echo
 from creative4u_small.serve.limits import RequestError
 from creative4u_small.serve.schemas import RequestModels
 from creative4u_small.serve.serve_config import ServeConfig

@@ -6,7 +6,7 @@ reason naming the field and the fix. Images come only from the request body, as 
 
 from __future__ import annotations
 
-from creative4u_small.images import ImageError, image_size
+from creative4u_small.contract.images import ImageError, image_size
 
 
 class RequestError(Exception):

@@ -10,7 +10,14 @@ from __future__ import annotations
 import copy
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 
 from creative4u_small.serve.serve_config import ServeConfig
 

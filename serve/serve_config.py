@@ -6,9 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creative4u_small.settings import help_of, setting
-
-from creative4u_small.images import DEFAULT_MAX_PIXELS
+from creative4u_small.contract.images import DEFAULT_MAX_PIXELS
+from creative4u_small.contract.settings import help_of, setting
 from creative4u_small.runtime.selector_config import PRECISION_CHOICES, SelectorConfig
 
 

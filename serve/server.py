@@ -44,7 +44,7 @@ def load_selector(config: ServeConfig) -> Selector:
 
 def build_app(config: ServeConfig, selector=None):
     """The app of one server process: its Selector loaded (unless given), logging set up."""
-    from creative4u_small.serve.app import create_app  # FastAPI: only when serving
+    from creative4u_small.serve.app import create_app  # FastAPI: only when serving (c4u serve --help stays light)
 
     t0 = time.perf_counter()
     selector = selector or load_selector(config)

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A random-initialised `tiny` preset saved in Hugging Face format (read-only for tests)."""
-    from creative4u_small.model_init import init_model
+    from creative4u_small.modeling.model_init import init_model
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     init_model("tiny", out, seed=0)
@@ -18,7 +18,7 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory):
     """60 synthetic pairs at 64 px (read-only for tests; copy before changing)."""
-    from creative4u_small.synth import synthesize
+    from creative4u_small.data.synth import synthesize
 
     out = tmp_path_factory.mktemp("synth") / "data"
     synthesize(60, out, seed=1, image_size=64)
@@ -88,7 +88,7 @@ def tiny_selector(tiny_export):
 
 @pytest.fixture(scope="session")
 def synth_pairs(synth_pairs_file):
-    from creative4u_small.pairs import load_pairs
+    from creative4u_small.contract.pairs import load_pairs
 
     return load_pairs(synth_pairs_file)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from creative4u_small import protocol
-from creative4u_small.checkpoint import load_model
+from creative4u_small.contract import protocol
+from creative4u_small.modeling.checkpoint import load_model
 
 HUB = {
     "hub_qwen25vl": ("Qwen2_5_VLProcessor", False),
@@ -23,7 +23,7 @@ def creatives():
 
 @pytest.mark.parametrize("fixture", HUB)
 def test_every_family_loads_as_shipped_and_reads_a_verdict(fixture, request, creatives):
-    from creative4u_small.scorer import VerdictScorer
+    from creative4u_small.modeling.scorer import VerdictScorer
 
     processor_class, framed = HUB[fixture]
     notes: dict = {}

@@ -62,7 +62,7 @@ def test_command_options_come_from_the_config_dataclass():
     from dataclasses import dataclass
 
     from creative4u_small.cli.config_options import from_config
-    from creative4u_small.settings import setting
+    from creative4u_small.contract.settings import setting
 
     @dataclass(frozen=True)
     class Cfg:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from creative4u_small.cpu_info import cpu_info, u8s8_kernel
+from creative4u_small.contract.cpu_info import cpu_info, u8s8_kernel
 
 AVX2_ONLY = """processor\t: 0
 vendor_id\t: AuthenticAMD

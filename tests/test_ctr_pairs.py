@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from creative4u_small.ctr_pairs import pairs_from_ctr
-from creative4u_small.pairs import load_pairs
+from creative4u_small.contract.pairs import load_pairs
+from creative4u_small.data.ctr_pairs import pairs_from_ctr
 
 
 def write_log(path, rows):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from creative4u_small import families
+from creative4u_small.modeling import families
 
 
 def test_each_supported_model_type_maps_to_its_family():

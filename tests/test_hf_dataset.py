@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from creative4u_small import protocol
-from creative4u_small.hf_dataset import pairs_dataset, prompt_completion_dataset
-from creative4u_small.pairs import load_pairs
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import load_pairs
+from creative4u_small.data.hf_dataset import pairs_dataset, prompt_completion_dataset
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def four_pairs(pairs_subset):
 
 @pytest.fixture(scope="module")
 def labelled(four_pairs, tmp_path_factory):
-    from creative4u_small.pairs import TeacherLabel, load_pairs, write_pairs
+    from creative4u_small.contract.pairs import TeacherLabel, load_pairs, write_pairs
 
     out = tmp_path_factory.mktemp("hub-labels") / "labelled.jsonl"
     pairs = load_pairs(four_pairs)
@@ -34,6 +34,7 @@ def labelled(four_pairs, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["hub_qwen25vl", "hub_qwen3vl", "hub_smolvlm"])
 def test_teacher_family_trains_labels_and_evaluates(fixture, request, four_pairs, tmp_path):
+    from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.distill.evaluate.eval_config import EvalConfig
     from creative4u_small.distill.evaluate.evaluate import evaluate_model
     from creative4u_small.distill.label.label import label_pairs
@@ -42,7 +43,6 @@ def test_teacher_family_trains_labels_and_evaluates(fixture, request, four_pairs
     from creative4u_small.distill.teacher.grpo_trainer import train_grpo
     from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
     from creative4u_small.distill.teacher.sft_trainer import train_sft
-    from creative4u_small.pairs import load_pairs
 
     hub = str(request.getfixturevalue(fixture))
     sft = dict(model=hub, data=str(four_pairs), max_steps=1, batch_size=4)

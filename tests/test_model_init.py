@@ -2,8 +2,8 @@ import pytest
 import torch
 from PIL import Image
 
-from creative4u_small import protocol
-from creative4u_small.presets import PRESETS, get_preset
+from creative4u_small.contract import protocol
+from creative4u_small.modeling.presets import PRESETS, get_preset
 
 
 def test_preset_validation():
@@ -45,15 +45,15 @@ def test_tokenizer_keeps_tags_and_verdicts_whole(tiny_model_dir):
 
 
 def test_init_refuses_existing_folder(tiny_model_dir):
-    from creative4u_small.artifacts import OutputExistsError
-    from creative4u_small.model_init import init_model
+    from creative4u_small.contract.artifacts import OutputExistsError
+    from creative4u_small.modeling.model_init import init_model
 
     with pytest.raises(OutputExistsError, match="--overwrite"):
         init_model("tiny", tiny_model_dir)
 
 
 def test_smolvlm_shape_has_about_256m_parameters():
-    from creative4u_small.model_init import build_model, build_processor
+    from creative4u_small.modeling.model_init import build_model, build_processor
 
     preset = PRESETS["smolvlm-256m-shape"]
     with torch.device("meta"):

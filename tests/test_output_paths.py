@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from creative4u_small.pairs import CreativePair, load_pairs
+from creative4u_small.contract.pairs import CreativePair, load_pairs
 
 
 def _images(path: Path) -> list[str]:

@@ -3,7 +3,7 @@ import json
 import pytest
 from PIL import Image
 
-from creative4u_small.pairs import PairsError, load_pairs, validate_pairs, write_pairs
+from creative4u_small.contract.pairs import PairsError, load_pairs, validate_pairs, write_pairs
 
 
 @pytest.fixture()

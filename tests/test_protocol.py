@@ -1,6 +1,6 @@
 import pytest
 
-from creative4u_small import protocol as P
+from creative4u_small.contract import protocol as P
 
 
 def answers(verdict="A", comp="A>B"):

@@ -5,7 +5,7 @@ from math import comb
 
 import pytest
 
-from creative4u_small.quickstart_config import QuickstartConfig
+from creative4u_small.quickstart.config import QuickstartConfig
 
 
 def test_config_validation():
@@ -18,7 +18,7 @@ def test_config_validation():
 
 
 def test_the_up_front_estimate_scales_with_the_work_and_skips_finished_stages():
-    from creative4u_small.quickstart import estimate, work_units
+    from creative4u_small.quickstart.pipeline import estimate, work_units
 
     full = QuickstartConfig()
     double = QuickstartConfig(train_pairs=2 * full.train_pairs)

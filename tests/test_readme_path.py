@@ -65,7 +65,7 @@ def annotator(synth_pairs_file, tmp_path):
 
 def test_the_readme_real_world_path_runs_end_to_end(hub_qwen25vl, hub_smolvlm, annotator, synth_pairs, tmp_path, monkeypatch):
     from creative4u_small.cli import app
-    from creative4u_small.pairs import load_pairs, write_pairs
+    from creative4u_small.contract.pairs import load_pairs, write_pairs
 
     commands = readme_commands()
     assert [c.split()[1] for c in commands] == ["data", "data", "data", "teacher", "teacher", "label", "distill", "eval",

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from creative4u_small import protocol
-from creative4u_small.pairs import load_pairs, validate_pairs
-from creative4u_small.synth import MIN_GAP, WEIGHTS, synthesize
-from creative4u_small.synth.catalog import PRODUCT_COLOURS
-from creative4u_small.synth.factors import FACTORS
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import load_pairs, validate_pairs
+from creative4u_small.data.synth import MIN_GAP, WEIGHTS, synthesize
+from creative4u_small.data.synth.catalog import PRODUCT_COLOURS
+from creative4u_small.data.synth.factors import FACTORS
 
 N = 200
 
@@ -47,7 +47,7 @@ def test_same_seed_gives_identical_files(tmp_path):
 def test_deterministic_across_processes(tmp_path):
     """String hashing is randomised per process; the output must not depend on it."""
     here = synthesize(4, tmp_path / "here", seed=5)
-    code = "import sys; from pathlib import Path; from creative4u_small.synth import synthesize; synthesize(4, Path(sys.argv[1]), seed=5)"
+    code = "import sys; from pathlib import Path; from creative4u_small.data.synth import synthesize; synthesize(4, Path(sys.argv[1]), seed=5)"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "there")], check=True, env=env)
     assert _files(here.parent) == _files(tmp_path / "there")
@@ -171,7 +171,7 @@ def test_rejects_bad_arguments(tmp_path):
 
 
 def test_reasoning_reads_back_to_the_protocol_lines_and_the_truth(pairs):
-    from creative4u_small.synth.rationale import implied_answers, read_reasoning, truth_answers
+    from creative4u_small.data.synth.rationale import implied_answers, read_reasoning, truth_answers
 
     for p in pairs:
         parsed = protocol.parse_teacher(p.rationale)
@@ -185,7 +185,7 @@ def test_reasoning_reads_back_to_the_protocol_lines_and_the_truth(pairs):
 
 
 def test_read_reasoning_flags_what_the_templates_do_not_say():
-    from creative4u_small.synth.rationale import read_reasoning
+    from creative4u_small.data.synth.rationale import read_reasoning
 
     r = read_reasoning("Creative A has a plain background; the busy pattern behind Creative A competes with the product. "
                        "The colours are nice. On balance Creative B is more likely to be clicked.")

@@ -9,6 +9,8 @@ import sys
 
 import typer
 
+from creative4u_small.cli.progress_lines import LineProgress
+
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, KeyError, RuntimeError, ImportError, OSError)
 
 
@@ -58,9 +60,14 @@ def progress_bar(description: str, total: int | None = None, stream=None):
     """
     # rich loads when a command reports progress, not for `c4u --help`
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from creative4u_small.cli.progress_lines import LineProgress
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(file=stream if stream is not None else sys.stderr)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())

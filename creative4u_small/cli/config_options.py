@@ -9,12 +9,12 @@ import typing
 
 import typer
 
+from creative4u_small.contract.settings import default_of, help_of
+
 
 def option(config, name: str, *flags: str, required: bool = False, **kw):
     """A typer option whose default and help come from ``config``'s field ``name``."""
     from dataclasses import MISSING
-
-    from creative4u_small.settings import default_of, help_of
 
     default = default_of(config, name)
     if required or default is MISSING:

@@ -6,8 +6,20 @@ from pathlib import Path
 
 import typer
 
-from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say, with_progress
+from creative4u_small.cli.common import (
+    emit_json,
+    fail,
+    friendly_errors,
+    progress_bar,
+    say,
+    with_progress,
+)
 from creative4u_small.cli.config_options import fields_of, from_config
+from creative4u_small.contract.artifacts import check_fresh_output
+from creative4u_small.contract.pairs import validate_pairs
+from creative4u_small.data.ctr_pairs import pairs_from_ctr
+from creative4u_small.data.synth import synthesize
+from creative4u_small.distill.annotate.annotate import annotate_pairs, summary_lines
 from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 
 app = typer.Typer(help="CreativePair data: validate, build from CTR logs, synthesise, annotate with rationales.", no_args_is_help=True)
@@ -23,7 +35,6 @@ def validate(
 
     Example: c4u data validate data/pairs.jsonl
     """
-    from creative4u_small.pairs import validate_pairs
 
     good, problems = validate_pairs(path, decode_images=not no_decode)
     for p in problems:
@@ -46,8 +57,6 @@ def synth(
 
     Example: c4u data synth --n 1000 --out data/synth --seed 0
     """
-    from creative4u_small.artifacts import check_fresh_output
-    from creative4u_small.synth import synthesize
 
     check_fresh_output(out, overwrite, "synth output")
     say(f"rendering {n} synthetic pairs into {out}")
@@ -69,7 +78,6 @@ def pairs(
 
     Example: c4u data pairs --from-ctr logs/ctr.jsonl --out data/pairs.jsonl --min-impressions 1000 --min-gap 0.6
     """
-    from creative4u_small.ctr_pairs import pairs_from_ctr
 
     summary = pairs_from_ctr(log, out, min_impressions=min_impressions, min_gap=min_gap)
     emit_json(summary)
@@ -83,7 +91,6 @@ def annotate(cfg: AnnotateConfig):
 
     Example: c4u data annotate --pairs data/pairs.jsonl --out data/cot_pairs.jsonl --annotator http://localhost:8000/v1 --orders both
     """
-    from creative4u_small.distill.annotate.annotate import annotate_pairs, summary_lines
 
     say(f"annotating {cfg.pairs} with {cfg.annotator} into {cfg.out}")
     summary = with_progress("annotate", annotate_pairs, cfg, warn=say)

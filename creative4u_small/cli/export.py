@@ -6,9 +6,16 @@ from dataclasses import replace
 
 import typer
 
-from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say
+from creative4u_small.cli.common import (
+    emit_json,
+    fail,
+    friendly_errors,
+    progress_bar,
+    say,
+)
 from creative4u_small.cli.config_options import from_config
 from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.export.exporter import ParityFailed, run_export
 
 
 @friendly_errors
@@ -25,7 +32,6 @@ def export(
 
     Example: c4u export --model models/student --out exports/student --int8 --triton --calib data/heldout.jsonl
     """
-    from creative4u_small.export.exporter import ParityFailed, run_export
 
     cfg = replace(cfg, decoder=not no_decoder, prefer_dynamo=not no_dynamo)
     progress, _ = progress_bar("export")

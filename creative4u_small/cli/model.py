@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from creative4u_small.cli.common import emit_json, friendly_errors, say
-from creative4u_small.presets import PRESETS
+from creative4u_small.modeling.model_init import init_model
+from creative4u_small.modeling.presets import PRESETS
 
 app = typer.Typer(help="Model presets built from config (no download).", no_args_is_help=True)
 
@@ -24,7 +25,6 @@ def init(
 
     Example: c4u model init --preset tiny --out models/tiny
     """
-    from creative4u_small.model_init import init_model
 
     say(f"building preset {preset} into {out}")
     emit_json(init_model(preset, out, seed=seed, overwrite=overwrite))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from creative4u_small.cli.common import friendly_errors, say
+from creative4u_small.quickstart.pipeline import run
 
 
 @friendly_errors
@@ -20,7 +21,6 @@ def quickstart(
 
     Example: c4u quickstart --out quickstart_out
     """
-    from creative4u_small.quickstart import run
 
     report = run(out, fast=fast, echo=say)
     typer.echo(f"done: open {report}")

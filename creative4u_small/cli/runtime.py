@@ -12,9 +12,13 @@ import typer
 
 from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
 from creative4u_small.cli.config_options import from_config
+from creative4u_small.contract.settings import default_of, help_of
+from creative4u_small.data.synth import synthesize
+from creative4u_small.modeling.bench_baseline import bench_transformers
+from creative4u_small.runtime.bench import run_bench
 from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.runtime.selector import Selector
 from creative4u_small.runtime.selector_config import SelectorConfig
-from creative4u_small.settings import default_of, help_of
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -33,8 +37,6 @@ def _csv(text: str, cast=str) -> tuple:
 
 
 def _load(export: Path, cfg: SelectorConfig):
-    from creative4u_small.runtime.selector import Selector
-
     sel = Selector.load(export, config=cfg)
     info = sel.describe()
     if "fallback" in info["probe"]:
@@ -149,7 +151,6 @@ def bench(
     Example: c4u bench --export exports/student --backends cpu,cuda --baseline transformers --model models/student --json bench.json --plot bench.png
     Quick run: c4u bench --export exports/tiny --runs 3 --batch-sizes 1,8 --rank-sizes 8 --generate-tokens 8
     """
-    from creative4u_small.runtime.bench import run_bench
 
     cfg = replace(cfg, backends=_csv(backends), precisions=_csv(precisions), batch_sizes=_csv(batch_sizes, int),
                   rank_sizes=_csv(rank_sizes, int))
@@ -157,7 +158,7 @@ def bench(
     task = progress.task_ids[0]
     with progress:
         report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total),
-                           baseline=_baseline(cfg.baseline))
+                           baseline=_baseline(cfg.baseline), synthesize=synthesize)
     emit_json({"backends": {k: _summary(v) for k, v in report["backends"].items()}, "ratios": report["ratios"],
                **({"json": str(cfg.json_out)} if cfg.json_out else {}), **({"plot": report["plot"]} if cfg.plot else {})})
 
@@ -166,7 +167,6 @@ def _baseline(name: str):
     """The measuring function of ``--baseline`` (torch is imported only for it, never by the runtime)."""
     if not name:
         return None
-    from creative4u_small.bench_baseline import bench_transformers
 
     return bench_transformers
 

@@ -7,6 +7,7 @@ import typer
 from creative4u_small.cli.common import friendly_errors
 from creative4u_small.cli.config_options import from_config
 from creative4u_small.serve.serve_config import ServeConfig
+from creative4u_small.serve.server import run_server
 
 
 @friendly_errors
@@ -24,7 +25,6 @@ def serve(cfg: ServeConfig):
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise ImportError(f"c4u serve needs the serve extra ({e.name} is missing); pip install 'creative4u-small[serve]'") from None
-    from creative4u_small.serve.server import run_server
 
     run_server(cfg)
 

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli.common import emit_json, emit_once, friendly_errors, say, with_progress
+from creative4u_small.cli.common import (
+    emit_json,
+    emit_once,
+    friendly_errors,
+    say,
+    with_progress,
+)
 from creative4u_small.cli.config_options import fields_of, from_config
+from creative4u_small.distill.label.label import label_pairs
 from creative4u_small.distill.label.label_config import LabelConfig
 from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
+from creative4u_small.distill.teacher.grpo_trainer import train_grpo
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
+from creative4u_small.distill.teacher.sft_trainer import train_sft
 
 app = typer.Typer(help="Teacher Reason-to-Select RFT: CoT-SFT, then GRPO.", no_args_is_help=True)
 TEACHER_FLAGS = {"learning_rate": "--lr", "both_orders": "--both-orders/--one-order"}
@@ -26,7 +35,6 @@ def sft(cfg: TeacherSFTConfig):
     Every pair of --data needs a protocol-format `rationale`.
     Example: c4u teacher sft --model models/small --data data/synth/pairs.jsonl --out teachers/sft --epochs 3
     """
-    from creative4u_small.distill.teacher.sft_trainer import train_sft
 
     say(f"teacher CoT-SFT of {cfg.model} on {cfg.data} into {cfg.out}")
     emit_once(with_progress("teacher sft", train_sft, cfg))
@@ -41,7 +49,6 @@ def grpo(cfg: TeacherGRPOConfig):
     --model is usually the output of `c4u teacher sft`; every pair of --data needs a label.
     Example: c4u teacher grpo --model teachers/sft --data data/synth/pairs.jsonl --out teachers/grpo --max-steps 50
     """
-    from creative4u_small.distill.teacher.grpo_trainer import train_grpo
 
     say(f"teacher GRPO of {cfg.model} on {cfg.data} into {cfg.out}")
     emit_once(with_progress("teacher grpo", train_grpo, cfg))
@@ -54,7 +61,6 @@ def label(cfg: LabelConfig):
 
     Example: c4u label --teacher teachers/grpo --pairs data/synth/pairs.jsonl --out data/labelled.jsonl --k 4
     """
-    from creative4u_small.distill.label.label import label_pairs
 
     say(f"labelling {cfg.pairs} with {cfg.teacher} into {cfg.out}")
     emit_json(with_progress("label", label_pairs, cfg, warn=say))

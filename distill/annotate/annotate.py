@@ -20,12 +20,17 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.artifacts import versions, write_json_atomic
+from creative4u_small.contract.pairs import CreativePair, load_pairs
 from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 from creative4u_small.distill.annotate.annotate_filter import category, rejection
 from creative4u_small.distill.annotate.annotator import Request, make_annotator
-from creative4u_small.distill.resumable_jsonl import append_lines, in_batches, prepare_output
-from creative4u_small.pairs import CreativePair, load_pairs
+from creative4u_small.distill.resumable_jsonl import (
+    append_lines,
+    in_batches,
+    prepare_output,
+)
 
 ANNOTATION_FIELD = "annotation"
 LAST_OUTPUT_CHARS = 2000
@@ -160,7 +165,6 @@ def annotate_pairs(config: AnnotateConfig, progress=None, warn=print, annotator=
     one ``config`` names (anything with ``name``, ``complete`` and ``stats``).
     Returns the summary also written to ``<out stem>.annotate_report.json``.
     """
-    from creative4u_small.artifacts import versions, write_json_atomic
 
     started = time.time()
     out, rejects = Path(config.out), rejects_path(config.out)

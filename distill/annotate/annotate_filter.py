@@ -8,7 +8,7 @@ first word (before ``:``) is its category, so reports can count them.
 
 from __future__ import annotations
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 
 CATEGORIES = ("malformed", "protocol", "answer", "q10")
 

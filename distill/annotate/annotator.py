@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class GeneratorAnnotator:
 
 def make_annotator(config, warn=print) -> Annotator:
     backend = config.resolved_backend
+    # each backend module imports this one (Request), so they are imported here, after it has loaded
     if backend == "endpoint":
         from creative4u_small.distill.annotate.annotator_endpoint import EndpointAnnotator
 

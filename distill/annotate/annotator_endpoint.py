@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from creative4u_small.contract.images import open_image
 from creative4u_small.distill.annotate.annotator import Request
 
 RAW_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -30,8 +31,6 @@ class EndpointStop(RuntimeError):
 def image_data_url(path: Path) -> str:
     """``data:<mime>;base64,…``: the file's own bytes for PNG/JPEG/WebP without an EXIF rotation, else a PNG of the decoded image."""
     from PIL import Image
-
-    from creative4u_small.images import open_image
 
     raw = Path(path).read_bytes()
     with Image.open(io.BytesIO(raw)) as im:

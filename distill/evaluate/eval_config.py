@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creative4u_small.settings import setting
+from creative4u_small.contract.settings import setting
 
 FORMATS = ("auto", "student", "teacher")
 

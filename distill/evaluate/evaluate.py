@@ -19,11 +19,21 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.artifacts import write_json_atomic
+from creative4u_small.contract.images import open_image
+from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.evaluate.eval_config import FORMATS, EvalConfig
-from creative4u_small.distill.evaluate.rationale_metrics import label_rationale_metrics, output_format, rationale_metrics
-from creative4u_small.distill.student.distill_trainer import STAGE as DISTILL_STAGE
+from creative4u_small.distill.evaluate.rationale_metrics import (
+    label_rationale_metrics,
+    output_format,
+    rationale_metrics,
+)
+from creative4u_small.distill.student.distill_config import STAGE as DISTILL_STAGE
 from creative4u_small.distill.training_run import stage_of
+from creative4u_small.modeling.checkpoint import load_model
+from creative4u_small.modeling.judge_prompt import judge_text, prompt_chat_text
+from creative4u_small.modeling.scorer import VerdictScorer
 
 
 def expected_calibration_error(p_a, outcomes, bins: int = 10) -> float | None:
@@ -108,9 +118,6 @@ def generate_outputs(model, processor, pairs, max_new_tokens: int = 256, batch_s
     """
     import torch
 
-    from creative4u_small.images import open_image
-    from creative4u_small.scorer import judge_text, prompt_chat_text
-
     if fmt not in ("student", "teacher"):
         raise ValueError(f"format must be student or teacher, got {fmt!r}")
     if fmt == "student" and (verdicts is None or len(verdicts) != len(pairs)):
@@ -180,7 +187,6 @@ def generation_metrics(pairs, verdicts, texts, fmt: str = "auto") -> dict:
 def evaluate_pairs(model, processor, verdict_ids, pairs, batch_size: int = 16, generate: int = 0,
                    max_new_tokens: int = 256, fmt: str = "auto", progress=None) -> dict:
     """Score ``pairs`` in both orders (and generate for the first ``generate``); returns the report."""
-    from creative4u_small.scorer import VerdictScorer
 
     if generate < 0:
         raise ValueError("generate must be >= 0")
@@ -205,9 +211,6 @@ def evaluate_pairs(model, processor, verdict_ids, pairs, batch_size: int = 16, g
 
 def evaluate_model(cfg: EvalConfig, progress=None) -> dict:
     """Load a checkpoint (safetensors only) and the pairs, ``evaluate_pairs``, and write ``cfg.out`` if given."""
-    from creative4u_small.artifacts import write_json_atomic
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.pairs import load_pairs
 
     pairs = load_pairs(Path(cfg.pairs), check_images="exists")
     model, processor, ids = load_model(cfg.model)

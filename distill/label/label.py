@@ -22,12 +22,26 @@ import time
 import zlib
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.artifacts import versions, write_json_atomic
+from creative4u_small.contract.pairs import CreativePair, TeacherLabel, load_pairs
 from creative4u_small.distill.label.label_config import LabelConfig
-from creative4u_small.distill.resumable_jsonl import append_lines, in_batches, prepare_output
-from creative4u_small.distill.sampling import TransformersGenerator, VLLMGenerator, torch_device
-from creative4u_small.distill.teacher.rewards import consistency_score, text_consistency_score
-from creative4u_small.pairs import CreativePair, TeacherLabel, load_pairs
+from creative4u_small.distill.resumable_jsonl import (
+    append_lines,
+    in_batches,
+    prepare_output,
+)
+from creative4u_small.distill.sampling import (
+    TransformersGenerator,
+    VLLMGenerator,
+    torch_device,
+)
+from creative4u_small.distill.teacher.rewards import (
+    consistency_score,
+    text_consistency_score,
+)
+from creative4u_small.modeling.checkpoint import load_model
+from creative4u_small.modeling.scorer import ORDERS, judge_logits, p_a_from_logits
 
 STATS_FIELD = "teacher_stats"
 
@@ -103,8 +117,6 @@ class Labeller:
         """[pair, k, order] probability that the pair's creative A wins, read after each rationale."""
         import torch
 
-        from creative4u_small.scorer import ORDERS, judge_logits, p_a_from_logits
-
         k = len(gens[0][0])
         items, suffixes = [], []
         for p, (ab, ba) in zip(pairs, gens):
@@ -154,8 +166,6 @@ def label_pairs(config: LabelConfig, progress=None, warn=print) -> dict:
 
     ``progress(done, total)`` is called after each batch is on disk.
     """
-    from creative4u_small.artifacts import versions, write_json_atomic
-    from creative4u_small.checkpoint import load_model
 
     started = time.time()
     pairs = load_pairs(Path(config.pairs), check_images="decode")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creative4u_small.contract.settings import setting
 from creative4u_small.distill.training_config import TrainingConfig, stage_default
 from creative4u_small.distill.training_run import trainer_arguments
-from creative4u_small.settings import setting
 
+STAGE = "distill"  # the run folder's stage name (training_run); `c4u eval` tells a student by it
 
 @dataclass(frozen=True)
 class DistillConfig(TrainingConfig):

@@ -12,12 +12,31 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from creative4u_small.distill.student.distill_config import DistillConfig
-from creative4u_small.distill.student.losses import rationale_decision_ids, soft_verdict_loss, token_loss
+from creative4u_small.contract.artifacts import write_json_atomic
+from creative4u_small.contract.pairs import load_pairs
+from creative4u_small.distill.evaluate.evaluate import evaluate_pairs
+from creative4u_small.distill.student.distill_config import STAGE, DistillConfig
+from creative4u_small.distill.student.distill_data import (
+    DistillCollator,
+    make_examples,
+    slot_tokens,
+)
+from creative4u_small.distill.student.losses import (
+    rationale_decision_ids,
+    soft_verdict_loss,
+    token_loss,
+)
 from creative4u_small.distill.token_weights import decision_weights
 from creative4u_small.distill.training_run import TrainingRun, lora_config, merged
+from creative4u_small.modeling import families
+from creative4u_small.modeling.checkpoint import load_model
+from creative4u_small.modeling.scorer import (
+    ORDERS,
+    JudgeBatch,
+    image_features,
+    verdict_logits,
+)
 
-STAGE = "distill"
 REPORT_FILE = "report.json"
 LOSS_KEYS = ("loss", "verdict_loss", "token_loss")
 
@@ -25,8 +44,6 @@ LOSS_KEYS = ("loss", "verdict_loss", "token_loss")
 def _verdict_module_class():
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPooling
-
-    from creative4u_small.scorer import ORDERS, JudgeBatch, image_features, verdict_logits
 
     class VerdictDistillModule(torch.nn.Module):
         """The student plus its distillation loss; ``forward`` returns loss and its parts."""
@@ -135,8 +152,6 @@ def load_student(cfg: DistillConfig, notes: dict | None = None):
     The student enters the pipeline here: answer tags are added where its tokenizer needs them, and a
     hub processor that tiles images is switched to one frame per creative (recorded in ``notes``).
     """
-    from creative4u_small import families
-    from creative4u_small.checkpoint import load_model
 
     model, processor, ids = load_model(cfg.model, train=True, role=families.STUDENT, add_tokens=True, notes=notes)
     lora = lora_config(cfg, list(cfg.lora_targets))
@@ -186,10 +201,6 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
     """Train the student described by ``cfg`` and publish it into ``cfg.out``; returns report.json's content."""
     from transformers import set_seed
 
-    from creative4u_small.artifacts import write_json_atomic
-    from creative4u_small.distill.student.distill_data import DistillCollator, make_examples, slot_tokens
-    from creative4u_small.pairs import load_pairs
-
     run = TrainingRun(cfg, STAGE)
     run.check()
     pairs = load_pairs(Path(cfg.data), check_images="exists", require="label_or_teacher")
@@ -229,8 +240,6 @@ def distill(cfg: DistillConfig, progress=None) -> dict:
     final = merged(student)
     final.eval()
     if eval_pairs is not None:
-        from creative4u_small.distill.evaluate.evaluate import evaluate_pairs
-
         report["eval"] = evaluate_pairs(final, processor, ids, eval_pairs, batch_size=cfg.eval_batch_size)
 
     def write_report(folder: Path) -> None:

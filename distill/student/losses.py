@@ -7,7 +7,7 @@ order BA the images trade places, so the target of token ``A`` is ``1 - p_a``.
 
 from __future__ import annotations
 
-from creative4u_small.protocol import VERDICTS, decision_token_ids
+from creative4u_small.contract.protocol import VERDICTS, decision_token_ids
 
 IGNORE_INDEX = -100
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creative4u_small.contract.settings import setting
 from creative4u_small.distill.teacher.teacher_config import TeacherConfig
 from creative4u_small.distill.training_config import stage_default
 from creative4u_small.distill.training_run import trainer_arguments
-from creative4u_small.settings import setting
 
 
 @dataclass(frozen=True)

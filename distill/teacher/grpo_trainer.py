@@ -7,19 +7,18 @@ transformers' ``generate`` on CPU, or vLLM through trl with ``use_vllm`` on a GP
 
 from __future__ import annotations
 
+from creative4u_small.contract.pairs import CreativePair
+from creative4u_small.data.hf_dataset import prompt_completion_dataset
 from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
 from creative4u_small.distill.teacher.rewards import REWARDS
 from creative4u_small.distill.teacher.teacher_training import train_teacher
 from creative4u_small.distill.training_run import checkpoint_dir, lora_config
-from creative4u_small.pairs import CreativePair
 
 STAGE = "teacher-grpo"
 
 
 def build_grpo_trainer(config: TeacherGRPOConfig, pairs: list[CreativePair], model, processor):
     from trl import GRPOTrainer
-
-    from creative4u_small.hf_dataset import prompt_completion_dataset
 
     dataset = prompt_completion_dataset(pairs, both_orders=config.both_orders, with_completion=False, upright=True)
     return GRPOTrainer(

@@ -8,8 +8,8 @@ earned by output the rest of the pipeline would reject.
 
 from __future__ import annotations
 
-from creative4u_small import protocol
-from creative4u_small.synth.rationale import implied_answers, read_reasoning
+from creative4u_small.contract import protocol
+from creative4u_small.data.synth.rationale import implied_answers, read_reasoning
 
 N_PROTOCOL_LINES = len(protocol.QUESTIONS) - 1  # Q1–Q9; Q10 is the answer itself
 

@@ -7,12 +7,13 @@ merged into the saved model, and the same code runs under ``accelerate launch`` 
 
 from __future__ import annotations
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import CreativePair
+from creative4u_small.data.hf_dataset import prompt_completion_dataset
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
 from creative4u_small.distill.teacher.teacher_training import train_teacher
 from creative4u_small.distill.token_weights import decision_weights
 from creative4u_small.distill.training_run import checkpoint_dir, lora_config
-from creative4u_small.pairs import CreativePair
 
 STAGE = "teacher-sft"
 
@@ -92,8 +93,6 @@ def weighted_sft_trainer_class():
 def build_sft_trainer(config: TeacherSFTConfig, pairs: list[CreativePair], model, processor):
     """The trl SFTTrainer for the teacher format (exposed so tests can inspect batches)."""
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
-
-    from creative4u_small.hf_dataset import prompt_completion_dataset
 
     dataset = prompt_completion_dataset(pairs, both_orders=config.both_orders, with_completion=True, upright=True)
     collator = DataCollatorForVisionLanguageModeling(processor, max_length=None, completion_only_loss=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creative4u_small.contract.settings import setting
 from creative4u_small.distill.training_config import TrainingConfig
-from creative4u_small.settings import setting
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ import json
 import time
 from pathlib import Path
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import CreativePair, iter_lines, load_pairs
 from creative4u_small.distill.training_run import TrainingRun, merged
-from creative4u_small.pairs import CreativePair, iter_lines, load_pairs
+from creative4u_small.modeling.checkpoint import load_model
 
 
 def require_rationales(pairs: list[CreativePair], path: Path) -> None:
@@ -48,7 +49,6 @@ def load_teacher(path: str, notes: dict):
     Answer tags added on entry keep their mean-initialised embeddings under LoRA: peft's trainable
     token rows wrap a tied output head in a way trl's fused loss cannot call.
     """
-    from creative4u_small.checkpoint import load_model
 
     model, processor, _ = load_model(path, train=True, add_tokens=True, notes=notes)
     return model, processor

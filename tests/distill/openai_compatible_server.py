@@ -27,8 +27,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from creative4u_small import protocol
-from creative4u_small.pairs import load_pairs
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import load_pairs
 
 HINT_RE = re.compile(r"clicked Creative ([AB]) more often")
 
@@ -52,7 +52,7 @@ class State:
         self.args = args
         self.generator = None
         if args.model_dir:
-            from creative4u_small.checkpoint import load_model
+            from creative4u_small.modeling.checkpoint import load_model
 
             self.model, self.processor, _ = load_model(args.model_dir)
 
@@ -64,7 +64,7 @@ class State:
         ]}]
 
     def rendered_prompt_sha(self, content: list[dict]) -> str:
-        from creative4u_small.scorer import chat_text
+        from creative4u_small.modeling.judge_prompt import chat_text
 
         return hashlib.sha256(chat_text(self.processor, self.messages(content)).encode()).hexdigest()
 

@@ -9,15 +9,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from creative4u_small.artifacts import OutputExistsError
+from creative4u_small.contract.artifacts import OutputExistsError
+from creative4u_small.contract.settings import help_of
 from creative4u_small.distill.student.distill_config import DistillConfig
 from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
 from creative4u_small.distill.training_config import TrainingConfig
 from creative4u_small.distill.training_run import (
-    LOG_FILE, RUN_CONFIG_FILE, TrainingRun, partial_dir, stage_of, trainer_arguments,
+    LOG_FILE,
+    RUN_CONFIG_FILE,
+    TrainingRun,
+    partial_dir,
+    stage_of,
+    trainer_arguments,
 )
-from creative4u_small.settings import help_of
 
 
 def config(out, **kw):

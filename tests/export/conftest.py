@@ -25,7 +25,7 @@ def tiny_export(tiny_model_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def heldout_pairs_file(tmp_path_factory):
     """100 synthetic pairs never used in training: 50 calibrate INT8, 50 check parity."""
-    from creative4u_small.synth import synthesize
+    from creative4u_small.data.synth import synthesize
 
     return synthesize(100, tmp_path_factory.mktemp("heldout") / "data", seed=7, image_size=64)
 
@@ -35,9 +35,9 @@ def trained_tiny_dir(tiny_model_dir, synth_pairs_file, tmp_path_factory):
     """The tiny preset after ~60 AdamW steps of verdict cross-entropy on synthetic labels (both orders)."""
     import torch
 
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.scorer import build_judge_batch, verdict_logits
-    from creative4u_small.pairs import load_pairs
+    from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.modeling.scorer import build_judge_batch, verdict_logits
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -31,8 +31,8 @@ def test_checkpoint_without_verdict_tokens(tiny_model_dir, tmp_path):
     from tokenizers import AddedToken
     from transformers import AutoProcessor
 
+    from creative4u_small.contract.protocol import VerdictTokenError
     from creative4u_small.export.exporter import run_export
-    from creative4u_small.protocol import VerdictTokenError
 
     model = tmp_path / "no-verdicts"
     shutil.copytree(tiny_model_dir, model)
@@ -47,8 +47,8 @@ def test_checkpoint_without_verdict_tokens(tiny_model_dir, tmp_path):
 
 
 def test_calib_file_with_bad_lines(tiny_model_dir, synth_pairs_file, tmp_path):
+    from creative4u_small.contract.pairs import PairsError
     from creative4u_small.export.exporter import run_export
-    from creative4u_small.pairs import PairsError
 
     lines = synth_pairs_file.read_text().splitlines()
     bad = synth_pairs_file.parent / "bad_calib.jsonl"  # beside img/ so the good lines' paths resolve

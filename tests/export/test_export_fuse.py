@@ -45,8 +45,8 @@ def _feeds(export_dir, graph):
 
 @pytest.mark.parametrize("graph", [mf.VISION, mf.JUDGE, mf.DECODER_PREFILL])
 def test_fused_graph_gives_the_unfused_answers(unfused_export, tiny_model_dir, tmp_path, graph):
-    from creative4u_small.checkpoint import load_model
     from creative4u_small.export.fuse import fuse_graph, graph_dims
+    from creative4u_small.modeling.checkpoint import load_model
 
     model = load_model(tiny_model_dir)[0]
     src, dst = unfused_export / f"{graph}.onnx", tmp_path / f"{graph}.fused.onnx"
@@ -80,9 +80,9 @@ def test_a_fused_vision_graph_quantizes_whole(torchscript_export, tiny_model_dir
     ONNX shape inference leaves what follows MultiHeadAttention untyped, and the quantizer stopped
     there ("Unable to find data type") until it was told the graph is float.
     """
-    from creative4u_small.checkpoint import load_model
     from creative4u_small.export.fuse import fuse_graph, graph_dims
     from creative4u_small.export.quantize import quantize_dynamic_int8
+    from creative4u_small.modeling.checkpoint import load_model
     from creative4u_small.runtime.probe import rel_err
 
     fused = tmp_path / "vision.fused.onnx"

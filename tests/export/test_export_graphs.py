@@ -11,7 +11,7 @@ from creative4u_small.runtime import manifest as mf
 
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     return load_model(tiny_model_dir)
 
@@ -48,8 +48,8 @@ def _items():
 @pytest.mark.parametrize("n", [1, 3])
 def test_ort_matches_pytorch_scorer(tiny_export, loaded, n):
     """Batch 1, and a left-padded batch of 3 pairs (6 rows) with different prompt lengths and image sizes."""
-    from creative4u_small.scorer import build_judge_batch, verdict_logits
     from creative4u_small.export.parity import OrtVerdictDriver
+    from creative4u_small.modeling.scorer import build_judge_batch, verdict_logits
 
     out, _ = tiny_export
     model, processor, verdict_ids = loaded
@@ -77,7 +77,7 @@ def test_decoder_step_continues_prefill(tiny_export, loaded):
     """Greedy step with the cache equals a prefill over the longer sequence (both in ORT)."""
     import onnxruntime as ort
 
-    from creative4u_small.scorer import build_judge_batch
+    from creative4u_small.modeling.scorer import build_judge_batch
 
     out, _ = tiny_export
     _, processor, _ = loaded
@@ -102,7 +102,7 @@ def test_decoder_step_continues_prefill(tiny_export, loaded):
 def test_patch_positions_integer_formula_matches_hf(loaded):
     import torch
 
-    from creative4u_small.export.wrappers import exact_patch_position_ids, hf_patch_position_ids, patch_mask_from_pixels
+    from creative4u_small.export.wrappers import exact_patch_position_ids, hf_patch_position_ids
 
     model, _, _ = loaded
     emb = model.model.vision_model.embeddings
@@ -114,11 +114,6 @@ def test_patch_positions_integer_formula_matches_hf(loaded):
         boundaries = torch.arange(1 / side, 1.0, 1 / side)
         hf = torch.bucketize(torch.clamp(torch.arange(n, dtype=torch.float32) * (1.0 / n), max=1 - 1e-6), boundaries, right=True)
         assert torch.equal(hf, want), n
-    pixel_mask = torch.zeros(2, 32, 32, dtype=torch.bool)
-    pixel_mask[0, :20, :9] = True
-    pixel_mask[1] = True
-    unfolded = pixel_mask.unfold(1, 8, 8).unfold(2, 8, 8).sum(dim=(-1, -2)) > 0
-    assert torch.equal(patch_mask_from_pixels(pixel_mask, 8), unfolded)
 
 
 def test_place_images_matches_masked_scatter():
@@ -147,12 +142,11 @@ def test_fp32_parity_figures_and_exporter_recorded(tiny_export):
 
 def test_large_graphs_keep_weights_in_external_data(tmp_path, monkeypatch):
     """Above the protobuf limit (threshold lowered here) weights go to ``<graph>.onnx.data``; ORT and INT8 still work."""
+    import onnx
     import onnxruntime as ort
     import torch
 
     from creative4u_small.export import graphs
-    import onnx
-
     from creative4u_small.export.quantize import quantize_dynamic_int8, quantize_static_qdq
 
     class Small(torch.nn.Module):
@@ -188,7 +182,7 @@ def test_prefill_logits_at_the_verdict_ids_equal_the_scorer(tiny_export, loaded)
     import onnxruntime as ort
     import torch
 
-    from creative4u_small.scorer import build_judge_batch, verdict_logits
+    from creative4u_small.modeling.scorer import build_judge_batch, verdict_logits
 
     out, _ = tiny_export
     model, processor, verdict_ids = loaded

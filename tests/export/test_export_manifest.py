@@ -66,7 +66,7 @@ def test_untrained_model_is_unverified_not_passed(tiny_export):
 
 
 def test_provenance_holds_resolved_config(tiny_export):
-    from creative4u_small.artifacts import PROVENANCE_FILE
+    from creative4u_small.contract.artifacts import PROVENANCE_FILE
 
     out, _ = tiny_export
     prov = json.loads((out / PROVENANCE_FILE).read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 
 CASES = [
     ("", ""),
@@ -27,8 +27,8 @@ def processor(tiny_model_dir):
 def test_pieces_reproduce_scorer_input_ids(processor, tiny_model_dir):
     from tokenizers import Tokenizer
 
-    from creative4u_small.scorer import build_judge_batch
     from creative4u_small.export.prompt_spec import build_prompt_spec
+    from creative4u_small.modeling.scorer import build_judge_batch
 
     spec = build_prompt_spec(processor)
     assert [next(iter(p)) for p in spec.pieces if "ids" not in p] == ["slot", "slot", "image", "image"]

@@ -11,7 +11,6 @@ import pytest
 
 from creative4u_small.runtime import manifest as mf
 
-
 PROTO = Path(__file__).resolve().parents[2] / "export" / "vendor" / "triton_model_config.proto"
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from creative4u_small.contract.settings import help_of
 from creative4u_small.runtime import backends
 from creative4u_small.runtime.selector_config import SelectorConfig
-from creative4u_small.settings import help_of
 
 
 def test_auto_picks_the_best_available(monkeypatch):

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from creative4u_small.images import ImageError
+from creative4u_small.contract.images import ImageError
 from creative4u_small.runtime import Selector
 from creative4u_small.runtime import manifest as mf
 

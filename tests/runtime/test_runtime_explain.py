@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from creative4u_small import protocol
 from creative4u_small.cli.runtime import explanation_text
+from creative4u_small.contract import protocol
 from creative4u_small.runtime.explain import explanation
 
 ANSWERS = {"Q1": "no", "Q2": "no", "Q3": "A=B", "Q4": "A=B", "Q5": "A>B", "Q6": "A=B", "Q7": "A<B", "Q8": "A>B",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from creative4u_small.images import ImageError, open_image
+from creative4u_small.contract.images import ImageError, open_image
 from creative4u_small.runtime.preprocess import longest_edge_size, preprocess, to_pixel_values
 
 SIZES = [(1, 1), (7, 13), (32, 32), (100, 37), (640, 480), (333, 1001)]
@@ -16,8 +16,8 @@ SIZES = [(1, 1), (7, 13), (32, 32), (100, 37), (640, 480), (333, 1001)]
 def processors():
     """(HF image processor, manifest Preprocessing) for the tiny preset and SmolVLM-256M's 512 px frame."""
     from creative4u_small.export.prompt_spec import build_preprocessing
-    from creative4u_small.model_init import build_processor
-    from creative4u_small.presets import get_preset
+    from creative4u_small.modeling.model_init import build_processor
+    from creative4u_small.modeling.presets import get_preset
 
     out = {}
     for name in ("tiny", "smolvlm-256m-shape"):
@@ -47,10 +47,10 @@ def test_matches_hf_processor_on_six_sizes(processors, preset, size):
 @pytest.mark.parametrize("fixture", ["hub_smolvlm", "hub_smolvlm2"])
 def test_hub_students_as_loaded_match_the_runtime(fixture, request):
     """The shipped SmolVLM/SmolVLM2 processors, loaded in one-frame form, give the runtime's pixels."""
-    from creative4u_small import families
-    from creative4u_small.checkpoint import load_processor
     from creative4u_small.export.prompt_spec import build_preprocessing
-    from creative4u_small.scorer import preprocess_images
+    from creative4u_small.modeling import families
+    from creative4u_small.modeling.checkpoint import load_processor
+    from creative4u_small.modeling.scorer import preprocess_images
 
     path = request.getfixturevalue(fixture)
     processor = load_processor(path, families.model_type_of(path))

@@ -36,8 +36,8 @@ def _items(pairs):
 
 
 def test_compare_agrees_with_the_pytorch_scorer_on_50_pairs(tiny_selector, tiny_model_dir, synth_pairs):
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.scorer import VerdictScorer
+    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.modeling.scorer import VerdictScorer
 
     pairs = synth_pairs[:50]
     model, processor, ids = load_model(tiny_model_dir)
@@ -196,8 +196,8 @@ def test_explain_decodes_what_transformers_greedy_decodes(tiny_selector, tiny_mo
     """The KV-cache graphs, greedy, give the same tokens as `generate` on prompt + forced verdict."""
     import torch
 
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.scorer import build_judge_batch
+    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.modeling.scorer import build_judge_batch
 
     p = synth_pairs[2]
     result = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True, min_new_tokens=6)

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery  # benchmarks/ (pytest pythonpath)
 
 from creative4u_small.runtime import bradley_terry, tournament
-from creative4u_small.runtime.simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery
 
 
 def _comparator(strength, noise=0.0, seed=0, calls=None):

@@ -91,7 +91,7 @@ def server(serve_export, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def client(server):
-    from creative4u_small.client import SelectorClient
+    from creative4u_small.serve.client import SelectorClient
 
     with SelectorClient(server.url, api_key=TOKEN, timeout=60) as c:
         yield c

@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-
 from conftest import TOKEN
 
 TOL = 1e-6

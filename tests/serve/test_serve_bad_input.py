@@ -10,9 +10,8 @@ import zlib
 
 import httpx
 import pytest
-from PIL import Image
-
 from conftest import MAX_BODY_MB, MAX_REQUEST_PIXELS, TOKEN
+from PIL import Image
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -6,9 +6,9 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from creative4u_small.client import SelectorClient
-
 from conftest import TOKEN
+
+from creative4u_small.serve.client import SelectorClient
 
 TOL = 1e-6
 

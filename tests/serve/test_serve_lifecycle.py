@@ -11,9 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
 from conftest import ServerProcess
-
 
 BODY_TIMEOUT_S = 6
 
@@ -56,9 +54,9 @@ def _wait_reading(url: str, n: int) -> None:
 
 def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_server, synth_pairs):
     """Stateless replicas: requests spread over two processes (as a load balancer would) give one answer per pair."""
-    from creative4u_small.client import SelectorClient
-
     from conftest import TOKEN
+
+    from creative4u_small.serve.client import SelectorClient
 
     with SelectorClient(server.url, api_key=TOKEN) as a, SelectorClient(small_queue_server.url) as b:
         for k, p in enumerate(synth_pairs[52:58]):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import TOKEN, TOKEN_ENV, ServerProcess
 
 HERE = Path(__file__).parent

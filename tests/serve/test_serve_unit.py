@@ -9,10 +9,10 @@ import types
 import pytest
 from typer.testing import CliRunner
 
+from creative4u_small.contract.settings import help_of
 from creative4u_small.serve.batcher import MicroBatcher
 from creative4u_small.serve.limits import RequestError
 from creative4u_small.serve.serve_config import ServeConfig
-from creative4u_small.settings import help_of
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.annotate.annotate import annotate_pairs, rejects_path, report_path
 from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
-from creative4u_small.pairs import load_pairs
 
 pytest.importorskip("openai")
 

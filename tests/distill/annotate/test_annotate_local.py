@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.annotate.annotate import annotate_pairs, rejects_path, report_path, requests_for
 from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 from creative4u_small.distill.annotate.annotate_filter import CATEGORIES, category, rejection
-from creative4u_small.pairs import load_pairs
 
 ANSWERS = {"Q1": "no", "Q2": "no", "Q3": "A>B", "Q4": "A=B", "Q5": "A>B", "Q6": "A=B", "Q7": "A<B", "Q8": "A>B", "Q9": "A=B", "Q10": "A"}
 GOOD_A = protocol.teacher_completion("A", ANSWERS, "Creative A shows the product larger.")

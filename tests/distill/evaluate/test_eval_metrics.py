@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from creative4u_small.contract.pairs import CreativePair, TeacherLabel, load_pairs, write_pairs
+from creative4u_small.contract.protocol import ParseError
 from creative4u_small.distill.evaluate.eval_config import EvalConfig
 from creative4u_small.distill.evaluate.evaluate import (
     evaluate_model,
@@ -17,9 +19,7 @@ from creative4u_small.distill.evaluate.evaluate import (
     per_query,
     verdict_metrics,
 )
-from creative4u_small.scorer import Verdict
-from creative4u_small.pairs import CreativePair, TeacherLabel, load_pairs, write_pairs
-from creative4u_small.protocol import ParseError
+from creative4u_small.modeling.scorer import Verdict
 
 
 def _pair(i, label=None, teacher=None, query="q"):

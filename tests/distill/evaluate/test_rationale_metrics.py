@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import CreativePair, TeacherLabel
+from creative4u_small.data.synth.factors import FACTORS, Factors
+from creative4u_small.data.synth.rationale import rationale
 from creative4u_small.distill.evaluate.rationale_metrics import label_rationale_metrics, rationale_metrics, text_consistency
-from creative4u_small.pairs import CreativePair, TeacherLabel
-from creative4u_small.synth.factors import FACTORS, Factors
-from creative4u_small.synth.rationale import rationale
 
 FA = Factors(1, 0, 1, 1, 1, 1, 1, 1)  # large product, busy background
 FB = Factors(0, 1, 1, 1, 1, 1, 1, 1)

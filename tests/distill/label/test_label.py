@@ -6,12 +6,18 @@ import json
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.label.label import (
-    EMPTY_REASONING, STATS_FIELD, choose_rationale, label_pairs, make_generator, reasoning_suffix, sample_record,
+    EMPTY_REASONING,
+    STATS_FIELD,
+    choose_rationale,
+    label_pairs,
+    make_generator,
+    reasoning_suffix,
+    sample_record,
 )
 from creative4u_small.distill.label.label_config import LabelConfig
-from creative4u_small.pairs import load_pairs
 
 ANSWERS = {"Q1": "no", "Q2": "no", "Q3": "A>B", "Q4": "A=B", "Q5": "A>B", "Q6": "A=B", "Q7": "A<B", "Q8": "A>B", "Q9": "A=B", "Q10": "A"}
 GOOD_A = protocol.teacher_completion("A", ANSWERS, "Creative A shows the product larger.")
@@ -51,9 +57,9 @@ def test_k0_matches_a_plain_forward_in_each_order(tiny_model_dir, six_pairs, tmp
     """p_a per order equals softmax over (A, B) of a plain model forward; BA maps back to A."""
     import torch
 
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.scorer import prompt_chat_text
-    from creative4u_small.images import open_image
+    from creative4u_small.contract.images import open_image
+    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.modeling.judge_prompt import prompt_chat_text
 
     out = tmp_path / "k0.jsonl"
     label_pairs(cfg(tiny_model_dir, six_pairs, out, k=0))
@@ -196,8 +202,8 @@ def test_config_validation():
 def test_judge_batch_suffixes_keep_the_default_rows(tiny_model_dir, six_pairs):
     import torch
 
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.scorer import build_judge_batch
+    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.modeling.scorer import build_judge_batch
 
     _, processor, _ = load_model(tiny_model_dir)
     items = [(p.image_a, p.image_b, p.query, p.title) for p in load_pairs(six_pairs)[:2]]

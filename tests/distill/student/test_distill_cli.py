@@ -6,7 +6,7 @@ from dataclasses import replace
 from typer.testing import CliRunner
 
 from creative4u_small.cli import app
-from creative4u_small.pairs import TeacherLabel, load_pairs, write_pairs
+from creative4u_small.contract.pairs import TeacherLabel, load_pairs, write_pairs
 
 
 def test_distill_then_eval_from_the_cli(tiny_model_dir, synth_pairs_file, tmp_path):

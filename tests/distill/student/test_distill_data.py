@@ -5,13 +5,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from creative4u_small import protocol
-from creative4u_small.checkpoint import load_model
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import TeacherLabel, load_pairs
 from creative4u_small.distill.student.distill_data import DistillCollator, kept_rationale, make_examples, rationale_for_order
 from creative4u_small.distill.student.distill_trainer import _verdict_module_class
 from creative4u_small.distill.student.losses import IGNORE_INDEX
-from creative4u_small.scorer import ORDERS, VerdictScorer
-from creative4u_small.pairs import TeacherLabel, load_pairs
+from creative4u_small.modeling.checkpoint import load_model
+from creative4u_small.modeling.scorer import ORDERS, VerdictScorer
 
 
 @pytest.fixture(scope="module")

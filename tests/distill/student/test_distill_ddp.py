@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from creative4u_small.pairs import TeacherLabel, load_pairs, write_pairs
+from creative4u_small.contract.pairs import TeacherLabel, load_pairs, write_pairs
 
 
 @pytest.mark.slow

@@ -73,7 +73,7 @@ def test_token_loss_weights_the_content_tokens():
 def test_rationale_decision_ids_are_signs_and_letters(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from creative4u_small import protocol
+    from creative4u_small.contract import protocol
     from creative4u_small.distill.student.losses import rationale_decision_ids
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)

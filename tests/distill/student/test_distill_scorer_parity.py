@@ -4,8 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from creative4u_small.checkpoint import load_model
-from creative4u_small.scorer import VerdictScorer, judge_text
+from creative4u_small.modeling.checkpoint import load_model
+from creative4u_small.modeling.judge_prompt import judge_text
+from creative4u_small.modeling.scorer import VerdictScorer
 
 
 @pytest.fixture(scope="module")

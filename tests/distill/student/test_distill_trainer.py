@@ -7,15 +7,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-from creative4u_small import protocol
-from creative4u_small.artifacts import OutputExistsError
-from creative4u_small.checkpoint import load_model
-from creative4u_small.distill.student.distill_config import DistillConfig
+from creative4u_small.contract import protocol
+from creative4u_small.contract.artifacts import OutputExistsError
+from creative4u_small.contract.pairs import PairsError, TeacherLabel, load_pairs, write_pairs
+from creative4u_small.contract.protocol import VerdictTokenError
 from creative4u_small.distill.evaluate.eval_config import EvalConfig
+from creative4u_small.distill.student.distill_config import DistillConfig
 from creative4u_small.distill.student.distill_trainer import distill
 from creative4u_small.distill.training_run import LOG_FILE, RUN_CONFIG_FILE, partial_dir, stage_of
-from creative4u_small.pairs import PairsError, TeacherLabel, load_pairs, write_pairs
-from creative4u_small.protocol import VerdictTokenError
+from creative4u_small.modeling.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def launch(args, tmp_path):
 
 @pytest.mark.slow
 def test_sft_then_grpo_under_two_cpu_processes(tiny_model_dir, synth_pairs_file, tmp_path):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     data = tmp_path / "pairs.jsonl"
     lines = []

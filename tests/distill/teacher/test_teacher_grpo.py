@@ -7,10 +7,10 @@ import math
 
 import pytest
 
+from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
 from creative4u_small.distill.teacher.grpo_trainer import build_grpo_trainer, train_grpo
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
-from creative4u_small.pairs import load_pairs
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,8 @@ def warm_teacher(tiny_model_dir, four_pairs, tmp_path_factory):
     """
     import torch
 
-    from creative4u_small.checkpoint import load_model
     from creative4u_small.distill.teacher.sft_trainer import build_sft_trainer
+    from creative4u_small.modeling.checkpoint import load_model
 
     out = tmp_path_factory.mktemp("grpo") / "warm"
     model, processor, _ = load_model(tiny_model_dir, train=True)
@@ -67,7 +67,7 @@ def weights(path):
 def test_grpo_steps_change_the_weights(warm_teacher, four_pairs, tmp_path):
     import torch
 
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     out = tmp_path / "grpo"
     summary = train_grpo(config(warm_teacher, four_pairs, out))
@@ -82,7 +82,7 @@ def test_grpo_steps_change_the_weights(warm_teacher, four_pairs, tmp_path):
 
 
 def test_grpo_with_lora_saves_a_merged_model(warm_teacher, four_pairs, tmp_path):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     out = tmp_path / "grpo-lora"
     summary = train_grpo(config(warm_teacher, four_pairs, out, lora_r=4, learning_rate=1e-2))
@@ -93,7 +93,7 @@ def test_grpo_with_lora_saves_a_merged_model(warm_teacher, four_pairs, tmp_path)
 
 
 def test_grpo_dataset_and_reward_wiring(tiny_model_dir, four_pairs, tmp_path):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     model, processor, _ = load_model(tiny_model_dir, train=True)
     cfg = config(tiny_model_dir, four_pairs, tmp_path / "w", format_weight=2.0, consistency_weight=0.0)

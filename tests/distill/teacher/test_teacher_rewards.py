@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.data.synth.factors import Factors
+from creative4u_small.data.synth.rationale import rationale
 from creative4u_small.distill.teacher.rewards import (
-    REWARDS, accuracy_reward, consistency_reward, format_reward, text_consistency_reward,
+    REWARDS,
+    accuracy_reward,
+    consistency_reward,
+    format_reward,
+    text_consistency_reward,
 )
-from creative4u_small.synth.factors import Factors
-from creative4u_small.synth.rationale import rationale
 
 ANSWERS = {"Q1": "no", "Q2": "no", "Q3": "A>B", "Q4": "A=B", "Q5": "A>B", "Q6": "A=B", "Q7": "A<B", "Q8": "A>B", "Q9": "A=B", "Q10": "A"}
 CORRECT = protocol.teacher_completion("A", ANSWERS, "Creative A shows the product larger.")

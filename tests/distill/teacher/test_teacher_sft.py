@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
+from creative4u_small.contract.pairs import PairsError, load_pairs
 from creative4u_small.distill import training_run
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
 from creative4u_small.distill.teacher.sft_trainer import build_sft_trainer, train_sft
-from creative4u_small.pairs import PairsError, load_pairs
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def changed(a, b):
 
 
 def test_batches_hold_two_images_and_mask_the_prompt(tiny_model_dir, few_pairs, tmp_path):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     model, processor, _ = load_model(tiny_model_dir, train=True)
     cfg = config(tiny_model_dir, few_pairs, tmp_path / "run")
@@ -71,7 +71,7 @@ def test_both_orders_of_a_pair_share_a_batch_and_pairs_reshuffle_each_epoch():
 
 
 def test_trainer_batches_follow_pairs(tiny_model_dir, few_pairs, tmp_path):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     model, processor, _ = load_model(tiny_model_dir, train=True)
     trainer = build_sft_trainer(config(tiny_model_dir, few_pairs, tmp_path / "run"), load_pairs(few_pairs), model, processor)
@@ -93,8 +93,8 @@ def test_decision_weight_scales_the_loss_of_comparison_tokens_only(tiny_model_di
     """trl's loss with the weights equals a hand-computed weighted NLL over the same batch."""
     import torch
 
-    from creative4u_small.checkpoint import load_model
     from creative4u_small.distill.token_weights import decision_weights
+    from creative4u_small.modeling.checkpoint import load_model
 
     model, processor, _ = load_model(tiny_model_dir, train=True)
     pairs = load_pairs(few_pairs)
@@ -117,7 +117,7 @@ def test_decision_weight_scales_the_loss_of_comparison_tokens_only(tiny_model_di
 
 
 def test_full_fine_tune_changes_weights_and_saves_a_checkpoint(tiny_model_dir, few_pairs, tmp_path, capsys):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     out = tmp_path / "full"
     steps = []
@@ -142,7 +142,7 @@ def test_one_step_with_the_default_warm_up_changes_the_weights(tiny_model_dir, f
 
 
 def test_lora_run_saves_a_merged_model(tiny_model_dir, few_pairs, tmp_path):
-    from creative4u_small.checkpoint import load_model
+    from creative4u_small.modeling.checkpoint import load_model
 
     out = tmp_path / "lora"
     summary = train_sft(config(tiny_model_dir, few_pairs, out, lora_r=4, learning_rate=5e-3))

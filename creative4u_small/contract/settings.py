@@ -7,7 +7,7 @@ command re-types a default or a help text.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, field, fields
+from dataclasses import MISSING, field
 
 
 def setting(default=MISSING, help: str = "", **kw):
@@ -22,11 +22,6 @@ def setting(default=MISSING, help: str = "", **kw):
 def help_of(cls, name: str) -> str:
     """The help text of ``cls``'s field ``name``."""
     return cls.__dataclass_fields__[name].metadata["help"]
-
-
-def helps(cls) -> dict[str, str]:
-    """Every field's help text, by name."""
-    return {f.name: f.metadata["help"] for f in fields(cls)}
 
 
 def default_of(cls, name: str):

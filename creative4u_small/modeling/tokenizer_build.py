@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from creative4u_small import protocol
+from creative4u_small.contract import protocol
 
 IM_START, END_OF_UTTERANCE, EOS, PAD = "<|im_start|>", "<end_of_utterance>", "<|im_end|>", "<|endoftext|>"
 FAKE_IMAGE, GLOBAL_IMAGE = "<fake_token_around_image>", "<global-img>"
@@ -52,7 +52,14 @@ def training_corpus() -> list[str]:
 
 def build_tokenizer(vocab_size: int):
     """A ``PreTrainedTokenizerFast`` (transformers imported lazily)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())

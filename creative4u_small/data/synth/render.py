@@ -12,8 +12,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from creative4u_small.synth.catalog import PRODUCT_COLOURS, RGB
-from creative4u_small.synth.spec import CreativeSpec, Prop, product_box
+from creative4u_small.data.synth.catalog import PRODUCT_COLOURS, RGB
+from creative4u_small.data.synth.spec import CreativeSpec, Prop, product_box
 
 SUPERSAMPLE = 2
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
-from creative4u_small.synth import catalog
-from creative4u_small.synth.spec import CreativeSpec, Prop, product_extent
+from creative4u_small.data.synth import catalog
+from creative4u_small.data.synth.spec import CreativeSpec, Prop, product_extent
 
 WEIGHTS: dict[str, float] = {
     "large_product": 3.0,  # product fills much of the frame (vs small)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from creative4u_small.settings import setting
-
+from creative4u_small.contract.settings import setting
 
 # The README's full run on the build machine ('Results': stage times of `c4u quickstart`, full config):
 # stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.

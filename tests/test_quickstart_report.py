@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from creative4u_small.report import protocol_table, ratio_label, ratio_rows, write_report
+from creative4u_small.quickstart.report import protocol_table, ratio_label, ratio_rows, write_report
 
 RATIOS = {"cpu/int8": {"compare_vs_generate": 82.81991, "pairs_per_s_batch8_vs_scorer": 3.5,
                        "rank16_vs_scorer_all_ordered_pairs": 5.8, "compare_vs_fp32": 1.9},

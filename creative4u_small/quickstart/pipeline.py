@@ -16,7 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creative4u_small.quickstart_config import REFERENCE_RUN, QuickstartConfig
+from creative4u_small.quickstart.config import REFERENCE_RUN, QuickstartConfig
+from creative4u_small.quickstart.results import build_report
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,6 @@ def _minutes(seconds: float) -> str:
 
 def run(out: Path, fast: bool = False, config: QuickstartConfig | None = None, echo=print) -> Path:
     """Run every stage not yet done, then write the report; returns the report path."""
-    from creative4u_small.quickstart_report import build_report
 
     cfg = config or QuickstartConfig()
     cfg = cfg.fast() if fast else cfg

@@ -13,8 +13,9 @@ The prompt and completions come from ``protocol``; ``datasets`` is imported lazi
 
 from __future__ import annotations
 
-from creative4u_small import protocol
-from creative4u_small.pairs import CreativePair
+from creative4u_small.contract import protocol
+from creative4u_small.contract.images import open_image
+from creative4u_small.contract.pairs import CreativePair
 
 SCALAR_COLUMNS = ("id", "query", "title", "label", "ctr_a", "ctr_b", "impressions_a", "impressions_b", "rationale", "synthetic")
 
@@ -87,7 +88,6 @@ def prompt_completion_dataset(pairs: list[CreativePair], both_orders: bool = Tru
 
 def upright_images(batch: dict) -> dict:
     """``datasets`` transform: the ``images`` lists as upright RGB PIL images."""
-    from creative4u_small.images import open_image
 
     batch["images"] = [[open_image(im) for im in ims] for ims in batch["images"]]
     return batch

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from creative4u_small.contract.artifacts import load_json
+
 TEACHER, STUDENT = "teacher", "student"
 
 
@@ -91,14 +93,8 @@ def model_type_of(path: str | Path) -> str:
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{path}: no config.json; expected a Hugging Face model folder (c4u model init, c4u distill, or a hub download)")
-    from creative4u_small.artifacts import load_json
 
     return str(load_json(cfg_file, "re-save the model").get("model_type", "unknown"))
-
-
-def family_of(model, role: str = TEACHER) -> Family:
-    """The family of a loaded transformers model."""
-    return family_for(getattr(model.config, "model_type", "unknown"), role)
 
 
 def family_of_processor(processor) -> Family:

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from creative4u_small.protocol import VERDICTS
+from creative4u_small.contract.protocol import VERDICTS
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from creative4u_small.pairs import CreativePair, write_pairs
+from creative4u_small.contract.pairs import CreativePair, write_pairs
 
 REQUIRED = ("product_id", "query", "image", "impressions", "clicks")
 

@@ -11,10 +11,10 @@ import math
 import random
 from pathlib import Path
 
-from creative4u_small.pairs import CreativePair, write_pairs
-from creative4u_small.synth.factors import realise, sample_factors, spec_summary
-from creative4u_small.synth.rationale import rationale
-from creative4u_small.synth.render import render
+from creative4u_small.contract.pairs import CreativePair, write_pairs
+from creative4u_small.data.synth.factors import realise, sample_factors, spec_summary
+from creative4u_small.data.synth.rationale import rationale
+from creative4u_small.data.synth.render import render
 
 PAIRS_FILE = "pairs.jsonl"
 IMAGE_DIR = "img"

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creative4u_small import families, protocol
+from creative4u_small.contract import protocol
+from creative4u_small.modeling import families
 
 TAGS = (protocol.THINK_OPEN, protocol.THINK_CLOSE, protocol.ANSWER_OPEN, protocol.ANSWER_CLOSE)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from creative4u_small.protocol import sentences, teacher_completion
-from creative4u_small.synth.factors import FACTORS, WEIGHTS, Factors
+from creative4u_small.contract.protocol import sentences, teacher_completion
+from creative4u_small.data.synth.factors import FACTORS, WEIGHTS, Factors
 
 # Question key -> the factors it reads, with their weights inside the question.
 QUESTION_FACTORS: dict[str, dict[str, float]] = {

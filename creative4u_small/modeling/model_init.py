@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from creative4u_small.presets import Preset, get_preset
+from creative4u_small.contract.artifacts import atomic_dir, write_provenance
+from creative4u_small.modeling.presets import Preset, get_preset
+from creative4u_small.modeling.tokenizer_build import CHAT_TEMPLATE, build_tokenizer
 
 
 def build_processor(preset: Preset):
     from transformers import Idefics3Processor
-    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
-
-    from creative4u_small.tokenizer_build import CHAT_TEMPLATE, build_tokenizer
+    from transformers.models.idefics3.image_processing_pil_idefics3 import (
+        Idefics3ImageProcessorPil,
+    )
 
     tokenizer = build_tokenizer(preset.vocab_size)
     image_processor = Idefics3ImageProcessorPil(
@@ -78,7 +80,6 @@ def build_model(preset: Preset, tokenizer, seed: int = 0):
 
 def init_model(preset_name: str, out: Path, seed: int = 0, overwrite: bool = False) -> dict:
     """Save model + processor for a preset into ``out``; returns a summary with the parameter count."""
-    from creative4u_small.artifacts import atomic_dir, write_provenance
 
     preset = get_preset(preset_name)
     processor = build_processor(preset)

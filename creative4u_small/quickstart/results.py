@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from creative4u_small.artifacts import write_json_atomic
-from creative4u_small.report import contact_sheet, write_report
+from creative4u_small.contract.artifacts import write_json_atomic
+from creative4u_small.quickstart.report import contact_sheet, write_report
+from creative4u_small.runtime.selector import Selector
 
 
 def _read(path: Path) -> dict:
@@ -60,7 +61,6 @@ def rationale_summary(block: dict | None) -> dict:
 
 def _explanation(out: Path, order: list[str], query: str) -> tuple[str, dict | None]:
     """Why the top creative beats the runner-up: the verdict line and the parsed explanation (torch-free runtime)."""
-    from creative4u_small.runtime.selector import Selector
 
     selector = Selector.load(out / "export", backend="cpu")
     result = selector.compare(order[0], order[1], query=query, explain=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from creative4u_small.synth.catalog import RGB
+from creative4u_small.data.synth.catalog import RGB
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import time
 
-from creative4u_small.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
+from creative4u_small.contract.bench_timing import (
+    distinct_images,
+    noop_progress,
+    peak_rss_mb,
+    percentiles,
+    throughput,
+)
+from creative4u_small.contract.images import open_image
+from creative4u_small.modeling.checkpoint import load_model
+from creative4u_small.modeling.judge_prompt import prompt_chat_text
+from creative4u_small.modeling.scorer import VerdictScorer
 
 
 def bench_transformers(cfg, items, progress=noop_progress) -> dict:
     """The same workload on the PyTorch model: teacher-style generate and the single-pass scorer."""
     import torch
-
-    from creative4u_small.checkpoint import load_model
-    from creative4u_small.scorer import VerdictScorer, prompt_chat_text
-    from creative4u_small.images import open_image
 
     model, processor, verdict_ids = load_model(cfg.model)
     out: dict = {"model": str(cfg.model), "torch_threads": torch.get_num_threads()}
