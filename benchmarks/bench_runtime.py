@@ -2,7 +2,7 @@
 
 Builds (once, in --workdir) a random-weight model of a preset and its fp32 + INT8 export unless
 --export/--model are given, then measures the ONNX Runtime backends and the transformers
-baseline on the same synthetic workload and checks the issue's targets:
+baseline on the same synthetic workload and checks these targets:
 
 - INT8 compare on CPU >= 3x faster than transformers ``generate`` (N new tokens, min_new_tokens = N);
 - INT8 compare >= 1.3x faster than fp32 ONNX;

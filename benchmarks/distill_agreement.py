@@ -9,7 +9,7 @@ Stages (each skipped when its output already exists under ``--work``, so a rerun
 Pass: agreement with the teacher >= 95%, student accuracy within 3 points of the teacher's,
 order consistency >= 90%. Prints one JSON line last.
 
-    python benchmarks/distill_agreement.py --work /tmp/c4u_agreement            # the issue's sizes
+    python benchmarks/distill_agreement.py --work /tmp/c4u_agreement            # the full sizes
     python benchmarks/distill_agreement.py --train 400 --heldout 100 --teacher-epochs 1   # a smoke run
 """
 

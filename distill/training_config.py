@@ -16,6 +16,7 @@ from creative4u_small.contract.settings import help_of, setting
 @dataclass(frozen=True)
 class TrainingConfig:
     """Model, data, output folder, optimiser, schedule, LoRA, checkpoints and resumption of one training run."""
+    FLAGS = {"learning_rate": "--lr"}  # command-line spellings other than --field-name
 
     model: str = setting(help="Model folder (Hugging Face format, safetensors) or hub id that training starts from.")
     data: str = setting(help="CreativePair JSONL to train on (what every pair must carry is in the command's help).")

@@ -12,6 +12,7 @@ from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS
 
 @dataclass(frozen=True)
 class ExportConfig:
+    FLAGS = {"fuse": "--fuse/--no-fuse", "decoder": "--decoder/--no-decoder", "prefer_dynamo": "--dynamo/--no-dynamo"}  # command-line spellings other than --field-name
     model: Path = setting(help="Model folder (Hugging Face format, safetensors) to export.")
     out: Path = setting(help="Export folder to write; refused if it holds files unless overwrite.")
     int8: bool = setting(False, "Also write dynamic INT8 graphs (vision, judge, decoder) for ONNX Runtime; --trt adds static QDQ vision and judge graphs.")

@@ -77,7 +77,7 @@ def float_weight_nodes(model_path: Path, min_weights: int = MIN_QUANT_WEIGHTS, m
     """MatMul/Gemm nodes whose constant weight stays float: fewer than ``min_weights`` elements, or fewer
     than ``min_columns`` outputs.
 
-    A small MatMul gains nothing from INT8 (the README gives the timings) while its activations still
+    A small MatMul gains nothing from INT8 (docs/int8.md, 'Small MatMuls stay float', has the timings) while its activations still
     pay the quantization noise; a narrow head (the judge's two verdict logits) costs nothing in float
     and adds drift when quantized.
     """

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from creative4u_small.contract.settings import setting
 from creative4u_small.runtime.backends import BACKENDS
-from creative4u_small.runtime.selector_config import PRECISION_CHOICES
+from creative4u_small.runtime.selector_config import EXPORT_HELP, PRECISION_CHOICES
 
 BASELINES = ("", "transformers")
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    export: Path = setting(help="Export folder written by `c4u export`.")
+    FLAGS = {"json_out": "--json"}  # command-line spellings other than --field-name
+    export: Path = setting(help=EXPORT_HELP)
     pairs: Path | None = setting(None, "CreativePair JSONL whose images and queries make the workload; synthetic creatives at the export's frame size when absent.")
     backends: tuple[str, ...] = setting(("cpu",), f"Backends to measure side by side ({', '.join(BACKENDS)}); unavailable ones are reported as skipped with the reason.")
     precisions: tuple[str, ...] = setting(("fp32", "int8"), "Graph precisions to measure; int8 is skipped (with the reason) when the export has no INT8 graphs.")

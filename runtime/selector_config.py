@@ -8,12 +8,14 @@ from creative4u_small.contract.images import DEFAULT_MAX_PIXELS
 from creative4u_small.contract.settings import setting
 from creative4u_small.runtime.backends import BACKENDS
 
+EXPORT_HELP = "Export folder written by `c4u export`."
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 PROBE_FAILURE_CHOICES = ("fallback", "raise")
 
 
 @dataclass(frozen=True)
 class SelectorConfig:
+    FLAGS = {"probe": "--probe/--no-probe", "screen_one_order": "--screen-one-order/--screen-both-orders"}  # command-line spellings other than --field-name
     backend: str = setting("auto", f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}.")
     precision: str = setting("auto", "auto (on a GPU: FP16 where the export has it and its parity did not fail; else INT8 where the export's INT8 parity passed, else fp32; says which), fp32, fp16 or int8 (each graph without that variant stays fp32). FP16 and INT8 graphs that fail the load-time probe fall back to fp32.")
     threads: int = setting(0, "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide.")

@@ -37,7 +37,7 @@ from creative4u_small.serve.schemas import (
 from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
 _JSON = "application/json"
-_SERVE_FIELDS = ("workers", "threads", "max_batch", "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "max_body_mb",
+_SERVE_FIELDS = ("workers", "max_batch", "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "max_body_mb",
                  "max_pixels", "max_request_pixels", "max_rank_images", "max_text_chars")
 
 
@@ -57,11 +57,11 @@ def model_summary(selector, config: ServeConfig) -> dict:
     return {
         "model": {k: v for k, v in (getattr(manifest, "source_model", None) or {}).items() if k != "files"},
         "precision": selector.precision,
-        "requested_precision": config.precision,
+        "requested_precision": config.selector.precision,
         "status": getattr(manifest, "status", None),
         "parity": parity,
         "selector": selector.describe(),
-        "serve": {**{k: v for k, v in config.to_dict().items() if k in _SERVE_FIELDS}, "pid": os.getpid()},
+        "serve": {**{k: v for k, v in config.to_dict().items() if k in _SERVE_FIELDS}, "threads": config.selector.threads, "pid": os.getpid()},
     }
 
 
@@ -129,7 +129,7 @@ class Service:
 
     async def frames(self, body: Body) -> list:
         """Each image decoded and preprocessed on its own (at most one per core at once), after the header checks."""
-        check_pixels(body.images, self.config.max_pixels, self.config.max_request_pixels)
+        check_pixels(body.images, self.config.selector.max_pixels, self.config.max_request_pixels)
         out = []
         for field, data in body.images:
             t0 = time.perf_counter()

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from creative4u_small.contract.protocol import SLOT_HELP
 from creative4u_small.serve.serve_config import ServeConfig
 
 STRICT = ConfigDict(extra="forbid", strict=True)
@@ -48,8 +49,8 @@ class RequestModels:
     def __init__(self, cfg: ServeConfig):
         text = Annotated[str, Field(max_length=cfg.max_text_chars)]
         common = {
-            "query": (text, Field("", description="The shopper's search query (their interest).")),
-            "title": (text, Field("", description="The product title.")),
+            "query": (text, Field("", description=SLOT_HELP["query"])),
+            "title": (text, Field("", description=SLOT_HELP["title"])),
             "strict": (bool, Field(False, description="Refuse (422) a query or title over the model's token budget instead of truncating it.")),
         }
         self.compare_fields = create_model("CompareFields", __config__=STRICT, **common,

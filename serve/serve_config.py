@@ -6,9 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creative4u_small.contract.images import DEFAULT_MAX_PIXELS
-from creative4u_small.contract.settings import help_of, setting
-from creative4u_small.runtime.selector_config import PRECISION_CHOICES, SelectorConfig
+from creative4u_small.contract.settings import setting
+from creative4u_small.runtime.selector_config import EXPORT_HELP, SelectorConfig
 
 
 def usable_cores() -> int:
@@ -18,12 +17,12 @@ def usable_cores() -> int:
 
 @dataclass(frozen=True)
 class ServeConfig:
-    export: Path = setting(Path("."), "Export folder written by `c4u export`.")
+    FLAGS = {"retry_after_s": "--retry-after", "graceful_timeout_s": "--graceful-timeout"}  # command-line spellings other than --field-name
+    export: Path = setting(Path("."), EXPORT_HELP)
     host: str = setting("127.0.0.1", "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env).")
     port: int = setting(8080, "TCP port to listen on.")
-    backend: str = setting("auto", "Selector backend: auto (best available, reported at /v1/model) or cpu, cuda, trt-ep, tensorrt.")
-    precision: str = setting("auto", help_of(SelectorConfig, "precision"))
-    threads: int = setting(0, "ONNX Runtime intra-op threads per graph; 0 lets ONNX Runtime decide (every core). With --workers N, about cores / N.")
+    selector: SelectorConfig = setting(help="The Selector each worker loads (backend, precision, threads, pixel cap, cache); "
+                                            "--threads: with --workers N, about cores / N.", default_factory=SelectorConfig)
     workers: int = setting(1, "Server processes (uvicorn workers) sharing the port, each loading its own Selector: more requests at once where cores allow, one model's memory per worker.")
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
     max_wait_ms: float = setting(5.0, "Longest a compare waits for other compares still being received to join its batch; a lone request never waits.")
@@ -31,11 +30,9 @@ class ServeConfig:
     max_reading: int = setting(32, "Most requests whose body is arriving or whose images are decoding at once (they hold no queue slot); beyond it 503 with Retry-After.")
     body_timeout_s: float = setting(30.0, "Longest a request may take to send its body; then 408 and the connection is closed, so idle or slow clients cannot hold the server.")
     max_body_mb: float = setting(32.0, "Largest request body in MiB; larger bodies get 413 before they are read.")
-    max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse an image above this many pixels before decoding it (decompression bombs).")
     max_request_pixels: int = setting(256_000_000, "Most pixels one request's images may decode to, summed, read from their headers before any is decoded (413 beyond it); 0 = no budget.")
     max_rank_images: int = setting(64, "Most images one /v1/rank request may send (its pool size).")
     max_text_chars: int = setting(2000, "Longest query or title, in characters.")
-    cache_images: int = setting(4096, "Image embeddings the Selector keeps in memory, keyed by content hash (its only state).")
     api_key_env: str = setting("", "Name of an environment variable holding a bearer token that /v1/* requests must send; empty = no token.")
     retry_after_s: int = setting(1, "Seconds suggested in Retry-After when the queue is full or the model is still warming up.")
     graceful_timeout_s: float = setting(30.0, "On SIGTERM/SIGINT, how long to let in-flight requests finish before closing.")
@@ -44,12 +41,10 @@ class ServeConfig:
     def __post_init__(self):
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, got {self.port}")
-        if self.precision not in PRECISION_CHOICES:
-            raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
-        for name in ("workers", "max_batch", "max_queue", "max_reading", "max_rank_images", "max_text_chars", "cache_images", "retry_after_s"):
+        for name in ("workers", "max_batch", "max_queue", "max_reading", "max_rank_images", "max_text_chars", "retry_after_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("threads", "max_wait_ms", "max_pixels", "max_request_pixels", "graceful_timeout_s"):
+        for name in ("max_wait_ms", "max_request_pixels", "graceful_timeout_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         for name in ("max_body_mb", "body_timeout_s"):
@@ -68,3 +63,8 @@ class ServeConfig:
         d = asdict(self)
         d["export"] = str(self.export)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ServeConfig":
+        """The config ``to_dict`` wrote (a worker process reads its server's this way)."""
+        return cls(**{**d, "export": Path(d["export"]), "selector": SelectorConfig(**d["selector"])})

@@ -12,11 +12,9 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 
 from creative4u_small.runtime.manifest import read_manifest
 from creative4u_small.runtime.selector import Selector
-from creative4u_small.runtime.selector_config import SelectorConfig
 from creative4u_small.serve.guard import JsonFormatter, log
 from creative4u_small.serve.serve_config import ServeConfig
 
@@ -37,9 +35,7 @@ def setup_logging(level: str) -> None:
 
 def load_selector(config: ServeConfig) -> Selector:
     """The Selector this server wraps (manifest and hashes checked, graphs opened)."""
-    sel_config = SelectorConfig(precision=config.precision, threads=config.threads, max_pixels=config.max_pixels,
-                                cache_images=config.cache_images)
-    return Selector.load(config.export, backend=config.backend, config=sel_config)
+    return Selector.load(config.export, config=config.selector)
 
 
 def build_app(config: ServeConfig, selector=None):
@@ -57,8 +53,7 @@ def build_app(config: ServeConfig, selector=None):
 
 def worker_app():
     """uvicorn's app factory in a worker process: the configuration comes from ``C4U_SERVE_CONFIG``."""
-    data = json.loads(os.environ[CONFIG_ENV])
-    return build_app(ServeConfig(**{**data, "export": Path(data["export"])}))
+    return build_app(ServeConfig.from_dict(json.loads(os.environ[CONFIG_ENV])))
 
 
 def run_server(config: ServeConfig, selector=None) -> None:

@@ -3,7 +3,7 @@ forward on input made by its own image processor and tokenizer, and carries the 
 
 Inputs are built with the family's image processor class and the tokenizer, not AutoProcessor: in this
 install (no torchvision) AutoProcessor fails on the Qwen and SmolVLM2 folders because their processors
-also build a video processor (issue 11, item 4); ``test_auto_processor_*`` pins that down.
+also build a video processor, which wants torchvision; ``test_auto_processor_*`` pins that down.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def test_smolvlm_image_processor_path_matches_its_processor(hub_smolvlm):
 
 @pytest.mark.parametrize("fixture", ["hub_qwen25vl", "hub_qwen3vl", "hub_smolvlm2"])
 def test_auto_processor_needs_torchvision_here(fixture, request):
-    """Documents the bug issue 11 item 4 fixes: these processors also build a video processor."""
+    """Why processors are built image-only here: these processors also build a video processor (torchvision)."""
     if importlib.util.find_spec("torchvision") is not None:
         pytest.skip("torchvision is installed, so the video processors load")
     from transformers import AutoProcessor

@@ -23,11 +23,52 @@ def test_the_up_front_estimate_scales_with_the_work_and_skips_finished_stages():
     full = QuickstartConfig()
     double = QuickstartConfig(train_pairs=2 * full.train_pairs)
     assert work_units(double)["teacher-sft"] == 2 * work_units(full)["teacher-sft"]
-    assert work_units(full)["teacher-sft"] == 2 * full.train_pairs // full.sft_batch_size * int(full.sft_epochs)
+    assert work_units(full)["teacher-sft"] == 2 * full.train_pairs // full.sft.batch_size * int(full.sft.epochs)
     line = estimate(full)
     assert line.startswith("about ") and "teacher-sft 1,000 steps" in line and "distill" in line
     assert "teacher-sft" not in estimate(full, skip={"teacher-sft"})
     assert "done" in estimate(full, skip=set(work_units(full)))
+
+
+# stage -> (the cli module whose name the command calls, that name, where the config is among its arguments)
+CALLS = {"teacher-sft": ("teacher", "with_progress", 2), "teacher-grpo": ("teacher", "with_progress", 2), "label": ("teacher", "with_progress", 2),
+         "label-heldout": ("teacher", "with_progress", 2), "distill": ("distill", "with_progress", 2), "eval": ("distill", "with_progress", 2),
+         "export": ("export", "run_export", 0), "bench": ("runtime", "run_bench", 0)}
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
+def test_every_stage_command_line_parses_back_into_its_stage_config(fast, tmp_path, monkeypatch):
+    """The quickstart's argv is built from each stage's config (contract.settings.command_line): run through the
+    real `c4u` parser, it gives that config back, with the run's paths."""
+    import importlib
+    from dataclasses import fields, replace
+
+    from typer.testing import CliRunner
+
+    from creative4u_small.cli import app
+    from creative4u_small.quickstart.pipeline import stages
+
+    cfg = QuickstartConfig().fast() if fast else QuickstartConfig()
+    got = []
+
+    def capture(*args, **kw):
+        got.append(args)
+        raise SystemExit(0)
+
+    for module, name, _ in set(CALLS.values()):
+        monkeypatch.setattr(importlib.import_module(f"creative4u_small.cli.{module}"), name, capture)
+    configs = {"teacher-sft": cfg.sft, "teacher-grpo": cfg.grpo, "label": cfg.label, "label-heldout": cfg.label, "distill": cfg.distill,
+               "eval": cfg.eval, "export": cfg.export, "bench": cfg.bench}
+    for stage in stages(cfg, tmp_path):
+        if stage.name not in CALLS:
+            continue
+        got.clear()
+        CliRunner().invoke(app, [str(a) for a in stage.argv[3:]], catch_exceptions=False)
+        parsed = got[0][CALLS[stage.name][2]]
+        want = configs[stage.name]
+        paths = {f.name: getattr(parsed, f.name) for f in fields(want) if str(tmp_path) in str(getattr(parsed, f.name))}
+        assert parsed == replace(want, **paths, **({"overwrite": True} if getattr(parsed, "overwrite", False) else {})), stage.name
+        assert all(f.name in paths for f in fields(want) if getattr(want, f.name) == "(set when the stage runs)"), (stage.name, paths)
 
 
 def _binomial_tail(k: int, n: int) -> float:

@@ -85,7 +85,7 @@ def pairs(
 
 @app.command("annotate")
 @friendly_errors
-@from_config(AnnotateConfig, fields_of(AnnotateConfig), flags={"resume": "--resume/--no-resume"})
+@from_config(AnnotateConfig, fields_of(AnnotateConfig))
 def annotate(cfg: AnnotateConfig):
     """Protocol rationales for labelled pairs, written by a strong MLLM told the winner, then strictly filtered.
 

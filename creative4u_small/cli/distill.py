@@ -19,7 +19,7 @@ from creative4u_small.distill.student.distill_trainer import distill
 
 
 @friendly_errors
-@from_config(DistillConfig, fields_of(DistillConfig, exclude=("lora_targets",)), flags={"model": "--student", "data": "--labels", "learning_rate": "--lr"})
+@from_config(DistillConfig, fields_of(DistillConfig, exclude=("lora_targets",)))
 def distill_cmd(cfg: DistillConfig):
     """Distil a small VLM student from teacher verdicts, answer-first (verdict, then rationale).
 

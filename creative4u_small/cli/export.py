@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import typer
 
 from creative4u_small.cli.common import (
@@ -13,27 +11,19 @@ from creative4u_small.cli.common import (
     progress_bar,
     say,
 )
-from creative4u_small.cli.config_options import from_config
+from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.export.exporter import ParityFailed, run_export
 
 
 @friendly_errors
-@from_config(ExportConfig, ("model", "out", "int8", "fp16", "fuse", "trt", "triton", "calib", "calib_pairs", "margin", "min_decisive",
-                            "fp32_max_dp", "fp16_max_dp", "int8_agreement", "int8_max_dp", "int8_max_rel_err", "int8_min_weights",
-                            "probe_pairs", "opset", "trt_max_rows", "trt_max_seq", "threads", "overwrite"),
-             flags={"fuse": "--fuse/--no-fuse"})
-def export(
-    cfg: ExportConfig,
-    no_decoder: bool = typer.Option(False, "--no-decoder", help="Skip the KV-cache decoder graphs (no on-demand rationale)."),
-    no_dynamo: bool = typer.Option(False, "--no-dynamo", help="Use the TorchScript exporter only (faster; dynamo is tried first by default)."),
-):
+@from_config(ExportConfig, fields_of(ExportConfig))
+def export(cfg: ExportConfig):
     """Export vision/judge/decoder ONNX graphs, optional INT8, TensorRT and Triton, and check parity.
 
     Example: c4u export --model models/student --out exports/student --int8 --triton --calib data/heldout.jsonl
     """
 
-    cfg = replace(cfg, decoder=not no_decoder, prefer_dynamo=not no_dynamo)
     progress, _ = progress_bar("export")
     task = progress.task_ids[0]
 

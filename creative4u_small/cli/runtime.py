@@ -12,14 +12,19 @@ import typer
 
 from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
 from creative4u_small.cli.config_options import from_config
+from creative4u_small.contract.protocol import SLOT_HELP
 from creative4u_small.contract.settings import default_of, help_of
 from creative4u_small.data.synth import synthesize
 from creative4u_small.modeling.bench_baseline import bench_transformers
 from creative4u_small.runtime.bench import run_bench
 from creative4u_small.runtime.bench_config import BenchConfig
 from creative4u_small.runtime.selector import Selector
-from creative4u_small.runtime.selector_config import SelectorConfig
+from creative4u_small.runtime.selector_config import EXPORT_HELP, SelectorConfig
 
+# the options select and rank share, declared once
+EXPORT = typer.Option(..., "--export", help=EXPORT_HELP)
+QUERY = typer.Option("", "--query", help=SLOT_HELP["query"])
+TITLE = typer.Option("", "--title", help=SLOT_HELP["title"])
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
@@ -62,15 +67,14 @@ def collect_images(sources: list[Path]) -> list[Path]:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "threads", "max_new_tokens", "probe", "on_probe_failure"),
-             flags={"probe": "--probe/--no-probe"})
+@from_config(SelectorConfig, ("backend", "precision", "threads", "max_new_tokens", "probe", "on_probe_failure"))
 def select(
     cfg: SelectorConfig,
     a: Path = typer.Argument(..., help="Creative A (image file)."),
     b: Path = typer.Argument(..., help="Creative B (image file)."),
-    export: Path = typer.Option(..., "--export", help="Export folder written by `c4u export`."),
-    query: str = typer.Option("", "--query", help="The shopper's search query (their interest)."),
-    title: str = typer.Option("", "--title", help="The product title."),
+    export: Path = EXPORT,
+    query: str = QUERY,
+    title: str = TITLE,
     explain: bool = typer.Option(False, "--explain", help="Also decode the rationale (KV-cache decoder graphs, greedy)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ):
@@ -108,15 +112,14 @@ def explanation_text(ex) -> str:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "threads", "batch_size", "round_robin_max", "screen_one_order"),
-             flags={"screen_one_order": "--screen-one-order/--screen-both-orders"})
+@from_config(SelectorConfig, ("backend", "precision", "threads", "batch_size", "round_robin_max", "screen_one_order"))
 def rank(
     cfg: SelectorConfig,
     sources: list[Path] = typer.Argument(..., help="Image files and/or folders of images."),
-    export: Path = typer.Option(..., "--export", help="Export folder written by `c4u export`."),
+    export: Path = EXPORT,
     top_k: int = typer.Option(0, "--top-k", min=0, help="How many to return, best first; 0 = all."),
-    query: str = typer.Option("", "--query", help="The shopper's search query."),
-    title: str = typer.Option("", "--title", help="The product title."),
+    query: str = QUERY,
+    title: str = TITLE,
     as_json: bool = typer.Option(False, "--json", help="Print order, scores and every comparison as JSON."),
 ):
     """Rank creatives best first: every image encoded once, pairs scheduled, Bradley–Terry scores.
@@ -138,7 +141,7 @@ def rank(
 
 @friendly_errors
 @from_config(BenchConfig, ("export", "pairs", "baseline", "model", "runs", "warmup", "baseline_rank_max", "generate_tokens",
-                          "explain_runs", "threads", "json_out", "plot"), flags={"json_out": "--json"}, required=("export",))
+                          "explain_runs", "threads", "json_out", "plot"), required=("export",))
 def bench(
     cfg: BenchConfig,
     backends: str = _csv_option("backends", "--backends"),

@@ -23,12 +23,11 @@ from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
 from creative4u_small.distill.teacher.sft_trainer import train_sft
 
 app = typer.Typer(help="Teacher Reason-to-Select RFT: CoT-SFT, then GRPO.", no_args_is_help=True)
-TEACHER_FLAGS = {"learning_rate": "--lr", "both_orders": "--both-orders/--one-order"}
 
 
 @app.command("sft")
 @friendly_errors
-@from_config(TeacherSFTConfig, fields_of(TeacherSFTConfig), flags=TEACHER_FLAGS)
+@from_config(TeacherSFTConfig, fields_of(TeacherSFTConfig))
 def sft(cfg: TeacherSFTConfig):
     """Chain-of-thought SFT of the teacher on <think>protocol…</think><answer>X</answer>, both image orders.
 
@@ -42,7 +41,7 @@ def sft(cfg: TeacherSFTConfig):
 
 @app.command("grpo")
 @friendly_errors
-@from_config(TeacherGRPOConfig, fields_of(TeacherGRPOConfig), flags=TEACHER_FLAGS)
+@from_config(TeacherGRPOConfig, fields_of(TeacherGRPOConfig))
 def grpo(cfg: TeacherGRPOConfig):
     """GRPO of the teacher with format, accuracy and consistency rewards (weights are options).
 
@@ -55,7 +54,7 @@ def grpo(cfg: TeacherGRPOConfig):
 
 
 @friendly_errors
-@from_config(LabelConfig, fields_of(LabelConfig), flags={"resume": "--resume/--no-resume"})
+@from_config(LabelConfig, fields_of(LabelConfig))
 def label(cfg: LabelConfig):
     """Label pairs with a teacher: K rationales per order, teacher.p_a, teacher.verdict, the kept rationale.
 

@@ -62,6 +62,7 @@ def clean_text(text: str | None) -> str:
 # the judge's sequence, so its time and memory no longer grow with the text a caller sends.
 SLOT_TOKEN_BUDGET = 64
 SLOTS = ("query", "title")
+SLOT_HELP = {"query": "The shopper's search query (their interest).", "title": "The product title."}
 
 
 def echo(value, limit: int = 80) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from creative4u_small.contract.artifacts import atomic_dir, write_provenance

@@ -112,8 +112,6 @@ def torch_stack(features):
 
 def verdict_logits(model, batch: JudgeBatch, verdict_ids: tuple[int, int], features=None):
     """[R, 2] logits of (A, B) at the answer position; differentiable."""
-    import torch
-
     if features is None:
         features = image_features(model, batch.pixel_values, batch.pixel_attention_mask)
     embeds = model.get_input_embeddings()(batch.input_ids)

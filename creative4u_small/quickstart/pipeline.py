@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from creative4u_small.contract.settings import command_line
 from creative4u_small.quickstart.config import REFERENCE_RUN, QuickstartConfig
 from creative4u_small.quickstart.results import build_report
 
@@ -40,10 +41,14 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
     def synth(name, n, seed):
         return c4u("data", "synth", "--n", n, "--out", d / name, "--seed", seed, "--image-size", cfg.image_size, "--overwrite")
 
-    def label(pairs, dest):
-        return c4u("label", "--teacher", m / "teacher", "--pairs", pairs, "--out", dest, "--k", cfg.label_k,
-                   "--temperature", cfg.label_temperature, "--max-new-tokens", cfg.label_max_new_tokens, "--seed", cfg.seed)
+    def run(*command, config, fresh: bool = False, **paths):
+        """The stage's command line from its config with this run's paths (and a fresh start: --overwrite)."""
+        return c4u(*command, *command_line(replace(config, **paths, **({"overwrite": True} if fresh else {}))))
 
+    def label(pairs, dest):
+        return run("label", config=cfg.label, teacher=m / "teacher", pairs=pairs, out=dest, seed=cfg.seed)
+
+    train_paths = dict(data=train, seed=cfg.seed, fresh=True)
     return [
         Stage("synth", f"rendering {cfg.train_pairs} training pairs for the teacher",
               synth("train", cfg.train_pairs, cfg.seed)),
@@ -53,37 +58,28 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
         Stage("teacher-init", f"building the {cfg.teacher_preset} teacher preset",
               c4u("model", "init", "--preset", cfg.teacher_preset, "--out", m / "teacher-init", "--seed", cfg.seed, "--overwrite")),
         Stage("teacher-sft", f"teacher CoT-SFT on {cfg.train_pairs} pairs in both orders (reason, then select)",
-              c4u("teacher", "sft", "--model", m / "teacher-init", "--data", train, "--out", m / "teacher-sft",
-                  "--epochs", cfg.sft_epochs, "--lr", cfg.sft_lr, "--batch-size", cfg.sft_batch_size,
-                  "--seed", cfg.seed, "--overwrite")),
-        Stage("teacher-grpo", f"teacher GRPO ({cfg.grpo_steps} steps: format, accuracy, consistency and text-consistency rewards)",
-              c4u("teacher", "grpo", "--model", m / "teacher-sft", "--data", train, "--out", m / "teacher",
-                  "--max-steps", cfg.grpo_steps, "--lr", cfg.grpo_lr, "--text-consistency-weight", cfg.grpo_text_consistency_weight,
-                  "--seed", cfg.seed, "--overwrite")),
+              run("teacher", "sft", config=cfg.sft, model=m / "teacher-init", out=m / "teacher-sft", **train_paths)),
+        Stage("teacher-grpo", f"teacher GRPO ({cfg.grpo.max_steps} steps: format, accuracy, consistency and text-consistency rewards)",
+              run("teacher", "grpo", config=cfg.grpo, model=m / "teacher-sft", out=m / "teacher", **train_paths)),
         Stage("label", f"teacher labels {cfg.label_pairs} pairs in both orders (resumes after a kill)", label(unl, labels)),
         Stage("label-heldout", "teacher labels the held-out pairs (its accuracy, the student's agreement)",
               label(held, held_labels)),
         Stage("student-init", f"building the {cfg.student_preset} student preset",
               c4u("model", "init", "--preset", cfg.student_preset, "--out", m / "student-init", "--seed", cfg.seed + 1, "--overwrite")),
         Stage("distill", "distilling the student (answer first, soft teacher verdicts + rationale)",
-              c4u("distill", "--student", m / "student-init", "--labels", labels, "--out", m / "student",
-                  "--epochs", cfg.distill_epochs, "--lr", cfg.distill_lr, "--warmup-ratio", cfg.distill_warmup_ratio,
-                  "--batch-size", cfg.distill_batch_size,
-                  "--rationale-weight", cfg.rationale_weight, "--decision-weight", cfg.decision_weight, "--label-weight", cfg.label_weight, "--seed", cfg.seed, "--save-steps", 0, "--overwrite")),
+              run("distill", config=cfg.distill, model=m / "student-init", out=m / "student", **{**train_paths, "data": labels})),
         Stage("eval", "evaluating the student on the held-out pairs (verdicts and rationales)",
-              c4u("eval", "--model", m / "student", "--pairs", held_labels, "--out", out / "eval" / "student.json",
-                  "--generate", cfg.eval_generate, "--format", "student", "--max-new-tokens", cfg.label_max_new_tokens),
+              run("eval", config=cfg.eval, model=m / "student", pairs=held_labels, out=out / "eval" / "student.json"),
               stdout=out / "eval" / "stdout.json"),
         Stage("export", "exporting the student: ONNX graphs, INT8, parity against PyTorch",
-              c4u("export", "--model", m / "student", "--out", out / "export", "--int8", "--calib", held, "--overwrite")),
+              run("export", config=cfg.export, model=m / "student", out=out / "export", calib=held, fresh=True)),
         Stage("rank", f"ranking a held-out pool of {cfg.pool_size} creatives with the INT8 runtime",
               c4u("rank", *pool_images(held, cfg.pool_size), "--export", out / "export", "--query", pool_query(held),
                   "--top-k", cfg.pool_size, "--precision", "int8", "--json"),
               stdout=out / "rank.json"),
         Stage("bench", "benchmarking the runtime (fp32, INT8) against the transformers baseline",
-              c4u("bench", "--export", out / "export", "--pairs", held, "--baseline", "transformers", "--model", m / "student",
-                  "--runs", cfg.bench_runs, "--batch-sizes", cfg.bench_batch_sizes, "--rank-sizes", cfg.bench_rank_sizes,
-                  "--generate-tokens", cfg.bench_generate_tokens, "--json", out / "bench.json", "--plot", out / "latency.png"),
+              run("bench", config=cfg.bench, export=out / "export", pairs=held, model=m / "student", json_out=out / "bench.json",
+                  plot=out / "latency.png"),
               stdout=out / "bench_summary.json"),
     ]
 
@@ -110,13 +106,13 @@ def pool_query(held: Path) -> str:
 
 def work_units(cfg: QuickstartConfig) -> dict[str, int]:
     """How much work each long stage does, in the units of ``REFERENCE_RUN``."""
-    tokens = 2 * cfg.label_k * cfg.label_max_new_tokens  # per pair: both orders, k samples, up to the cap each
+    tokens = 2 * cfg.label.k * cfg.label.max_new_tokens  # per pair: both orders, k samples, up to the cap each
     return {
-        "teacher-sft": math.ceil(2 * cfg.train_pairs / cfg.sft_batch_size) * math.ceil(cfg.sft_epochs),
-        "teacher-grpo": cfg.grpo_steps,
+        "teacher-sft": math.ceil(2 * cfg.train_pairs / cfg.sft.batch_size) * math.ceil(cfg.sft.epochs),
+        "teacher-grpo": cfg.grpo.max_steps,
         "label": cfg.label_pairs * tokens,
         "label-heldout": cfg.heldout_pairs * tokens,
-        "distill": math.ceil(cfg.label_pairs / cfg.distill_batch_size) * math.ceil(cfg.distill_epochs),
+        "distill": math.ceil(cfg.label_pairs / cfg.distill.batch_size) * math.ceil(cfg.distill.epochs),
         "export": 1,
     }
 
@@ -134,8 +130,8 @@ def estimate(cfg: QuickstartConfig, skip=()) -> str:
         parts.append(f"{stage} {what} ~{_minutes(seconds)}".replace("  ", " "))
     if not parts:
         return "the long stages are done; the rest takes a few minutes"
-    return (f"about {_minutes(total)} for the long stages at the reference machine's pace (2 CPU cores, README "
-            f"'Results'): " + ", ".join(parts) + "; each stage's bar shows its own ETA here")
+    return (f"about {_minutes(total)} for the long stages at the reference machine's pace (2 CPU cores, docs/training.md "
+            f"'Stage times'): " + ", ".join(parts) + "; each stage's bar shows its own ETA here")
 
 
 def _minutes(seconds: float) -> str:
@@ -150,7 +146,7 @@ def run(out: Path, fast: bool = False, config: QuickstartConfig | None = None, e
     out = Path(out).resolve()
     marks = out / ".done"
     marks.mkdir(parents=True, exist_ok=True)
-    (out / "quickstart_config.json").write_text(json.dumps({"fast": fast, **asdict(cfg)}, indent=2))
+    (out / "quickstart_config.json").write_text(json.dumps({"fast": fast, **asdict(cfg)}, indent=2, default=str))
     timings_file = out / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     plan = stages(cfg, out)

@@ -18,6 +18,7 @@ def is_url(annotator: str) -> bool:
 @dataclass(frozen=True)
 class AnnotateConfig:
     """A strong MLLM writes teacher-format rationales for labelled pairs; the strict parser filters them."""
+    FLAGS = {"resume": "--resume/--no-resume"}  # command-line spellings other than --field-name
 
     pairs: str = setting(help="Labelled CreativePair JSONL (e.g. from `c4u data pairs --from-ctr`); every pair needs a label.")
     out: str = setting(help="Annotated JSONL (the pairs with a `rationale` and an `annotation` record), appended pair by pair; a rerun resumes it. Rejected pairs go to <out stem>.rejects.jsonl beside it.")

@@ -12,6 +12,7 @@ BACKENDS = ("transformers", "vllm")
 @dataclass(frozen=True)
 class LabelConfig:
     """K sampled rationales per pair and order, the teacher's answer probability after each."""
+    FLAGS = {"resume": "--resume/--no-resume"}  # command-line spellings other than --field-name
 
     teacher: str = setting(help="Teacher model folder (output of `c4u teacher sft` / `grpo`).")
     pairs: str = setting(help="CreativePair JSONL to label (labels optional; used to pick the kept rationale).")

@@ -13,6 +13,7 @@ STAGE = "distill"  # the run folder's stage name (training_run); `c4u eval` tell
 @dataclass(frozen=True)
 class DistillConfig(TrainingConfig):
     """Everything one distillation run depends on; its resolved form is saved beside the student."""
+    FLAGS = {**TrainingConfig.FLAGS, "model": "--student", "data": "--labels"}  # command-line spellings other than --field-name
 
     logging_steps: int = stage_default("logging_steps", 1)
     eval_pairs: str | None = setting(None, "Held-out pairs evaluated after training (report.json 'eval').")

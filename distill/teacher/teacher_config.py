@@ -11,6 +11,7 @@ from creative4u_small.distill.training_config import TrainingConfig
 @dataclass(frozen=True)
 class TeacherConfig(TrainingConfig):
     """A teacher stage: both image orders, activation checkpointing, bf16 where the GPU has it."""
+    FLAGS = {**TrainingConfig.FLAGS, "both_orders": "--both-orders/--one-order"}  # command-line spellings other than --field-name
 
     activation_checkpointing: bool = setting(
         False, "Recompute activations in the backward pass to save memory (trl turns it on by default; off here, where it only slows small models)."

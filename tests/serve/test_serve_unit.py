@@ -18,7 +18,7 @@ from creative4u_small.serve.serve_config import ServeConfig
 @pytest.mark.parametrize("bad, message", [
     (dict(port=0), "port must be"), (dict(max_batch=0), "max_batch must be at least 1"), (dict(workers=0), "workers must be at least 1"),
     (dict(max_queue=0), "max_queue"), (dict(max_reading=0), "max_reading"), (dict(body_timeout_s=0), "body_timeout_s must be above 0"),
-    (dict(max_wait_ms=-1), "max_wait_ms must be 0 or more"), (dict(max_body_mb=0), "max_body_mb"), (dict(precision="fp8"), "precision"),
+    (dict(max_wait_ms=-1), "max_wait_ms must be 0 or more"), (dict(max_body_mb=0), "max_body_mb"),
     (dict(max_request_pixels=-1), "max_request_pixels"), (dict(api_key_env="MY-TOKEN"), "environment variable name"), (dict(log_level="loud"), "log_level"),
 ])
 def test_serve_config_refuses_bad_values(bad, message):
@@ -28,6 +28,22 @@ def test_serve_config_refuses_bad_values(bad, message):
 
 def test_every_serve_config_field_has_help():
     assert all(help_of(ServeConfig, name) for name in ServeConfig.__dataclass_fields__)
+
+
+def test_serve_options_build_the_selector_config_it_holds(tmp_path, monkeypatch):
+    """--backend, --precision, --threads, --max-pixels, --cache-images are the SelectorConfig's own fields."""
+    import creative4u_small.cli.serve as serve_cli
+    from creative4u_small.cli import app
+    from creative4u_small.runtime.selector_config import SelectorConfig
+
+    got = []
+    monkeypatch.setattr(serve_cli, "run_server", got.append)
+    args = ["serve", "--export", str(tmp_path), "--precision", "int8", "--threads", "3", "--max-pixels", "1000", "--workers", "2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert got[0].selector == SelectorConfig(precision="int8", threads=3, max_pixels=1000) and got[0].workers == 2
+    assert ServeConfig.from_dict(got[0].to_dict()) == got[0]  # what a worker process rebuilds from its environment
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        ServeConfig(selector=SelectorConfig(precision="fp8"))
 
 
 def test_reading_and_the_queue_are_capped_apart_with_retry_after():

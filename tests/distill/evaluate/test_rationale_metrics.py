@@ -26,7 +26,7 @@ def _student(teacher_text, verdict="A"):
 
 
 TRUE = rationale(FA, FB, "A")  # Q8 A>B, Q9 A<B, the rest A=B
-# Q9 written as A=B while the text still says B's background is plain: the inconsistency of issue 17
+# Q9 written as A=B while the text still says B's background is plain: the inconsistency the GRPO text-consistency reward targets
 WRONG_Q9 = TRUE.replace("Q9 background: A<B", "Q9 background: A=B")
 
 

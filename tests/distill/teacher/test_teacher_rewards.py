@@ -82,7 +82,7 @@ def test_text_consistency_rewards_reasoning_that_says_what_the_lines_say():
     fa, fb = Factors(1, 0, 1, 0, 1, 1, 1, 1), Factors(0, 1, 1, 1, 1, 1, 1, 1)
     true = rationale(fa, fb, "A")  # Q7 A<B, Q8 A>B, Q9 A<B; a sentence for each
     assert text_consistency_reward([true, conv(true)]) == [1.0, 1.0]
-    # the line of issue 17: Q9 written as A=B while the text says Creative B's background is plain
+    # the inconsistency this reward targets: Q9 written as A=B while the text says Creative B's background is plain
     q9 = true.replace("Q9 background: A<B", "Q9 background: A=B")
     two = q9.replace("Q7 layout: A<B", "Q7 layout: A>B")
     wrong_end = true.replace("On balance Creative A", "On balance Creative B")
