@@ -29,7 +29,7 @@ def load_selector(config: ServeConfig):
     from creative4u_small.runtime import Selector, SelectorConfig
 
     sel_config = SelectorConfig(precision=config.precision, threads=config.lane_threads, max_pixels=config.max_pixels,
-                                cache_images=config.cache_images)
+                                cache_images=config.cache_images, device=config.device)
     return Selector.load(config.export, backend=config.backend, config=sel_config)
 
 

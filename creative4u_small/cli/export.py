@@ -1,4 +1,4 @@
-"""`c4u export`: ONNX graphs, INT8, TensorRT engines and a Triton repository, with a parity report."""
+"""`c4u export`: ONNX graphs, INT8, OpenVINO IR, TensorRT engines and a Triton repository, with a parity report."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from creative4u_small.export.export_config import ExportConfig
 
 
 @friendly_errors
-@from_config(ExportConfig, ("model", "out", "int8", "fp16", "fuse", "trt", "triton", "calib", "calib_pairs", "margin", "min_decisive",
+@from_config(ExportConfig, ("model", "out", "int8", "fp16", "openvino", "fuse", "trt", "triton", "calib", "calib_pairs", "margin", "min_decisive",
                             "fp32_max_dp", "fp16_max_dp", "int8_agreement", "int8_max_dp", "int8_max_rel_err", "int8_min_weights",
                             "probe_pairs", "opset", "trt_max_rows", "trt_max_seq", "threads", "overwrite"),
              flags={"fuse": "--fuse/--no-fuse"})
@@ -21,9 +21,9 @@ def export(
     no_decoder: bool = typer.Option(False, "--no-decoder", help="Skip the KV-cache decoder graphs (no on-demand rationale)."),
     no_dynamo: bool = typer.Option(False, "--no-dynamo", help="Use the TorchScript exporter only (faster; dynamo is tried first by default)."),
 ):
-    """Export vision/judge/decoder ONNX graphs, optional INT8, TensorRT and Triton, and check parity.
+    """Export vision/judge/decoder ONNX graphs, optional INT8, OpenVINO IR, TensorRT and Triton, and check parity.
 
-    Example: c4u export --model models/student --out exports/student --int8 --triton --calib data/heldout.jsonl
+    Example: c4u export --model models/student --out exports/student --int8 --openvino --calib data/heldout.jsonl
     """
     from creative4u_small.export.exporter import ParityFailed, run_export
 

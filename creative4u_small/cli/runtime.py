@@ -39,7 +39,8 @@ def _load(export: Path, cfg: SelectorConfig):
     info = sel.describe()
     if "fallback" in info["probe"]:
         say(f"warning: {info['probe']['fallback']}; using fp32 graphs")
-    say(f"backend {sel.backend}, {sel.precision} ({sel.precision_reason}); available: {', '.join(info['available_backends'])}")
+    say(f"backend {sel.backend} ({sel.backend_reason}), {sel.precision} ({sel.precision_reason}); "
+        f"available: {', '.join(info['available_backends'])}")
     return sel
 
 
@@ -60,7 +61,7 @@ def collect_images(sources: list[Path]) -> list[Path]:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "threads", "max_new_tokens", "probe", "on_probe_failure"),
+@from_config(SelectorConfig, ("backend", "precision", "device", "threads", "max_new_tokens", "probe", "on_probe_failure"),
              flags={"probe": "--probe/--no-probe"})
 def select(
     cfg: SelectorConfig,
@@ -106,7 +107,7 @@ def explanation_text(ex) -> str:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "threads", "batch_size", "round_robin_max", "screen_one_order"),
+@from_config(SelectorConfig, ("backend", "precision", "device", "threads", "batch_size", "round_robin_max", "screen_one_order"),
              flags={"screen_one_order": "--screen-one-order/--screen-both-orders"})
 def rank(
     cfg: SelectorConfig,

@@ -10,7 +10,7 @@ from creative4u_small.serve.serve_config import ServeConfig
 
 
 @friendly_errors
-@from_config(ServeConfig, ("export", "host", "port", "backend", "precision", "threads", "lanes", "widen", "max_batch", "max_wait_ms", "max_queue",
+@from_config(ServeConfig, ("export", "host", "port", "backend", "precision", "device", "threads", "lanes", "widen", "max_batch", "max_wait_ms", "max_queue",
                            "max_body_mb", "max_pixels", "max_rank_images", "cache_images", "api_key_env", "retry_after_s",
                            "graceful_timeout_s", "log_level"),
              flags={"retry_after_s": "--retry-after", "graceful_timeout_s": "--graceful-timeout", "widen": "--widen/--no-widen"}, required=("export",))
