@@ -175,7 +175,9 @@ def _baseline(name: str):
 def _summary(fig: dict) -> dict:
     if "skipped" in fig:
         return fig
-    return {"compare_p50_ms": round(fig["compare_ms"]["p50"], 2), "compare_p95_ms": round(fig["compare_ms"]["p95"], 2),
+    info = fig["describe"]
+    return {"backend": info["backend"], "backend_reason": info["backend_reason"], "precision": info["precision"],
+            "compare_p50_ms": round(fig["compare_ms"]["p50"], 2), "compare_p95_ms": round(fig["compare_ms"]["p95"], 2),
             "pairs_per_s": {b: round(t["pairs_per_s"], 2) for b, t in fig["throughput"].items()},
             "rank_s": {n: round(t["seconds"], 3) for n, t in fig["rank"].items()},
             "stages_ms": {k: round(v, 2) for k, v in fig["stages_ms"].items()}, "peak_rss_mb": round(fig["peak_rss_mb"], 1)}
