@@ -94,7 +94,7 @@ def side_by_side_main(args, export: Path, backends: tuple[str, ...]) -> dict:
     items = workload(cfg, args.workdir / "workload", manifest.preprocessing.image_size)
     t0 = time.perf_counter()
     report = side_by_side(selectors, items, cfg, lambda stage, done, total: print(f"  [{time.perf_counter() - t0:7.1f}s] {stage} "
-                                                                                    f"{done}/{total}", flush=True))
+                                                                                    f"{done}/{total}", flush=True), args.rank_runs)
     machine = machine_info()
     ratio = next(iter(report["ratios"].values()))
     return {"bench": "runtime side by side", "export": str(export), "precision": args.precision, "runs": args.runs,
@@ -122,6 +122,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--batch-sizes", default="1,8")
     ap.add_argument("--rank-sizes", default="8,16")
+    ap.add_argument("--rank-runs", type=int, default=1, help="side by side: timed ranks per pool size and backend")
     ap.add_argument("--generate-tokens", type=int, default=128)
     ap.add_argument("--explain-runs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0)

@@ -154,7 +154,7 @@ def calibration_feeds(processor, items, batch_size: int, vision) -> tuple[list[d
     return vision_feeds, judge_feeds
 
 
-def _entry(tmp: Path, key: str, source: str, entries: dict, precision: str, exporter: str, settings: dict) -> mf.GraphEntry:
+def _entry(key: str, source: str, entries: dict, precision: str, exporter: str, settings: dict) -> mf.GraphEntry:
     """A manifest entry for an IR: the inputs and outputs of the ONNX graph it was made from."""
     onnx_entry = entries[source]
     return mf.GraphEntry(f"{key}.xml", onnx_entry.inputs, onnx_entry.outputs, precision, exporter, source, settings,
@@ -170,7 +170,7 @@ def export_openvino(cfg, tmp: Path, entries: dict, processor, calib_items, progr
         progress("OpenVINO IR (fp32)", i, len(graphs))
         fp32[key] = f"{key}.{mf.OPENVINO_FP32}"
         convert(unfused.get(key, tmp / entries[key].file), tmp / f"{fp32[key]}.xml")
-        entries[fp32[key]] = _entry(tmp, fp32[key], key, entries, "fp32", "openvino.convert_model", {})
+        entries[fp32[key]] = _entry(fp32[key], key, entries, "fp32", "openvino.convert_model", {})
     drv = OpenVinoVerdictDriver(tmp / f"{fp32[mf.VISION]}.xml", tmp / f"{fp32[mf.JUDGE]}.xml", "fp32", cfg.threads)
     feeds = dict(zip(QUANTIZED_GRAPHS, calibration_feeds(processor, calib_items, cfg.batch_size, drv)))
     calibration = {"pairs": len(calib_items), "vision_images": len(feeds[mf.VISION]), "judge_pairs": len(feeds[mf.JUDGE]),
@@ -182,9 +182,9 @@ def export_openvino(cfg, tmp: Path, entries: dict, processor, calib_items, progr
         src, dst = tmp / f"{fp32[key]}.xml", tmp / f"{int8[key]}.xml"
         if key in QUANTIZED_GRAPHS:
             settings = quantize_ir(src, dst, feeds[key]) | {"calibration": calibration}
-            entries[int8[key]] = _entry(tmp, int8[key], key, entries, "int8", "nncf.quantize", settings)
+            entries[int8[key]] = _entry(int8[key], key, entries, "int8", "nncf.quantize", settings)
         else:
-            entries[int8[key]] = _entry(tmp, int8[key], key, entries, "int8", "nncf.compress_weights", compress_ir(src, dst))
+            entries[int8[key]] = _entry(int8[key], key, entries, "int8", "nncf.compress_weights", compress_ir(src, dst))
     return calibration
 
 
@@ -200,8 +200,3 @@ def parity(cfg, reference, processor, items, tmp: Path, entries: dict) -> dict:
         out[openvino_backend.PARITY_KEY[precision]] = figures | {"graphs": [vision, judge], "engine": "openvino CPU"}
     return out
 
-
-def op_counts(xml: Path) -> dict:
-    """Op types of an IR and how many of each (for reports)."""
-    model = _ov().Core().read_model(str(xml))
-    return dict(collections.Counter(op.get_type_name() for op in model.get_ordered_ops()).most_common())

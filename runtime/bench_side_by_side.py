@@ -49,16 +49,15 @@ def _compares(selectors: dict, items, cfg: BenchConfig, progress) -> tuple[dict,
 
 
 def _ranks(selectors: dict, items, n: int, reps: int, progress) -> dict:
-    """Seconds per rank of ``n`` images, alternating (one untimed warm-up round)."""
+    """Seconds per rank of ``n`` images, alternating (the compares before it warmed the graphs up)."""
     labels, images = list(selectors), distinct_images(items)[:n]
     out = {k: [] for k in labels}
-    for i in range(reps + 1):
-        progress(f"rank {n}", i, reps + 1)
+    for i in range(reps):
+        progress(f"rank {n}", i, reps)
         for k in _rotations(labels, i):
             selectors[k].clear_cache()
             elapsed, _ = _timed(lambda: selectors[k].rank(images, items[0][2], items[0][3]))
-            if i:
-                out[k].append(elapsed / 1000)
+            out[k].append(elapsed / 1000)
     return out
 
 
@@ -78,12 +77,12 @@ def _explains(selectors: dict, items, cfg: BenchConfig, progress) -> dict:
     return out
 
 
-def side_by_side(selectors: dict, items, cfg: BenchConfig, progress=noop_progress) -> dict:
+def side_by_side(selectors: dict, items, cfg: BenchConfig, progress=noop_progress, rank_runs: int = 1) -> dict:
     """Figures per backend label and the first label's medians over every other's."""
     ms, p_a = _compares(selectors, items, cfg, progress)
     figures = {k: {name: percentiles(v) for name, v in ms[k].items()} | {"describe": selectors[k].describe()} for k in selectors}
     for n in cfg.rank_sizes:
-        for k, seconds in _ranks(selectors, items, n, max(1, cfg.runs // 5), progress).items():
+        for k, seconds in _ranks(selectors, items, n, rank_runs, progress).items():
             figures[k].setdefault("rank_s", {})[str(n)] = percentiles(seconds)
     if cfg.explain_runs and cfg.generate_tokens and all("decoder_prefill" in s.graph_keys for s in selectors.values()):
         for k, lists in _explains(selectors, items, cfg, progress).items():

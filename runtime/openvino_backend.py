@@ -182,6 +182,11 @@ def compile_config(device: str, precision: str, threads: int = 0, profile: bool 
 def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile: bool = False) -> OvGraph:
     """Compile the IR at ``path`` on ``device`` for ``precision`` (fp32, bf16 or int8)."""
     check_device(device, precision)
+    if precision == "bf16" and threads == 1 and device == "CPU":
+        # measured with openvino 2026.4.1: compile_model of the judge and decoder IR under the bf16 hint on one
+        # inference thread stops the whole process with SIGFPE (vision compiles; 2 threads or the default work)
+        raise OpenVinoError("precision bf16 on one CPU thread is refused: OpenVINO's CPU plugin stops the process (SIGFPE) "
+                            "compiling bf16 text graphs with INFERENCE_NUM_THREADS=1; use threads 0 or 2 and more, or fp32/int8")
     try:
         compiled = core().compile_model(str(path), device, compile_config(device, precision, threads, profile))
     except RuntimeError as e:

@@ -91,9 +91,12 @@ def test_bf16_runs_the_fp32_ir_under_the_bf16_hint_where_the_cpu_has_it(tiny_exp
     assert 0 <= sel.compare(*_items(synth_pairs, 1)[0]).p_a <= 1
 
 
-def test_bf16_is_refused_on_onnx_runtime(tiny_export):
+def test_bf16_is_refused_on_onnx_runtime_and_on_one_openvino_thread(tiny_export):
     with pytest.raises(backends.BackendError, match="openvino backend only"):
         Selector.load(tiny_export, backend="cpu", precision="bf16")
+    if "BF16" in openvino_backend.core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        with pytest.raises(backends.BackendError, match="SIGFPE"):  # instead of the process dying in compile_model
+            Selector.load(tiny_export, backend="openvino", precision="bf16", threads=1)
 
 
 def test_a_device_openvino_does_not_see_is_a_clear_error(tiny_export):
