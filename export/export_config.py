@@ -18,6 +18,7 @@ class ExportConfig:
     int8: bool = setting(False, "Also write dynamic INT8 graphs (vision, judge, decoder) for ONNX Runtime; --trt adds static QDQ vision and judge graphs.")
     fuse: bool = setting(True, "Fuse the fp32 graphs with ONNX Runtime's transformer optimizer before quantization (attention, GELU, norms); --no-fuse keeps them as exported.")
     fp16: bool = setting(False, "Also write FP16 graphs (fp32 inputs and outputs, norms and softmax kept fp32) that the cuda backend picks by default.")
+    openvino: bool = setting(False, "Also write OpenVINO IR of every graph: fp32, NNCF post-training INT8 of vision and judge calibrated on the calibration pairs, INT8 weight-compressed decoder graphs (needs openvino and nncf).")
     trt: bool = setting(False, "Also build TensorRT engines from QDQ graphs (needs an NVIDIA GPU and the tensorrt package).")
     triton: bool = setting(False, "Also write a Triton Inference Server model repository under triton/.")
     calib: Path | None = setting(None, "CreativePair JSONL whose pairs calibrate INT8 and check parity; synthetic pairs when absent.")

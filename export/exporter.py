@@ -1,4 +1,4 @@
-"""`c4u export` as a plain function: graphs, INT8, TensorRT, Triton, parity, manifest.
+"""`c4u export` as a plain function: graphs, INT8, OpenVINO IR, TensorRT, Triton, parity, manifest.
 
 Everything is checked before any work (architecture, verdict tokens, calibration file, TensorRT,
 output folder), then written into a temporary sibling folder that replaces ``out`` in one rename
@@ -27,6 +27,7 @@ from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.data.synth import synthesize
 from creative4u_small.export import graphs as G
+from creative4u_small.export import openvino_ir
 from creative4u_small.export import parity as P
 from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.export.fp16 import convert_fp16
@@ -35,6 +36,7 @@ from creative4u_small.export.graphs import (
     _io_spec,
     _text_dims,  # the one place that derives head_dim
 )
+from creative4u_small.export.openvino_ir import check_openvino
 from creative4u_small.export.prompt_spec import (
     build_preprocessing,
     build_prompt_spec,
@@ -51,6 +53,7 @@ from creative4u_small.modeling import families
 from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime import probe
+from creative4u_small.runtime.probe import ProbeFailed
 from creative4u_small.runtime.selector import Selector
 from creative4u_small.runtime.selector_config import SelectorConfig
 
@@ -164,6 +167,8 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                 _convert_fp16(tmp, entries, progress)
             calibration = _quantize(cfg, tmp, entries, processor, calib_items, model, progress, unfused)
             parity.update(_variant_parity(cfg, reference, processor, held_items, tmp, entries, calibration, progress))
+            if cfg.openvino:
+                parity.update(_openvino(cfg, reference, processor, calib_items, held_items, tmp, entries, progress, unfused))
             tensorrt = {}
             if cfg.trt:
                 tensorrt = _build_trt(cfg, tmp, entries, spec, dims, pre, progress)
@@ -192,6 +197,9 @@ def _check_inputs(cfg: ExportConfig):
     """Everything checked before any work: output folder, model, TensorRT, calibration pairs."""
     check_output(cfg)
     model_type = check_model(cfg.model)
+    if cfg.openvino:
+
+        check_openvino()
     if cfg.trt:
         check_tensorrt()
     return model_type, load_calib(cfg)
@@ -315,6 +323,17 @@ def _quantize(cfg: ExportConfig, tmp: Path, entries: dict, processor, calib_item
     return quantize_export(cfg, tmp, entries, processor, calib_items, model, progress, unfused)
 
 
+def _openvino(cfg: ExportConfig, reference, processor, calib_items, held_items, tmp: Path, entries: dict, progress,
+              unfused: dict) -> dict:
+    """OpenVINO IR of every graph (``--openvino``) and the parity of its fp32 and INT8 IR."""
+
+    calibration = openvino_ir.export_openvino(cfg, tmp, entries, processor, calib_items, progress, unfused)
+    progress("parity OpenVINO", 0, 1)
+    figures = openvino_ir.parity(cfg, reference, processor, held_items, tmp, entries)
+    figures["openvino-int8"]["calibration"] = calibration
+    return figures
+
+
 def _build_trt(cfg: ExportConfig, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
     return build_export_engines(cfg, tmp, entries, spec, dims, pre, progress)
 
@@ -388,7 +407,7 @@ def _open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **set
     """The runtime's Selector on the manifest about to be written (round-tripped through its JSON form)."""
 
     as_written = mf.Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())), str(folder / mf.MANIFEST_FILE))
-    config = SelectorConfig(backend="cpu", threads=cfg.threads, batch_size=cfg.batch_size, verify_hashes=False, **settings)
+    config = SelectorConfig(**{"backend": "cpu", **settings}, threads=cfg.threads, batch_size=cfg.batch_size, verify_hashes=False)
     return Selector.from_manifest(folder, as_written, config)
 
 
@@ -427,21 +446,30 @@ def _write_probe(cfg: ExportConfig, folder: Path, manifest: mf.Manifest, process
     np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)
     return {"file": mf.PROBE_FILE, "pairs": n, "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
             "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err},
-                       "fp16": {"max_dp_a": cfg.fp16_max_dp, "max_rel_err": cfg.fp16_max_rel_err}}}
+                       "fp16": {"max_dp_a": cfg.fp16_max_dp, "max_rel_err": cfg.fp16_max_rel_err},
+                       # OpenVINO's bf16 hint (8 mantissa bits against fp16's 11) is held to the INT8 floors
+                       "bf16": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err}}}
 
 
 def _probe_here(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, parity: dict) -> dict:
-    """The INT8 and FP16 probes replayed on the export machine (``manifest.machine``), as every user's Selector.load
-    will; a breach fails that precision's parity. FP16 graphs this machine cannot run are left to the GPU's load."""
+    """The INT8 and FP16 probes (and the OpenVINO IR's) replayed on the export machine (``manifest.machine``), as every
+    user's Selector.load will; a breach fails that precision's parity. FP16 graphs this machine cannot run are left
+    to the GPU's load."""
+
+    runs = [(prec, "cpu", prec) for prec in ("int8", "fp16") if parity.get(prec, {}).get("runs_here", prec in parity)]
+    runs += [(key, "openvino", key.split("-")[1]) for key in ("openvino-fp32", "openvino-int8") if key in parity]
     out = {}
-    for prec in ("int8", "fp16"):
-        if not parity.get(prec, {}).get("runs_here", prec in parity):
+    for key, backend, prec in runs:
+        try:
+            selector = _open_selector(folder, manifest, cfg, backend=backend, precision=prec)
+            if cfg.decoder:
+                selector.open_decoder()
+        except ProbeFailed as e:
+            _mark_failed(parity[key], f"parity probe: {e}")
+            out[key] = {"status": "failed", "reason": str(e)}
             continue
-        selector = _open_selector(folder, manifest, cfg, precision=prec)
-        if cfg.decoder:
-            selector.open_decoder()
         report = selector.describe()["probe"]
         if "fallback" in report:
-            _mark_failed(parity[prec], f"parity probe: {report['fallback']}")
-        out[prec] = report
+            _mark_failed(parity[key], f"parity probe: {report['fallback']}")
+        out[key] = report
     return out

@@ -88,8 +88,25 @@ def overall_status(parity: dict) -> str:
     return "passed" if all(s == "passed" for s in states) else "unverified"
 
 
-class OrtVerdictDriver:
-    """A minimal numpy + onnxruntime verdict path: vision graph once per distinct image, then judge.
+class VerdictDriver:
+    """The verdict path every exported engine shares: vision once per distinct image, then the judge on its rows.
+    Subclasses say how one engine runs each graph (``image_embeds``, ``judge_logits``)."""
+
+    def image_embeds(self, pixel_values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def judge_logits(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def logits(self, input_ids, attention_mask, pixel_values, image_index) -> np.ndarray:
+        emb = self.image_embeds(np.asarray(pixel_values))
+        index = np.asarray(image_index)
+        rows = emb[index].reshape(index.shape[0], -1, emb.shape[-1])
+        return self.judge_logits(dict(zip(mf.JUDGE_INPUTS, (np.asarray(input_ids, np.int64), np.asarray(attention_mask, np.int64), rows))))
+
+
+class OrtVerdictDriver(VerdictDriver):
+    """A minimal numpy + onnxruntime verdict path.
 
     ``reference_semantics`` turns ONNX Runtime's graph optimisations off, so Q/DQ graphs run as
     written (dequantize, then float MatMul): the arithmetic TensorRT performs, on any CPU, instead
@@ -112,11 +129,7 @@ class OrtVerdictDriver:
     def image_embeds(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.vision.run([mf.VISION_OUTPUTS[0]], {mf.VISION_INPUTS[0]: pixel_values.astype(np.float32)})[0]
 
-    def logits(self, input_ids, attention_mask, pixel_values, image_index) -> np.ndarray:
-        emb = self.image_embeds(np.asarray(pixel_values))
-        index = np.asarray(image_index)
-        rows = emb[index].reshape(index.shape[0], -1, emb.shape[-1])
-        feeds = dict(zip(mf.JUDGE_INPUTS, (np.asarray(input_ids, np.int64), np.asarray(attention_mask, np.int64), rows)))
+    def judge_logits(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.judge.run([mf.JUDGE_OUTPUTS[0]], feeds)[0]
 
 
@@ -138,7 +151,7 @@ def reference_logits(model, processor, verdict_ids, items, batch_size: int, prog
     return np.concatenate(out)
 
 
-def exported_logits(driver: OrtVerdictDriver, processor, items, batch_size: int) -> np.ndarray:
+def exported_logits(driver: VerdictDriver, processor, items, batch_size: int) -> np.ndarray:
     out = []
     for b in batches(processor, items, batch_size):
         pv = b.pixel_values.numpy()

@@ -113,6 +113,8 @@ def write_repository(export_dir: Path, graphs: dict[str, mf.GraphEntry], dims: m
     _write_config(pr_dir, model_config(PAIR_ROWS, "onnxruntime_onnx", pr_entry, "KIND_CPU"))
     names.append(PAIR_ROWS)
     for key, entry in graphs.items():
+        if not entry.file.endswith(".onnx"):  # OpenVINO IR: the runtime's openvino backend runs it, Triton gets the ONNX graphs
+            continue
         name = key.replace(".", "_").replace("-", "_")
         folder = root / name
         _link(Path(export_dir) / entry.file, folder / "1" / "model.onnx")

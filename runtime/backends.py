@@ -1,4 +1,4 @@
-"""Where the graphs run: ONNX Runtime (CPU, CUDA EP, TensorRT EP) or native TensorRT engines.
+"""Where the graphs run: ONNX Runtime (CPU, CUDA EP, TensorRT EP), native TensorRT engines or OpenVINO IR.
 
 Every backend exposes the same tiny interface — ``open_graph(path_or_engine) -> Graph`` whose
 ``run(feeds) -> {output name: numpy array}`` — so the selector does not care which one it has.
@@ -14,14 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-# best first: native engines, then ONNX Runtime on the GPU, then the CPU
-AUTO_ORDER = ("tensorrt", "cuda", "cpu")
-BACKENDS = ("tensorrt", "trt-ep", "cuda", "cpu")
+from creative4u_small.runtime import openvino_backend
+
+# best first: native engines, then ONNX Runtime on the GPU, then OpenVINO INT8 (where the export's parity
+# vouches for it, see openvino_backend.auto_choice), then ONNX Runtime on the CPU
+AUTO_ORDER = ("tensorrt", "cuda", "openvino", "cpu")
+BACKENDS = ("tensorrt", "trt-ep", "cuda", "openvino", "cpu")
 BACKEND_HELP = {
     "cpu": "ONNX Runtime, CPUExecutionProvider",
     "cuda": "ONNX Runtime, CUDAExecutionProvider (onnxruntime-gpu and an NVIDIA GPU)",
     "trt-ep": "ONNX Runtime, TensorrtExecutionProvider (builds engines on first load; onnxruntime-gpu + TensorRT)",
     "tensorrt": "native TensorRT engines from `c4u export --trt` (tensorrt + cuda-python + an NVIDIA GPU)",
+    "openvino": f"OpenVINO IR from `c4u export --openvino` on a CPU, Intel GPU or NPU ({openvino_backend.INSTALL})",
 }
 _ORT_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "trt-ep": "TensorrtExecutionProvider"}
 
@@ -62,30 +66,38 @@ def _ort_providers() -> list[str]:
     return list(ort.get_available_providers()) if ort else []
 
 
-def available_backends(has_engines: bool = True) -> list[str]:
-    """Backends usable in this process, best first (``tensorrt`` only when the export has engines)."""
+def available_backends(has_engines: bool = True, has_ir: bool = False) -> list[str]:
+    """Backends usable in this process, best first (``tensorrt`` only when the export has engines, ``openvino``
+    only when it has OpenVINO IR: openvino is imported only then)."""
     out = []
     if has_engines and _tensorrt_modules() is not None:
         out.append("tensorrt")
     providers = _ort_providers()
-    for name in ("trt-ep", "cuda", "cpu"):
+    for name in ("trt-ep", "cuda"):
         if _ORT_PROVIDER[name] in providers:
             out.append(name)
+    if has_ir and openvino_backend.openvino() is not None:
+        out.append("openvino")
+    if _ORT_PROVIDER["cpu"] in providers:
+        out.append("cpu")
     return out
 
 
-def resolve_backend(name: str, has_engines: bool = True) -> str:
-    """``auto`` → the best available backend; anything else must be available, or a clear error."""
-    available = available_backends(has_engines)
+def resolve_backend(name: str, has_engines: bool = True, has_ir: bool = False, openvino_first: bool = False) -> str:
+    """``auto`` → the best available backend (``openvino`` only with ``openvino_first``); anything else must be
+    available, or a clear error."""
+    available = available_backends(has_engines, has_ir)
     if name == "auto":
         for candidate in AUTO_ORDER:
-            if candidate in available:
+            if candidate in available and (candidate != "openvino" or openvino_first):
                 return candidate
         raise BackendError("no backend is available; install onnxruntime (CPU) or onnxruntime-gpu: pip install 'creative4u-small[cpu]'")
     if name not in BACKENDS:
         raise BackendError(f"unknown backend {name!r}; choose auto or one of: {', '.join(BACKENDS)}")
     if name not in available:
-        why = "the export has no TensorRT engines (re-export with `c4u export --trt`) or " if name == "tensorrt" and not has_engines else ""
+        why = ("the export has no TensorRT engines (re-export with `c4u export --trt`) or " if name == "tensorrt" and not has_engines
+               else "the export has no OpenVINO IR (re-export with `c4u export --openvino`) or " if name == "openvino" and not has_ir
+               else "")
         raise BackendError(
             f"backend {name!r} ({BACKEND_HELP[name]}) is not available here: {why}its package or device is missing; "
             f"available: {', '.join(available) or 'none'}"
@@ -223,10 +235,16 @@ class TrtGraph:
             pass
 
 
-def open_graph(path: Path, backend: str, threads: int = 0, device_id: int = 0):
-    """A runnable graph for ``backend``: an engine file for ``tensorrt``, an ONNX file otherwise."""
+def open_graph(path: Path, backend: str, threads: int = 0, device_id: int = 0, openvino: dict | None = None):
+    """A runnable graph for ``backend``: an engine file for ``tensorrt``, an IR file for ``openvino`` (``openvino``:
+    its precision and device), an ONNX file otherwise."""
     if backend == "tensorrt":
         return TrtGraph(path, device_id)
+    if backend == "openvino":
+        try:
+            return openvino_backend.open_ir(path, threads=threads, **(openvino or {}))
+        except openvino_backend.OpenVinoError as e:
+            raise BackendError(str(e)) from None
     return open_ort(path, backend, threads, device_id)
 
 

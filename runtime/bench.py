@@ -143,7 +143,7 @@ def bench_selector(sel, items, cfg: BenchConfig, progress=noop_progress, label: 
         out["compare_explain_ms"] = percentiles(ex)
     out["stages_ms"] = {k: float(np.mean(v)) for k, v in stages.items() if v}
     out["peak_rss_mb"] = peak_rss_mb()
-    gpu = gpu_memory_mb(sel.config.device_id) if sel.backend != "cpu" else None
+    gpu = gpu_memory_mb(sel.config.device_id) if sel.backend in ("cuda", "trt-ep", "tensorrt") else None
     if gpu is not None:
         out["gpu_memory_mb"] = gpu
     return out

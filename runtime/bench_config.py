@@ -17,7 +17,7 @@ class BenchConfig:
     FLAGS = {"json_out": "--json"}  # command-line spellings other than --field-name
     export: Path = setting(help=EXPORT_HELP)
     pairs: Path | None = setting(None, "CreativePair JSONL whose images and queries make the workload; synthetic creatives at the export's frame size when absent.")
-    backends: tuple[str, ...] = setting(("cpu",), f"Backends to measure side by side ({', '.join(BACKENDS)}); unavailable ones are reported as skipped with the reason.")
+    backends: tuple[str, ...] = setting(("cpu",), f"Backends to measure side by side ({', '.join(BACKENDS)}, or auto: what Selector.load picks, and why); unavailable ones are reported as skipped with the reason.")
     precisions: tuple[str, ...] = setting(("fp32", "int8"), "Graph precisions to measure; int8 is skipped (with the reason) when the export has no INT8 graphs.")
     baseline: str = setting("", "'transformers' also measures the plain PyTorch model (generate with a teacher-style rationale, and the single-pass VerdictScorer) as the baseline; needs --model.")
     model: Path | None = setting(None, "Hugging Face model folder for the transformers baseline (the model the export was made from).")
@@ -35,7 +35,7 @@ class BenchConfig:
 
     def __post_init__(self):
         for b in self.backends:
-            if b not in BACKENDS:
+            if b not in BACKENDS + ("auto",):
                 raise ValueError(f"backend {b!r} is not one of {', '.join(BACKENDS)}")
         if not self.backends:
             raise ValueError("give at least one backend")

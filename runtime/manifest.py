@@ -61,6 +61,10 @@ PROBE_INPUTS = ("pixel_values", "image_index", "input_ids", "attention_mask", "s
 PROBE_REFERENCES = ("image_embeds", "verdict_logits", "prefill_logits", "step_logits")
 
 GRAPHS = (VISION, JUDGE, DECODER_PREFILL, DECODER_STEP)
+# OpenVINO IR of a graph (`c4u export --openvino`): "<graph>.openvino" (fp32) and "<graph>.openvino-int8" (NNCF),
+# each an .xml file whose weights sit beside it in an .bin file of the same name.
+OPENVINO_FP32 = "openvino"
+OPENVINO_INT8 = "openvino-int8"
 PRECISIONS = ("fp32", "fp16", "int8", "int8-qdq")
 PARITY_STATES = ("passed", "unverified", "failed")
 

@@ -21,7 +21,7 @@ from PIL import Image
 
 from creative4u_small.contract.images import ImageError
 from creative4u_small.contract.verdict_prob import p_a_orders, softmax_first
-from creative4u_small.runtime import backends, explain, probe, tournament
+from creative4u_small.runtime import backends, explain, openvino_backend, probe, tournament
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.explain import explanation as parse_explanation
 from creative4u_small.runtime.preprocess import preprocess
@@ -107,10 +107,12 @@ class Selector:
     """Load with ``Selector.load(export_dir, backend="auto")``; thread-safe."""
 
     def __init__(self, export_dir: Path, manifest: mf.Manifest, config: SelectorConfig, backend: str,
-                 precision: str | None = None, precision_reason: str = ""):
+                 precision: str | None = None, precision_reason: str = "", backend_reason: str = ""):
         self.export_dir, self.manifest, self.config, self.backend = Path(export_dir), manifest, config, backend
         precision = precision or config.precision
         self.precision_reason = precision_reason or f"precision {precision} asked for"
+        self.backend_reason = backend_reason or f"backend {backend} asked for"
+        self._bf16 = set(mf.GRAPHS) if precision == "bf16" else set()  # graphs run with OpenVINO's bf16 hint
         self.tokenizer = PromptTokenizer.from_export(self.export_dir, manifest.prompt)
         self._graphs: dict[str, object] = {}  # graph -> session
         self._graph_lock = threading.Lock()
@@ -144,16 +146,26 @@ class Selector:
         The exporter calls this on the manifest it is about to write, so the runtime check runs
         before anything claims the export is complete.
         """
-        has_engines = bool(manifest.tensorrt.get("engines"))
-        chosen = backends.resolve_backend(config.backend, has_engines)
-        has_int8 = any(k.endswith(".int8") for k in manifest.graphs)
-        if config.precision in ("int8", "fp16") and not any(k.endswith("." + config.precision) for k in manifest.graphs):
-            raise mf.ManifestError(f"{export_dir}: the export has no {config.precision.upper()} graphs; re-export with "
-                                   f"`c4u export --{config.precision}` or use precision fp32")
+        has_engines, has_ir = bool(manifest.tensorrt.get("engines")), openvino_backend.has_ir(manifest)
+        openvino_first, why = openvino_backend.auto_choice(manifest) if config.backend == "auto" and has_ir else (False, "")
+        chosen = backends.resolve_backend(config.backend, has_engines, has_ir, openvino_first)
+        if chosen == "openvino":
+            has_int8 = openvino_backend.has_precision(manifest, "int8")
+            if config.precision != "auto" and not openvino_backend.has_precision(manifest, config.precision):
+                raise mf.ManifestError(f"{export_dir}: the export has no OpenVINO IR for precision {config.precision} "
+                                       "(OpenVINO runs fp32, bf16 and int8); re-export with `c4u export --openvino`")
+        else:
+            has_int8 = any(k.endswith(".int8") for k in manifest.graphs)
+            if config.precision == "bf16":
+                raise backends.BackendError(f"precision bf16 runs on the openvino backend only (backend here: {chosen})")
+            if config.precision in ("int8", "fp16") and not any(k.endswith("." + config.precision) for k in manifest.graphs):
+                raise mf.ManifestError(f"{export_dir}: the export has no {config.precision.upper()} graphs; re-export with "
+                                       f"`c4u export --{config.precision}` or use precision fp32")
         precision, reason = config.precision, ""
         if precision == "auto":
             precision, reason = auto_precision(manifest, chosen, has_int8)
-        selector = cls(export_dir, manifest, config, chosen, precision, reason)
+        backend_reason = "" if config.backend != "auto" else f"auto: {why}" if why else f"auto: the best available ({chosen})"
+        selector = cls(export_dir, manifest, config, chosen, precision, reason, backend_reason)
         selector._probe(VERDICT_GRAPHS)
         return selector
 
@@ -161,6 +173,8 @@ class Selector:
 
     def _graph_key(self, graph: str, precision: str) -> str:
         """The manifest key to run: TensorRT takes the explicit-QDQ INT8 graph, ONNX Runtime's other EPs the dynamic one."""
+        if self.backend == "openvino":
+            return openvino_backend.graph_key(self.manifest, graph, precision)
         if precision == "fp16":
             return f"{graph}.fp16" if f"{graph}.fp16" in self.manifest.graphs else graph
         if precision != "int8":
@@ -186,7 +200,8 @@ class Selector:
                 if graph not in self.graph_keys:
                     raise mf.ManifestError(f"{self.export_dir}: the export has no {graph} graph (exported with --no-decoder?); re-export to get rationales")
                 threads = 0 if self.backend == "tensorrt" else self.config.threads
-                self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, threads, self.config.device_id)
+                options = {"precision": self._precision_of(graph), "device": self.config.device} if self.backend == "openvino" else None
+                self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, threads, self.config.device_id, options)
             return self._graphs[graph]
 
     def run_graph(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -206,7 +221,7 @@ class Selector:
             return
         if self._probe_data is None:
             self._probe_data = probe.load(self.export_dir, self.manifest)
-        precision = self.manifest.graphs[self.graph_keys[graphs[0]]].precision.split("-")[0]
+        precision = self._precision_of(graphs[0]).split("-")[0]
         result = self._probe_once(part, precision)
         if result["status"] == "passed":
             return
@@ -223,6 +238,7 @@ class Selector:
                 self._graphs.pop(g, None)
             for g in graphs:
                 self.graph_keys[g] = self._graph_key(g, "fp32")
+            self._bf16.difference_update(graphs)
         self.probe_report[f"{part}_refused"] = result
         self.probe_report["fallback"] = message
         if self._probe_once(part, "fp32")["status"] != "passed":
@@ -249,10 +265,14 @@ class Selector:
                 self._probe(DECODER_GRAPHS)
                 self._decoder_ready = True
 
+    def _precision_of(self, graph: str) -> str:
+        """The precision ``graph`` really runs in: its graph's, or bf16 for an fp32 IR under OpenVINO's bf16 hint."""
+        return "bf16" if graph in self._bf16 else self.manifest.graphs[self.graph_keys[graph]].precision
+
     @property
     def precision(self) -> str:
         """The precision the verdict graphs really run in (fp32 after a probe fallback)."""
-        return self.manifest.graphs[self.graph_keys[mf.JUDGE]].precision
+        return self._precision_of(mf.JUDGE)
 
     def describe(self) -> dict:
         """Backend, precision per graph and the providers ONNX Runtime really uses."""
@@ -263,12 +283,14 @@ class Selector:
             session = self._graphs.get(g)
             if hasattr(session, "providers"):
                 info["providers"] = session.providers
+            info.update(getattr(session, "details", {}))
             graphs[g] = info
-        return {"export": str(self.export_dir), "backend": self.backend, "precision": self.precision,
-                "requested_precision": self.config.precision, "precision_reason": self.precision_reason,
-                "available_backends": backends.available_backends(bool(self.manifest.tensorrt.get("engines"))),
-                "graphs": graphs, "status": self.manifest.status, "probe": self.probe_report,
-                "text_token_budget": self.tokenizer.budgets}
+        has_ir = openvino_backend.has_ir(self.manifest)
+        return {"export": str(self.export_dir), "backend": self.backend, "backend_reason": self.backend_reason,
+                "precision": self.precision, "requested_precision": self.config.precision, "precision_reason": self.precision_reason,
+                "available_backends": backends.available_backends(bool(self.manifest.tensorrt.get("engines")), has_ir),
+                "graphs": graphs, "status": self.manifest.status, "probe": self.probe_report, "text_token_budget": self.tokenizer.budgets,
+                **({"openvino": openvino_backend.status()} if has_ir else {})}
 
     @property
     def images_encoded(self) -> int:
@@ -506,7 +528,7 @@ def auto_precision(manifest: mf.Manifest, backend: str, has_int8: bool) -> tuple
         status = manifest.parity.get("fp16", {}).get("status", "absent")
         if status != "failed":
             return "fp16", f"auto: FP16 graphs on a GPU (export parity {status}; probed on this GPU at load)"
-    key = {"trt-ep": "int8-qdq", "tensorrt": "tensorrt-int8"}.get(backend, "int8")
+    key = {"trt-ep": "int8-qdq", "tensorrt": "tensorrt-int8", "openvino": openvino_backend.PARITY_KEY["int8"]}.get(backend, "int8")
     if not has_int8:
         return "fp32", "auto: the export has no INT8 graphs"
     status = manifest.parity.get(key, {}).get("status", "absent")

@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from creative4u_small.contract.images import DEFAULT_MAX_PIXELS
 from creative4u_small.contract.settings import setting
 from creative4u_small.runtime.backends import BACKENDS
+from creative4u_small.runtime.openvino_backend import DEVICES
 
 EXPORT_HELP = "Export folder written by `c4u export`."
-PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "bf16", "int8")
 PROBE_FAILURE_CHOICES = ("fallback", "raise")
 
 
@@ -17,7 +18,7 @@ PROBE_FAILURE_CHOICES = ("fallback", "raise")
 class SelectorConfig:
     FLAGS = {"probe": "--probe/--no-probe", "screen_one_order": "--screen-one-order/--screen-both-orders"}  # command-line spellings other than --field-name
     backend: str = setting("auto", f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}.")
-    precision: str = setting("auto", "auto (on a GPU: FP16 where the export has it and its parity did not fail; else INT8 where the export's INT8 parity passed, else fp32; says which), fp32, fp16 or int8 (each graph without that variant stays fp32). FP16 and INT8 graphs that fail the load-time probe fall back to fp32.")
+    precision: str = setting("auto", "auto (on a GPU: FP16 where the export has it and its parity did not fail; else INT8 where the export's INT8 parity passed, else fp32; says which), fp32, fp16, bf16 (openvino backend: OpenVINO's bf16 inference precision hint on the fp32 IR, where the device has BF16) or int8 (each graph without that variant stays fp32). FP16 and INT8 graphs that fail the load-time probe fall back to fp32.")
     threads: int = setting(0, "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide.")
     batch_size: int = setting(16, "Most pairs per judge call (each pair is two rows, one per order) and images per vision call.")
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Refuse images above this many pixels before decoding them (decompression bombs); 0 disables the cap.")
@@ -33,12 +34,15 @@ class SelectorConfig:
     on_probe_failure: str = setting("fallback", "When INT8 graphs fail the probe: fallback (use fp32 and say why) or raise. fp32 graphs that fail always raise.")
     verify_hashes: bool = setting(True, "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs).")
     device_id: int = setting(0, "GPU index for the cuda, trt-ep and tensorrt backends.")
+    device: str = setting("CPU", f"OpenVINO device for the openvino backend: {', '.join(DEVICES)} (GPU and NPU are Intel's); reported by describe().")
 
     def __post_init__(self):
         if self.backend != "auto" and self.backend not in BACKENDS:
             raise ValueError(f"backend {self.backend!r} is not auto or one of {', '.join(BACKENDS)}")
         if self.precision not in PRECISION_CHOICES:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
         if self.on_probe_failure not in PROBE_FAILURE_CHOICES:
             raise ValueError(f"on_probe_failure {self.on_probe_failure!r} is not one of {', '.join(PROBE_FAILURE_CHOICES)}")
         for name in ("batch_size", "max_new_tokens", "cache_images", "round_robin_max"):

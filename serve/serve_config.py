@@ -21,7 +21,7 @@ class ServeConfig:
     export: Path = setting(Path("."), EXPORT_HELP)
     host: str = setting("127.0.0.1", "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env).")
     port: int = setting(8080, "TCP port to listen on.")
-    selector: SelectorConfig = setting(help="The Selector each worker loads (backend, precision, threads, pixel cap, cache); "
+    selector: SelectorConfig = setting(help="The Selector each worker loads (backend, device, precision, threads, pixel cap, cache); "
                                             "--threads: with --workers N, about cores / N.", default_factory=SelectorConfig)
     workers: int = setting(1, "Server processes (uvicorn workers) sharing the port, each loading its own Selector: more requests at once where cores allow, one model's memory per worker.")
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from openvino_support import HAVE_OPENVINO
 
 
 @pytest.fixture(scope="session")
@@ -68,13 +69,15 @@ def image_gone(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_export(tiny_model_dir, tmp_path_factory):
-    """One tiny export (fp32 + INT8, decoder graphs) per session, built with `c4u export`'s function; shared by
-    tests/runtime and tests/serve (tests/export has its own). Read-only: copy it (``shutil.copytree``) before tampering."""
+    """One tiny export (fp32 + INT8, decoder graphs, OpenVINO IR where openvino is installed) per session, built with
+    `c4u export`'s function; shared by tests/runtime and tests/serve (tests/export has its own). Read-only: copy it
+    (``shutil.copytree``) before tampering."""
     from creative4u_small.export.export_config import ExportConfig
     from creative4u_small.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("exports") / "tiny"
-    run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, calib_pairs=12, int8_min_weights=0))  # every weight INT8
+    run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, openvino=HAVE_OPENVINO, calib_pairs=12,
+                            int8_min_weights=0))  # every weight INT8
     return out
 
 

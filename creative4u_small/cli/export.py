@@ -1,4 +1,4 @@
-"""`c4u export`: ONNX graphs, INT8, TensorRT engines and a Triton repository, with a parity report."""
+"""`c4u export`: ONNX graphs, INT8, OpenVINO IR, TensorRT engines and a Triton repository, with a parity report."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from creative4u_small.export.exporter import ParityFailed, run_export
 @friendly_errors
 @from_config(ExportConfig, fields_of(ExportConfig))
 def export(cfg: ExportConfig):
-    """Export vision/judge/decoder ONNX graphs, optional INT8, TensorRT and Triton, and check parity.
+    """Export vision/judge/decoder ONNX graphs, optional INT8, OpenVINO IR, TensorRT and Triton, and check parity.
 
-    Example: c4u export --model models/student --out exports/student --int8 --triton --calib data/heldout.jsonl
+    Example: c4u export --model models/student --out exports/student --int8 --openvino --calib data/heldout.jsonl
     """
 
     progress, _ = progress_bar("export")

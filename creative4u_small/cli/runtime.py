@@ -46,7 +46,8 @@ def _load(export: Path, cfg: SelectorConfig):
     info = sel.describe()
     if "fallback" in info["probe"]:
         say(f"warning: {info['probe']['fallback']}; using fp32 graphs")
-    say(f"backend {sel.backend}, {sel.precision} ({sel.precision_reason}); available: {', '.join(info['available_backends'])}")
+    say(f"backend {sel.backend} ({sel.backend_reason}), {sel.precision} ({sel.precision_reason}); "
+        f"available: {', '.join(info['available_backends'])}")
     return sel
 
 
@@ -67,7 +68,7 @@ def collect_images(sources: list[Path]) -> list[Path]:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "threads", "max_new_tokens", "probe", "on_probe_failure"))
+@from_config(SelectorConfig, ("backend", "precision", "device", "threads", "max_new_tokens", "probe", "on_probe_failure"))
 def select(
     cfg: SelectorConfig,
     a: Path = typer.Argument(..., help="Creative A (image file)."),
@@ -112,7 +113,7 @@ def explanation_text(ex) -> str:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "threads", "batch_size", "round_robin_max", "screen_one_order"))
+@from_config(SelectorConfig, ("backend", "precision", "device", "threads", "batch_size", "round_robin_max", "screen_one_order"))
 def rank(
     cfg: SelectorConfig,
     sources: list[Path] = typer.Argument(..., help="Image files and/or folders of images."),
@@ -177,7 +178,9 @@ def _baseline(name: str):
 def _summary(fig: dict) -> dict:
     if "skipped" in fig:
         return fig
-    return {"compare_p50_ms": round(fig["compare_ms"]["p50"], 2), "compare_p95_ms": round(fig["compare_ms"]["p95"], 2),
+    info = fig["describe"]
+    return {"backend": info["backend"], "backend_reason": info["backend_reason"], "precision": info["precision"],
+            "compare_p50_ms": round(fig["compare_ms"]["p50"], 2), "compare_p95_ms": round(fig["compare_ms"]["p95"], 2),
             "pairs_per_s": {b: round(t["pairs_per_s"], 2) for b, t in fig["throughput"].items()},
             "rank_s": {n: round(t["seconds"], 3) for n, t in fig["rank"].items()},
             "stages_ms": {k: round(v, 2) for k, v in fig["stages_ms"].items()}, "peak_rss_mb": round(fig["peak_rss_mb"], 1)}

@@ -56,7 +56,8 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in ("creative4u-small", "torch", "transformers", "trl", "peft", "accelerate", "onnx", "onnxruntime", "tokenizers", "numpy"):
+    for name in ("creative4u-small", "torch", "transformers", "trl", "peft", "accelerate", "onnx", "onnxruntime", "openvino", "nncf",
+                 "tokenizers", "numpy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -20,11 +20,7 @@ from dataclasses import dataclass
 from creative4u_small.contract import protocol
 from creative4u_small.contract.images import open_image
 from creative4u_small.modeling import families
-from creative4u_small.modeling.judge_prompt import (
-    expand_images,
-    framed_family,
-    judge_text,
-)
+from creative4u_small.modeling.judge_prompt import expand_images, framed_family, judge_text, prompt_chat_text
 
 ORDERS = ("AB", "BA")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from openvino_support import HAVE_OPENVINO
+
 # lr 2e-2 decayed linearly to 0 with clipping: measured 35 of 50 held-out pairs decisive; without
 # the decay the run oscillates back to coin flips. One thread: OpenMP spinning on a busy 2-core
 # box made the same loop 50x slower with two.
@@ -17,9 +19,22 @@ def tiny_export(tiny_model_dir, tmp_path_factory):
     from creative4u_small.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("exports") / "tiny"
-    summary = run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, triton=True, calib_pairs=8, threads=1,
-                                      int8_min_weights=0))  # quantize every weight of the tiny preset
+    summary = run_export(ExportConfig(model=tiny_model_dir, out=out, int8=True, triton=True, openvino=HAVE_OPENVINO, calib_pairs=8,
+                                      threads=1, int8_min_weights=0))  # quantize every weight of the tiny preset
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def trained_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
+    """fp32, INT8, FP16 (and OpenVINO IR where openvino is installed) export of the trained tiny model, verdict
+    graphs only, calibrated and checked on 50 + 50 held-out pairs: (folder, summary)."""
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import run_export
+
+    out = tmp_path_factory.mktemp("exports") / "trained"
+    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, fp16=True, openvino=HAVE_OPENVINO, decoder=False,
+                       calib=heldout_pairs_file, calib_pairs=50, int8_min_weights=0, threads=1)
+    return out, run_export(cfg)
 
 
 @pytest.fixture(scope="session")

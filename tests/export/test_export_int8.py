@@ -9,17 +9,6 @@ import pytest
 from creative4u_small.runtime import manifest as mf
 
 
-@pytest.fixture(scope="module")
-def trained_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
-    from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.exporter import run_export
-
-    out = tmp_path_factory.mktemp("exports") / "trained"
-    cfg = ExportConfig(model=trained_tiny_dir, out=out, int8=True, fp16=True, decoder=False, calib=heldout_pairs_file, calib_pairs=50,
-                       int8_min_weights=0, threads=1)
-    return out, run_export(cfg)
-
-
 def test_trained_model_is_decisive_and_int8_meets_floor(trained_export):
     out, summary = trained_export
     parity = json.loads((out / mf.MANIFEST_FILE).read_text())["parity"]

@@ -106,7 +106,7 @@ def test_every_int8_weight_of_an_export_stays_in_7_bits(tiny_export):
     m = mf.read_manifest(out)
     checked = 0
     for key, entry in m.graphs.items():
-        if entry.precision != "int8":
+        if entry.precision != "int8" or not entry.file.endswith(".onnx"):  # OpenVINO IR: NNCF's overflow_fix, its own test
             continue
         assert "reduce_range" in entry.quantization["weights"], key
         model = onnx.load(str(out / entry.file))

@@ -11,7 +11,7 @@ from creative4u_small.distill.student.distill_data import DistillCollator, kept_
 from creative4u_small.distill.student.distill_trainer import _verdict_module_class
 from creative4u_small.distill.student.losses import IGNORE_INDEX
 from creative4u_small.modeling.checkpoint import load_model
-from creative4u_small.modeling.scorer import ORDERS, VerdictScorer
+from creative4u_small.modeling.scorer import VerdictScorer
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,100 @@
+"""Backends side by side in one process: every timed call alternates between them, so both see the same load.
+
+On a shared or throttling machine, backends measured one after the other meet different loads;
+alternating call by call (the order rotating each round) leaves both the same. Per backend:
+compare latency (both orders, new creatives every time: the embedding cache is cleared) with its
+vision (per image) and judge (per compare) stage times, rank of a pool, and compare with an
+explanation; verdicts of the same pairs are compared between backends. Ratios are the first
+backend's median over each other's (> 1: the other is faster). Torch-free.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from creative4u_small.contract.bench_timing import distinct_images, noop_progress, percentiles
+from creative4u_small.runtime.bench_config import BenchConfig
+
+
+def _rotations(labels: list[str], i: int) -> list[str]:
+    k = i % len(labels)
+    return labels[k:] + labels[:k]
+
+
+def _timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def _compares(selectors: dict, items, cfg: BenchConfig, progress) -> tuple[dict, dict]:
+    """(per-backend lists of compare/vision/judge ms, per-backend p_a of the timed pairs)."""
+    labels = list(selectors)
+    ms = {k: {"compare": [], "vision_per_image": [], "judge": []} for k in labels}
+    p_a = {k: [] for k in labels}
+    for i in range(cfg.warmup + cfg.runs):
+        progress("compare", i, cfg.warmup + cfg.runs)
+        for k in _rotations(labels, i):
+            selectors[k].clear_cache()
+            elapsed, r = _timed(lambda: selectors[k].compare(*items[i % len(items)]))
+            if i < cfg.warmup:
+                continue
+            ms[k]["compare"].append(elapsed)
+            ms[k]["vision_per_image"].append(r.timings_ms.get("vision", 0.0) / 2)
+            ms[k]["judge"].append(r.timings_ms.get("judge", 0.0))
+            p_a[k].append(r.p_a)
+    return ms, p_a
+
+
+def _ranks(selectors: dict, items, n: int, reps: int, progress) -> dict:
+    """Seconds per rank of ``n`` images, alternating (the compares before it warmed the graphs up)."""
+    labels, images = list(selectors), distinct_images(items)[:n]
+    out = {k: [] for k in labels}
+    for i in range(reps):
+        progress(f"rank {n}", i, reps)
+        for k in _rotations(labels, i):
+            selectors[k].clear_cache()
+            elapsed, _ = _timed(lambda: selectors[k].rank(images, items[0][2], items[0][3]))
+            out[k].append(elapsed / 1000)
+    return out
+
+
+def _explains(selectors: dict, items, cfg: BenchConfig, progress) -> dict:
+    """Compare + explanation ms (``generate_tokens`` tokens each) and the decode alone, alternating."""
+    labels = list(selectors)
+    out = {k: {"compare_explain": [], "explain": []} for k in labels}
+    for i in range(cfg.explain_runs + 1):
+        progress("explain", i, cfg.explain_runs + 1)
+        for k in _rotations(labels, i):
+            selectors[k].clear_cache()
+            elapsed, r = _timed(lambda: selectors[k].compare(*items[i % len(items)], explain=True,
+                                                               min_new_tokens=cfg.generate_tokens))
+            if i:
+                out[k]["compare_explain"].append(elapsed)
+                out[k]["explain"].append(r.timings_ms.get("explain", 0.0))
+    return out
+
+
+def side_by_side(selectors: dict, items, cfg: BenchConfig, progress=noop_progress, rank_runs: int = 1) -> dict:
+    """Figures per backend label and the first label's medians over every other's."""
+    ms, p_a = _compares(selectors, items, cfg, progress)
+    figures = {k: {name: percentiles(v) for name, v in ms[k].items()} | {"describe": selectors[k].describe()} for k in selectors}
+    for n in cfg.rank_sizes:
+        for k, seconds in _ranks(selectors, items, n, rank_runs, progress).items():
+            figures[k].setdefault("rank_s", {})[str(n)] = percentiles(seconds)
+    if cfg.explain_runs and cfg.generate_tokens and all("decoder_prefill" in s.graph_keys for s in selectors.values()):
+        for k, lists in _explains(selectors, items, cfg, progress).items():
+            figures[k].update({name: percentiles(v) for name, v in lists.items()})
+    base, *others = list(selectors)
+    ratios = {}
+    for k in others:
+        r = {m: figures[base][m]["p50"] / figures[k][m]["p50"] for m in ("compare", "vision_per_image", "judge", "compare_explain",
+                                                                          "explain") if m in figures[k] and figures[k][m]["p50"]}
+        r.update({f"rank{n}": figures[base]["rank_s"][n]["p50"] / figures[k]["rank_s"][n]["p50"] for n in figures[k].get("rank_s", {})})
+        ref, got = np.array(p_a[base]), np.array(p_a[k])
+        r["verdicts_agreeing"] = f"{int(((ref >= 0.5) == (got >= 0.5)).sum())}/{ref.size}"
+        r["max_abs_dp_a"] = float(np.abs(ref - got).max()) if ref.size else None
+        ratios[f"{base} / {k}"] = r
+    return {"backends": figures, "ratios": ratios}

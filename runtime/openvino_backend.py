@@ -1,0 +1,195 @@
+"""OpenVINO as a runtime backend: the export's IR graphs on a CPU, an Intel GPU or an NPU, with no telemetry.
+
+OpenVINO and NNCF report usage through ``openvino_telemetry`` unless the user opted out with
+``opt_in_out --opt_out`` (a consent file under ``$HOME/intel``); without that file their first use
+writes a client id and usage counts there and queues reports to Google Analytics. ``import openvino``
+already imports it (through ``openvino.tools.ovc``). Both packages fall back to a stub of their own
+when ``openvino_telemetry`` cannot be imported, so ``disable_telemetry`` makes it unimportable in this
+process before anything imports openvino: nothing is sent and nothing is written outside the
+project's folders, whatever the user's home holds.
+
+``openvino`` is imported lazily (``pip install "creative4u-small[openvino]"``); without it this
+module still imports and the backend is simply not available. Torch-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import queue
+import sys
+import threading
+
+import numpy as np
+
+from creative4u_small.runtime import manifest as mf
+
+TELEMETRY_MODULE = "openvino_telemetry"
+DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+INSTALL = "pip install 'creative4u-small[openvino]'"
+# What each precision runs: the IR (manifest key suffix) and OpenVINO's inference precision hint for the float
+# parts. fp32 is asked for explicitly: on CPUs with AMX or AVX512_BF16 OpenVINO's default hint is bf16.
+IR_SUFFIX = {"fp32": mf.OPENVINO_FP32, "bf16": mf.OPENVINO_FP32, "int8": mf.OPENVINO_INT8}
+HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+PARITY_KEY = {"fp32": "openvino-fp32", "int8": "openvino-int8"}
+
+_state: dict = {}
+_lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+class OpenVinoError(RuntimeError):
+    """OpenVINO cannot run here as asked (device, precision, graph), with what can."""
+
+
+def disable_telemetry() -> dict:
+    """Keep OpenVINO's and NNCF's telemetry off in this process; call before anything imports openvino or nncf.
+
+    Returns what was done. ``openvino_telemetry`` imported earlier by other code cannot be unloaded:
+    that is reported (``telemetry: not guarded``) with the user's own opt-out, never claimed off.
+    """
+    module = sys.modules.get(TELEMETRY_MODULE, "absent")
+    if module == "absent":
+        sys.modules[TELEMETRY_MODULE] = None  # an import now raises ImportError: openvino and nncf use their stubs
+    elif module is not None:
+        return {"telemetry": "not guarded", "how": f"{TELEMETRY_MODULE} was imported before the guard; import "
+                "creative4u_small.runtime first, or opt out with `opt_in_out --opt_out`"}
+    return {"telemetry": "off", "how": f"{TELEMETRY_MODULE} made unimportable before openvino and nncf were imported"}
+
+
+def openvino():
+    """The ``openvino`` module with telemetry off, or None where it is not installed (or cannot load)."""
+    with _lock:
+        if "module" not in _state:
+            _state["telemetry"] = disable_telemetry()
+            try:
+                import openvino as ov  # optional: the openvino extra
+            except ImportError as e:
+                _state["module"], _state["import_error"] = None, str(e) or type(e).__name__
+            else:
+                _state["module"] = ov
+        return _state["module"]
+
+
+def core():
+    """One ``openvino.Core`` per process (it caches compiled kernels and device plugins)."""
+    ov = openvino()
+    if ov is None:
+        raise OpenVinoError(f"openvino is not installed: {INSTALL}")
+    with _lock:
+        if "core" not in _state:
+            _state["core"] = ov.Core()
+        return _state["core"]
+
+
+def status() -> dict:
+    """Version, devices and the telemetry guard, for ``describe()`` and benchmark reports."""
+    ov = openvino()
+    if ov is None:
+        return {"installed": False, "reason": _state.get("import_error", "not installed"), "install": INSTALL}
+    return {"installed": True, "version": ov.__version__, "devices": list(core().available_devices),
+            **_state["telemetry"]}
+
+
+def has_ir(manifest: mf.Manifest) -> bool:
+    return any(k.endswith("." + mf.OPENVINO_FP32) for k in manifest.graphs)
+
+
+def has_precision(manifest: mf.Manifest, precision: str) -> bool:
+    """Whether the export holds the IR that ``precision`` runs (bf16 runs the fp32 IR)."""
+    return precision in IR_SUFFIX and f"{mf.JUDGE}.{IR_SUFFIX[precision]}" in manifest.graphs
+
+
+def graph_key(manifest: mf.Manifest, graph: str, precision: str) -> str:
+    """The manifest key of ``graph``'s IR for ``precision`` (the fp32 IR where no INT8 IR was written)."""
+    key = f"{graph}.{IR_SUFFIX.get(precision, mf.OPENVINO_FP32)}"
+    if key not in manifest.graphs:
+        key = f"{graph}.{mf.OPENVINO_FP32}"
+    if key not in manifest.graphs:
+        raise mf.ManifestError(f"the export has no OpenVINO IR of the {graph} graph; re-export with `c4u export --openvino`")
+    return key
+
+
+def auto_choice(manifest: mf.Manifest) -> tuple[bool, str]:
+    """Whether ``backend=auto`` takes OpenVINO INT8 here, and why (or why not)."""
+    if not has_precision(manifest, "int8"):
+        return False, "the export has no OpenVINO INT8 IR"
+    status_ = manifest.parity.get(PARITY_KEY["int8"], {}).get("status", "absent")
+    if status_ != "passed":
+        return False, f"the export's {PARITY_KEY['int8']} parity is {status_}"
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False, f"OpenVINO INT8 is picked on x86 CPUs only (this is {platform.machine()})"
+    if openvino() is None:
+        why = (f"the export holds OpenVINO INT8 IR but openvino cannot be imported ({INSTALL}); "
+               "running its ONNX graphs on ONNX Runtime")
+        log.warning(why)
+        return False, why
+    return True, f"OpenVINO INT8 IR (export parity passed; openvino {openvino().__version__} on x86)"
+
+
+def check_device(device: str, precision: str) -> None:
+    """A clear error for a device OpenVINO does not see here, or bf16 where the device has no BF16."""
+    if device not in DEVICES:
+        raise OpenVinoError(f"OpenVINO device {device!r} is not one of {', '.join(DEVICES)}")
+    devices = list(core().available_devices)
+    if device != "AUTO" and not any(d == device or d.startswith(device + ".") for d in devices):
+        raise OpenVinoError(f"OpenVINO device {device} is not available here (OpenVINO sees: {', '.join(devices) or 'none'}); "
+                            "use --device CPU or AUTO")
+    if precision == "bf16" and device != "AUTO":
+        caps = core().get_property(device, "OPTIMIZATION_CAPABILITIES")
+        if "BF16" not in caps:
+            raise OpenVinoError(f"OpenVINO device {device} has no BF16 (its capabilities: {', '.join(caps)}); "
+                                "use precision fp32 or int8")
+
+
+class OvGraph:
+    """One compiled IR with a pool of infer requests: ``run`` is thread-safe, each call takes an idle request."""
+
+    def __init__(self, compiled, device: str, hint: str):
+        self.compiled = compiled
+        self.output_names = [o.get_any_name() for o in compiled.outputs]
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self.details = {"engine": "openvino", "device": device, "inference_precision_hint": hint,
+                        "execution_devices": list(compiled.get_property("EXECUTION_DEVICES"))}
+
+    def _request(self):
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return self.compiled.create_infer_request()
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        request = self._request()
+        try:
+            results = request.infer(feeds)  # copies the outputs (share_outputs=False)
+            return {name: results[i] for i, name in enumerate(self.output_names)}
+        finally:
+            self._idle.put(request)
+
+
+def compile_config(device: str, precision: str, threads: int = 0, profile: bool = False) -> dict:
+    """``compile_model`` properties: one stream tuned for latency, the precision hint, the thread count."""
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": HINT[precision]}
+    if device == "CPU":
+        config["NUM_STREAMS"] = "1"
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = str(threads)
+    if profile:
+        config["PERF_COUNT"] = "YES"
+    return config
+
+
+def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile: bool = False) -> OvGraph:
+    """Compile the IR at ``path`` on ``device`` for ``precision`` (fp32, bf16 or int8)."""
+    check_device(device, precision)
+    if precision == "bf16" and threads == 1 and device == "CPU":
+        # measured with openvino 2026.4.1: compile_model of the judge and decoder IR under the bf16 hint on one
+        # inference thread stops the whole process with SIGFPE (vision compiles; 2 threads or the default work)
+        raise OpenVinoError("precision bf16 on one CPU thread is refused: OpenVINO's CPU plugin stops the process (SIGFPE) "
+                            "compiling bf16 text graphs with INFERENCE_NUM_THREADS=1; use threads 0 or 2 and more, or fp32/int8")
+    try:
+        compiled = core().compile_model(str(path), device, compile_config(device, precision, threads, profile))
+    except RuntimeError as e:
+        raise OpenVinoError(f"{path}: OpenVINO cannot compile this IR on {device} ({str(e).strip().splitlines()[0][:200]}); "
+                            "re-export with `c4u export --openvino`") from None
+    return OvGraph(compiled, device, HINT[precision])
