@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import platform
 import queue
-import sys
 import threading
 
 import numpy as np
 
+from creative4u_small.contract import telemetry
 from creative4u_small.runtime import manifest as mf
 
 TELEMETRY_MODULE = "openvino_telemetry"
@@ -43,18 +43,9 @@ class OpenVinoError(RuntimeError):
 
 
 def disable_telemetry() -> dict:
-    """Keep OpenVINO's and NNCF's telemetry off in this process; call before anything imports openvino or nncf.
-
-    Returns what was done. ``openvino_telemetry`` imported earlier by other code cannot be unloaded:
-    that is reported (``telemetry: not guarded``) with the user's own opt-out, never claimed off.
-    """
-    module = sys.modules.get(TELEMETRY_MODULE, "absent")
-    if module == "absent":
-        sys.modules[TELEMETRY_MODULE] = None  # an import now raises ImportError: openvino and nncf use their stubs
-    elif module is not None:
-        return {"telemetry": "not guarded", "how": f"{TELEMETRY_MODULE} was imported before the guard; import "
-                "creative4u_small.runtime first, or opt out with `opt_in_out --opt_out`"}
-    return {"telemetry": "off", "how": f"{TELEMETRY_MODULE} made unimportable before openvino and nncf were imported"}
+    """OpenVINO's and NNCF's telemetry off in this process (``contract.telemetry``); what was done."""
+    telemetry.disable()
+    return telemetry.status(TELEMETRY_MODULE)
 
 
 def openvino():
