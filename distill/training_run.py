@@ -18,13 +18,7 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from creative4u_small.contract.artifacts import (
-    PROVENANCE_FILE,
-    OutputExistsError,
-    check_fresh_output,
-    write_json_atomic,
-    write_provenance,
-)
+from creative4u_small.contract.artifacts import PROVENANCE_FILE, OutputExistsError, check_fresh_output, write_json_atomic, write_provenance
 
 RUN_CONFIG_FILE = "run_config.json"
 LOG_FILE = "train_log.jsonl"

@@ -9,27 +9,19 @@ the call then raises ``ParityFailed``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from creative4u_small.contract.artifacts import (
-    atomic_dir,
-    check_fresh_output,
-    versions,
-    write_provenance,
-)
+from creative4u_small.contract.artifacts import atomic_dir, versions, write_provenance
 from creative4u_small.contract.cpu_info import cpu_info
-from creative4u_small.contract.pairs import load_pairs
-from creative4u_small.data.synth import synthesize
 from creative4u_small.export import graphs as G
 from creative4u_small.export import openvino_ir
 from creative4u_small.export import parity as P
 from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.export.export_inputs import check_model, check_output, load_calib, model_hash, parity_items
 from creative4u_small.export.fp16 import convert_fp16
 from creative4u_small.export.fuse import fuse_export
 from creative4u_small.export.graphs import (
@@ -37,29 +29,15 @@ from creative4u_small.export.graphs import (
     _text_dims,  # the one place that derives head_dim
 )
 from creative4u_small.export.openvino_ir import check_openvino
-from creative4u_small.export.prompt_spec import (
-    build_preprocessing,
-    build_prompt_spec,
-    slot_budgets,
-)
+from creative4u_small.export.prompt_spec import build_preprocessing, build_prompt_spec, slot_budgets
 from creative4u_small.export.quantize import quantize_export
-from creative4u_small.export.tensorrt_build import (
-    EngineVerdictDriver,
-    build_export_engines,
-    check_tensorrt,
-)
+from creative4u_small.export.runtime_check import probe_here, runtime_check, write_probe
+from creative4u_small.export.tensorrt_build import EngineVerdictDriver, build_export_engines, check_tensorrt
 from creative4u_small.export.triton import write_repository
-from creative4u_small.modeling import families
 from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime import probe
-from creative4u_small.runtime.probe import ProbeFailed
-from creative4u_small.runtime.selector import Selector
-from creative4u_small.runtime.selector_config import SelectorConfig
 
 DECODER_MAX_DLOGIT = 1e-3  # ceiling on fp32 decoder logits vs the PyTorch wrappers
-# The probe's fp32 floors: another CPU's kernels (or TF32 on a GPU) may sum differently, never by more.
-FP32_PROBE_FLOORS = {"max_dp_a": 1e-3, "max_rel_err": 1e-2}
 
 
 class ParityFailed(RuntimeError):
@@ -71,58 +49,6 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 
 # ---------------------------------------------------------------- checks before any work
-
-
-def check_output(cfg: ExportConfig) -> None:
-    out = Path(cfg.out)
-    if (out / mf.MANIFEST_FILE).is_file() and not cfg.overwrite:
-        try:
-            old = json.loads((out / mf.MANIFEST_FILE).read_text()).get("format_version")
-        except (OSError, json.JSONDecodeError):
-            old = "unreadable"
-        raise FileExistsError(f"{out} already holds an export (manifest format_version {old}); choose another --out or "
-                              "pass --overwrite (the old export stays intact until the new one is complete)")
-    check_fresh_output(out, cfg.overwrite, "export")
-
-
-def check_model(path: Path) -> str:
-    """The model's type, or a clear error for a missing folder or a family that cannot be a student."""
-
-    model_type = families.model_type_of(path)
-    families.family_for(model_type, families.STUDENT, where=str(path))
-    return model_type
-
-
-def model_hash(path: Path) -> dict:
-    """sha256 over the model folder's weights, config and tokenizer files (sorted), plus per-file hashes."""
-    files = sorted(p for p in Path(path).iterdir() if p.is_file() and (p.suffix in (".safetensors", ".json", ".jinja")))
-    per_file = {p.name: mf.sha256_file(p) for p in files if not p.name.startswith("c4u_")}
-    h = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in per_file.items()).encode())
-    return {"sha256": h.hexdigest(), "files": per_file}
-
-
-def load_calib(cfg: ExportConfig):
-    """The --calib pairs (every bad line reported by ``load_pairs``), or None for synthetic pairs."""
-
-    return load_pairs(cfg.calib, check_images="decode") if cfg.calib is not None else None
-
-
-def parity_items(cfg: ExportConfig, pairs, image_size: int, workdir: Path):
-    """(calibration items, held-out parity items, description) from ``pairs`` or fresh synthetic pairs."""
-
-    n = cfg.calib_pairs
-    if pairs is not None:
-        source = f"{cfg.calib} ({len(pairs)} pairs)"
-    else:
-        path = synthesize(2 * n, workdir / "synth", seed=cfg.seed, image_size=max(32, min(image_size, 256)))
-        pairs = load_pairs(path, check_images="decode")
-        source = f"synthetic pairs (seed {cfg.seed})"
-    items = [(p.image_a, p.image_b, p.query, p.title) for p in pairs]
-    calib, held = items[:n], items[n: 2 * n]
-    if not held:
-        held = items[:n]
-        source += "; too few pairs to hold out, so calibration and parity share them"
-    return calib, held, source
 
 
 # ---------------------------------------------------------------- the export
@@ -181,10 +107,10 @@ def _run_export(cfg: ExportConfig, progress=None) -> dict:
                 parity=parity, status="unverified", tensorrt=tensorrt, machine=cpu_info(),
             )
             progress("parity probe", 0, 1)
-            manifest.probe = _write_probe(cfg, tmp, manifest, processor, held_items)
+            manifest.probe = write_probe(cfg, tmp, manifest, processor, held_items)
             progress("parity runtime", 0, 1)
-            parity["runtime-fp32"] = _runtime_check(tmp, manifest, reference, held_items, cfg)
-            manifest.probe["export_machine"] = _probe_here(tmp, manifest, cfg, parity)
+            parity["runtime-fp32"] = runtime_check(tmp, manifest, reference, held_items, cfg)
+            manifest.probe["export_machine"] = probe_here(tmp, manifest, cfg, parity)
             _write_manifest_and_reports(cfg, tmp, manifest, parity_source)
             progress("done", 1, 1)
     return _finish(cfg, manifest, exporters, parity_source, triton_models)
@@ -247,7 +173,7 @@ def _fp32_parity(cfg: ExportConfig, reference, model, processor, items, tmp: Pat
         figures["decoder"] = P.decoder_check(model, processor, items[:2], tmp, entries, cfg.threads)
         worst = figures["decoder"]["max_abs_dlogit"]
         if worst > DECODER_MAX_DLOGIT:
-            _mark_failed(figures, f"decoder logits differ from PyTorch by {worst:.2e} (> {DECODER_MAX_DLOGIT:.0e})")
+            P.mark_failed(figures, f"decoder logits differ from PyTorch by {worst:.2e} (> {DECODER_MAX_DLOGIT:.0e})")
     return figures
 
 
@@ -375,13 +301,6 @@ def _finish(cfg: ExportConfig, manifest: mf.Manifest, exporters: dict, parity_so
 # ---------------------------------------------------------------- helpers
 
 
-def _mark_failed(figures: dict, reason: str) -> None:
-    """Fail a precision (an unverified one too: a numeric breach needs no decisive pairs to be real)."""
-    earlier = figures.get("reason", "") if figures.get("status") == "failed" else ""
-    figures["status"] = "failed"
-    figures["reason"] = "; ".join(r for r in (earlier, reason) if r)
-
-
 def _eos_ids(model) -> list[int]:
     eos = getattr(model.generation_config, "eos_token_id", None)
     if eos is None:
@@ -403,73 +322,3 @@ def _save_tokenizer(model_dir: Path, processor, dst: Path) -> None:
         processor.tokenizer.backend_tokenizer.save(str(dst))
 
 
-def _open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **settings):
-    """The runtime's Selector on the manifest about to be written (round-tripped through its JSON form)."""
-
-    as_written = mf.Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())), str(folder / mf.MANIFEST_FILE))
-    config = SelectorConfig(**{"backend": "cpu", **settings}, threads=cfg.threads, batch_size=cfg.batch_size, verify_hashes=False)
-    return Selector.from_manifest(folder, as_written, config)
-
-
-def _runtime_check(folder: Path, manifest: mf.Manifest, reference, items, cfg: ExportConfig) -> dict:
-    """fp32 parity of ``runtime.Selector`` (what users embed) on the held-out pairs, against the PyTorch reference;
-    a Selector that cannot run the export fails it, with the reference's real counts and no invented deltas."""
-
-    floors = P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp)
-    try:
-        selector = _open_selector(folder, manifest, cfg, precision="fp32")
-        got = np.array([r.logits for r in selector.compare_many(items)], dtype=np.float64).reshape(-1, 2)
-    except Exception as e:  # noqa: BLE001 - an export the runtime cannot run is a failed export, said plainly
-        figures = P.failed_run(reference, floors, cfg.margin, cfg.min_decisive,
-                               f"the runtime Selector cannot run this export: {type(e).__name__}: {e}")
-    else:
-        figures = P.compare(reference, got, floors, cfg.margin, cfg.min_decisive)
-    figures["graphs"] = [mf.VISION, mf.JUDGE]
-    figures["path"] = "runtime.Selector: numpy preprocessing + prompt pieces from the manifest"
-    return figures
-
-
-def _write_probe(cfg: ExportConfig, folder: Path, manifest: mf.Manifest, processor, items) -> dict:
-    """``probe.npz``: the first ``probe_pairs`` held-out pairs as graph inputs, and the fp32 graphs' outputs.
-
-    Pixels are stored in float16 (a 512 px pair in 3 MB) and the references computed from exactly
-    those pixels, so the rounding is part of the input, not of the drift.
-    """
-
-    n = min(cfg.probe_pairs, len(items))
-    batch = next(P.batches(processor, items[:n], n))
-    data = {"pixel_values": batch.pixel_values.numpy().astype(np.float16), "image_index": batch.image_index.numpy(),
-            "input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()}
-    fp32 = _open_selector(folder, manifest, cfg, precision="fp32", probe=False)
-    refs = probe.references(fp32.run_graph, {**data, "pixel_values": data["pixel_values"].astype(np.float32)},
-                            manifest.dims.num_layers, cfg.decoder)
-    np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)
-    return {"file": mf.PROBE_FILE, "pairs": n, "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
-            "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err},
-                       "fp16": {"max_dp_a": cfg.fp16_max_dp, "max_rel_err": cfg.fp16_max_rel_err},
-                       # OpenVINO's bf16 hint (8 mantissa bits against fp16's 11) is held to the INT8 floors
-                       "bf16": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err}}}
-
-
-def _probe_here(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, parity: dict) -> dict:
-    """The INT8 and FP16 probes (and the OpenVINO IR's) replayed on the export machine (``manifest.machine``), as every
-    user's Selector.load will; a breach fails that precision's parity. FP16 graphs this machine cannot run are left
-    to the GPU's load."""
-
-    runs = [(prec, "cpu", prec) for prec in ("int8", "fp16") if parity.get(prec, {}).get("runs_here", prec in parity)]
-    runs += [(key, "openvino", key.split("-")[1]) for key in ("openvino-fp32", "openvino-int8") if key in parity]
-    out = {}
-    for key, backend, prec in runs:
-        try:
-            selector = _open_selector(folder, manifest, cfg, backend=backend, precision=prec)
-            if cfg.decoder:
-                selector.open_decoder()
-        except ProbeFailed as e:
-            _mark_failed(parity[key], f"parity probe: {e}")
-            out[key] = {"status": "failed", "reason": str(e)}
-            continue
-        report = selector.describe()["probe"]
-        if "fallback" in report:
-            _mark_failed(parity[key], f"parity probe: {report['fallback']}")
-        out[key] = report
-    return out

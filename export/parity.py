@@ -216,3 +216,10 @@ def decoder_check(model, processor, items, folder: Path, entries: dict, threads:
     d2 = float(np.abs(out2[0] - ref_step.numpy()).max())
     return {"rows": int(batch.input_ids.shape[0]), "prefill_max_abs_dlogit": d1, "step_max_abs_dlogit": d2,
             "max_abs_dlogit": max(d1, d2)}
+
+
+def mark_failed(figures: dict, reason: str) -> None:
+    """Fail a precision (an unverified one too: a numeric breach needs no decisive pairs to be real)."""
+    earlier = figures.get("reason", "") if figures.get("status") == "failed" else ""
+    figures["status"] = "failed"
+    figures["reason"] = "; ".join(r for r in (earlier, reason) if r)

@@ -12,11 +12,7 @@ import json
 from pathlib import Path
 
 from creative4u_small.contract import protocol
-from creative4u_small.modeling.judge_prompt import (
-    expand_images,
-    image_token_block,
-    judge_text,
-)
+from creative4u_small.modeling.judge_prompt import expand_images, image_token_block, judge_text
 from creative4u_small.runtime.manifest import Preprocessing, PromptSpec
 
 TRAINING_RECORD = "report.json"  # `c4u distill` writes the longest query and title it trained on here ("slot_tokens")

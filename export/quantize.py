@@ -154,13 +154,7 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
     calibrator holds every calibrated tensor of every feed until the end, so callers bound the
     feeds with ``calibration_budget``.
     """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     reader_cls = type("C4UFeedReader", (FeedReader, CalibrationDataReader), {})
     with tempfile.TemporaryDirectory(dir=Path(dst).parent, prefix=".quant-") as tmp:

@@ -22,21 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from creative4u_small.contract.artifacts import versions, write_json_atomic
-from creative4u_small.contract.bench_timing import (
-    distinct_images,
-    noop_progress,
-    peak_rss_mb,
-    percentiles,
-    throughput,
-)
+from creative4u_small.contract.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime.backends import (
-    BackendError,
-    available_backends,
-    gpu_memory_mb,
-)
+from creative4u_small.runtime.backends import BackendError, available_backends, gpu_memory_mb
 from creative4u_small.runtime.bench_config import BenchConfig
 from creative4u_small.runtime.probe import ProbeFailed
 from creative4u_small.runtime.selector import Selector

@@ -8,23 +8,22 @@ images' shared embeddings; p_a = ½[p_AB(A) + p_BA(A)], exactly as ``scorer``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from creative4u_small.contract.images import ImageError
 from creative4u_small.contract.verdict_prob import p_a_orders, softmax_first
 from creative4u_small.runtime import backends, explain, openvino_backend, probe, tournament
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.choice import choose, graph_key
 from creative4u_small.runtime.explain import explanation as parse_explanation
 from creative4u_small.runtime.preprocess import preprocess
+from creative4u_small.runtime.results import CompareResult, Frame, RankResult, content_key
 from creative4u_small.runtime.selector_config import SelectorConfig
 from creative4u_small.runtime.tokenize import JudgePrompt, PromptTokenizer
 
@@ -32,75 +31,6 @@ STAGES = ("preprocess", "vision", "judge", "explain")
 VERDICT_GRAPHS = (mf.VISION, mf.JUDGE)
 DECODER_GRAPHS = (mf.DECODER_PREFILL, mf.DECODER_STEP)
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CompareResult:
-    winner: str  # "A" or "B"
-    p_a: float  # ½[p_AB(A) + p_BA(A)]
-    p_a_orders: tuple[float, float]  # P(A wins) shown as (A, B) and as (B, A)
-    consistent: bool  # both orders pick the same creative
-    logits: tuple[tuple[float, float], ...]  # verdict logits (A, B) per order row
-    rationale: str | None = None
-    timings_ms: dict = field(default_factory=dict)
-    explanation: explain.Explanation | None = None  # the rationale parsed into protocol lines
-    truncated: dict = field(default_factory=dict)  # slot -> {"tokens", "kept"} where query/title exceeded the budget
-
-    def to_dict(self) -> dict:
-        return {"winner": self.winner, "p_a": self.p_a, "p_a_orders": list(self.p_a_orders), "consistent": self.consistent,
-                "rationale": self.rationale, "explanation": self.explanation.to_dict() if self.explanation else None,
-                "truncated": self.truncated, "timings_ms": self.timings_ms}
-
-
-@dataclass
-class RankResult:
-    order: list[int]  # indices into the input list, best first (top_k of them)
-    scores: list[float]  # Bradley–Terry log-strength per input image
-    comparisons: list[tournament.Comparison]
-    strategy: str
-    images_encoded: int  # vision encodes this call needed (cache hits excluded)
-    timings_ms: dict = field(default_factory=dict)
-    rounds: int = 0  # schedule rounds, each one batched judge call
-    truncated: dict = field(default_factory=dict)  # slot -> {"tokens", "kept"} where query/title exceeded the budget
-
-    def to_dict(self, names: list[str] | None = None) -> dict:
-        label = (lambda i: names[i]) if names else (lambda i: i)
-        return {
-            "order": [label(i) for i in self.order],
-            "scores": {str(label(i)): s for i, s in enumerate(self.scores)},
-            "comparisons": [{"a": label(c.i), "b": label(c.j), "p_a": c.p_i, "phase": c.phase} for c in self.comparisons],
-            "strategy": self.strategy, "images_encoded": self.images_encoded, "rounds": self.rounds,
-            "truncated": self.truncated, "timings_ms": self.timings_ms,
-        }
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A creative already decoded and preprocessed (``Selector.frame``): its content key and [3, S, S] pixels.
-
-    A server turns each upload into a Frame as it arrives, so a request holds a few MB per image
-    instead of the decoded picture."""
-
-    key: str
-    pixels: np.ndarray
-
-
-def content_key(src) -> str:
-    """sha256 of an image's bytes (file content, raw bytes, or a PIL image's mode, size and pixels)."""
-    if isinstance(src, Frame):
-        return src.key
-    h = hashlib.sha256()
-    if isinstance(src, Image.Image):
-        h.update(f"{src.mode}:{src.size}:".encode())
-        h.update(src.tobytes())
-    elif isinstance(src, (bytes, bytearray, memoryview)):
-        h.update(bytes(src))
-    else:
-        path = Path(src)
-        if not path.is_file():
-            raise ImageError(f"{path}: image file not found")
-        return mf.sha256_file(path)
-    return h.hexdigest()
 
 
 class Selector:
@@ -146,25 +76,7 @@ class Selector:
         The exporter calls this on the manifest it is about to write, so the runtime check runs
         before anything claims the export is complete.
         """
-        has_engines, has_ir = bool(manifest.tensorrt.get("engines")), openvino_backend.has_ir(manifest)
-        openvino_first, why = openvino_backend.auto_choice(manifest) if config.backend == "auto" and has_ir else (False, "")
-        chosen = backends.resolve_backend(config.backend, has_engines, has_ir, openvino_first)
-        if chosen == "openvino":
-            has_int8 = openvino_backend.has_precision(manifest, "int8")
-            if config.precision != "auto" and not openvino_backend.has_precision(manifest, config.precision):
-                raise mf.ManifestError(f"{export_dir}: the export has no OpenVINO IR for precision {config.precision} "
-                                       "(OpenVINO runs fp32, bf16 and int8); re-export with `c4u export --openvino`")
-        else:
-            has_int8 = any(k.endswith(".int8") for k in manifest.graphs)
-            if config.precision == "bf16":
-                raise backends.BackendError(f"precision bf16 runs on the openvino backend only (backend here: {chosen})")
-            if config.precision in ("int8", "fp16") and not any(k.endswith("." + config.precision) for k in manifest.graphs):
-                raise mf.ManifestError(f"{export_dir}: the export has no {config.precision.upper()} graphs; re-export with "
-                                       f"`c4u export --{config.precision}` or use precision fp32")
-        precision, reason = config.precision, ""
-        if precision == "auto":
-            precision, reason = auto_precision(manifest, chosen, has_int8)
-        backend_reason = "" if config.backend != "auto" else f"auto: {why}" if why else f"auto: the best available ({chosen})"
+        chosen, precision, reason, backend_reason = choose(export_dir, manifest, config)
         selector = cls(export_dir, manifest, config, chosen, precision, reason, backend_reason)
         selector._probe(VERDICT_GRAPHS)
         return selector
@@ -172,15 +84,7 @@ class Selector:
     # ------------------------------------------------------------ graphs
 
     def _graph_key(self, graph: str, precision: str) -> str:
-        """The manifest key to run: TensorRT takes the explicit-QDQ INT8 graph, ONNX Runtime's other EPs the dynamic one."""
-        if self.backend == "openvino":
-            return openvino_backend.graph_key(self.manifest, graph, precision)
-        if precision == "fp16":
-            return f"{graph}.fp16" if f"{graph}.fp16" in self.manifest.graphs else graph
-        if precision != "int8":
-            return graph
-        wanted = (f"{graph}.int8-qdq", f"{graph}.int8") if self.backend == "trt-ep" else (f"{graph}.int8",)
-        return next((k for k in wanted if k in self.manifest.graphs), graph)
+        return graph_key(self.manifest, self.backend, graph, precision)
 
     def _graph_file(self, graph: str) -> Path:
         if self.backend == "tensorrt":
@@ -518,23 +422,6 @@ class Selector:
         timings["total"] = time.perf_counter() - t_start
         return RankResult(result.order[: top_k or len(images)], result.scores, result.comparisons, result.strategy, encoded,
                           {k: round(v * 1000, 3) for k, v in timings.items()}, result.rounds, prompt.truncated)
-
-
-def auto_precision(manifest: mf.Manifest, backend: str, has_int8: bool) -> tuple[str, str]:
-    """On ONNX Runtime's GPU providers FP16 where the export has it and its parity did not fail (the load-time
-    probe then checks it on this GPU); otherwise INT8 where the export's INT8 parity for this backend's graphs
-    passed, else fp32; and why."""
-    if backend in ("cuda", "trt-ep") and f"{mf.JUDGE}.fp16" in manifest.graphs:
-        status = manifest.parity.get("fp16", {}).get("status", "absent")
-        if status != "failed":
-            return "fp16", f"auto: FP16 graphs on a GPU (export parity {status}; probed on this GPU at load)"
-    key = {"trt-ep": "int8-qdq", "tensorrt": "tensorrt-int8", "openvino": openvino_backend.PARITY_KEY["int8"]}.get(backend, "int8")
-    if not has_int8:
-        return "fp32", "auto: the export has no INT8 graphs"
-    status = manifest.parity.get(key, {}).get("status", "absent")
-    if status == "passed":
-        return "int8", f"auto: the export's {key} parity passed"
-    return "fp32", f"auto: the export's {key} parity is {status}"
 
 
 def _add(timings: dict, stage: str, seconds: float) -> None:

@@ -28,12 +28,7 @@ from creative4u_small.serve.bodies import Body, read_compare, read_rank
 from creative4u_small.serve.guard import RequestGuard, error_body, log
 from creative4u_small.serve.limits import RequestError, bad_image, check_pixels
 from creative4u_small.serve.metrics import ServeMetrics
-from creative4u_small.serve.schemas import (
-    CompareResponse,
-    RankResponse,
-    RequestModels,
-    errors,
-)
+from creative4u_small.serve.schemas import CompareResponse, RankResponse, RequestModels, errors
 from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
 _JSON = "application/json"

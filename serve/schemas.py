@@ -10,14 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Annotated
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    create_model,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 from creative4u_small.contract.protocol import SLOT_HELP
 from creative4u_small.serve.serve_config import ServeConfig

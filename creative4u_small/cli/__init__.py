@@ -8,15 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli import (
-    data,
-    distill,
-    export,
-    model,
-    quickstart,
-    runtime,
-    teacher,
-)
+from creative4u_small.cli import data, distill, export, model, quickstart, runtime, teacher
 from creative4u_small.cli import serve as serve_cli
 
 app = typer.Typer(

@@ -6,14 +6,7 @@ from pathlib import Path
 
 import typer
 
-from creative4u_small.cli.common import (
-    emit_json,
-    fail,
-    friendly_errors,
-    progress_bar,
-    say,
-    with_progress,
-)
+from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say, with_progress
 from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.contract.artifacts import check_fresh_output
 from creative4u_small.contract.pairs import validate_pairs

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli.common import (
-    emit_json,
-    emit_once,
-    friendly_errors,
-    say,
-    with_progress,
-)
+from creative4u_small.cli.common import emit_json, emit_once, friendly_errors, say, with_progress
 from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.distill.evaluate.eval_config import EvalConfig
 from creative4u_small.distill.evaluate.evaluate import evaluate_model

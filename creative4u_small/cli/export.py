@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli.common import (
-    emit_json,
-    fail,
-    friendly_errors,
-    progress_bar,
-    say,
-)
+from creative4u_small.cli.common import emit_json, fail, friendly_errors, progress_bar, say
 from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.export.export_config import ExportConfig
 from creative4u_small.export.exporter import ParityFailed, run_export

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli.common import (
-    emit_json,
-    emit_once,
-    friendly_errors,
-    say,
-    with_progress,
-)
+from creative4u_small.cli.common import emit_json, emit_once, friendly_errors, say, with_progress
 from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.distill.label.label import label_pairs
 from creative4u_small.distill.label.label_config import LabelConfig

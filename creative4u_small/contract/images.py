@@ -12,17 +12,7 @@ from pathlib import Path
 import numpy as np
 
 # registered on import; Image.open(formats=...) looks only at registered decoders
-from PIL import (  # noqa: F401
-    BmpImagePlugin,
-    GifImagePlugin,
-    Image,
-    ImageOps,
-    JpegImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    UnidentifiedImageError,
-    WebPImagePlugin,
-)
+from PIL import BmpImagePlugin, GifImagePlugin, Image, ImageOps, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, UnidentifiedImageError, WebPImagePlugin  # noqa: F401
 
 DEFAULT_MAX_PIXELS = 40_000_000
 # The only formats decoded: Pillow would otherwise hand EPS to Ghostscript and try a dozen rarer decoders.

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import time
 
-from creative4u_small.contract.bench_timing import (
-    distinct_images,
-    noop_progress,
-    peak_rss_mb,
-    percentiles,
-    throughput,
-)
+from creative4u_small.contract.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
 from creative4u_small.contract.images import open_image
 from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.modeling.judge_prompt import prompt_chat_text

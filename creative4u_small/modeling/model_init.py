@@ -11,9 +11,7 @@ from creative4u_small.modeling.tokenizer_build import CHAT_TEMPLATE, build_token
 
 def build_processor(preset: Preset):
     from transformers import Idefics3Processor
-    from transformers.models.idefics3.image_processing_pil_idefics3 import (
-        Idefics3ImageProcessorPil,
-    )
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
     tokenizer = build_tokenizer(preset.vocab_size)
     image_processor = Idefics3ImageProcessorPil(

@@ -52,14 +52,7 @@ def training_corpus() -> list[str]:
 
 def build_tokenizer(vocab_size: int):
     """A ``PreTrainedTokenizerFast`` (transformers imported lazily)."""
-    from tokenizers import (
-        AddedToken,
-        Tokenizer,
-        decoders,
-        models,
-        pre_tokenizers,
-        trainers,
-    )
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())

@@ -24,11 +24,7 @@ from creative4u_small.contract.artifacts import write_json_atomic
 from creative4u_small.contract.images import open_image
 from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.evaluate.eval_config import FORMATS, EvalConfig
-from creative4u_small.distill.evaluate.rationale_metrics import (
-    label_rationale_metrics,
-    output_format,
-    rationale_metrics,
-)
+from creative4u_small.distill.evaluate.rationale_metrics import label_rationale_metrics, output_format, rationale_metrics
 from creative4u_small.distill.student.distill_config import STAGE as DISTILL_STAGE
 from creative4u_small.distill.training_run import stage_of
 from creative4u_small.modeling.checkpoint import load_model

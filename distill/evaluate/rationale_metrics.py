@@ -37,11 +37,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from creative4u_small.contract import protocol
-from creative4u_small.data.synth.rationale import (
-    implied_answers,
-    read_reasoning,
-    truth_answers,
-)
+from creative4u_small.data.synth.rationale import implied_answers, read_reasoning, truth_answers
 from creative4u_small.distill.evaluate.eval_config import FORMATS
 
 

@@ -9,11 +9,7 @@ right padded, so that one forward yields the verdict logits and the rationale to
 from __future__ import annotations
 
 from creative4u_small.contract import protocol
-from creative4u_small.distill.student.losses import (
-    IGNORE_INDEX,
-    mixed_target,
-    order_targets,
-)
+from creative4u_small.distill.student.losses import IGNORE_INDEX, mixed_target, order_targets
 from creative4u_small.modeling.scorer import ORDERS, build_judge_batch
 
 

@@ -16,26 +16,13 @@ from creative4u_small.contract.artifacts import write_json_atomic
 from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.distill.evaluate.evaluate import evaluate_pairs
 from creative4u_small.distill.student.distill_config import STAGE, DistillConfig
-from creative4u_small.distill.student.distill_data import (
-    DistillCollator,
-    make_examples,
-    slot_tokens,
-)
-from creative4u_small.distill.student.losses import (
-    rationale_decision_ids,
-    soft_verdict_loss,
-    token_loss,
-)
+from creative4u_small.distill.student.distill_data import DistillCollator, make_examples, slot_tokens
+from creative4u_small.distill.student.losses import rationale_decision_ids, soft_verdict_loss, token_loss
 from creative4u_small.distill.token_weights import decision_weights
 from creative4u_small.distill.training_run import TrainingRun, lora_config, merged
 from creative4u_small.modeling import families
 from creative4u_small.modeling.checkpoint import load_model
-from creative4u_small.modeling.scorer import (
-    ORDERS,
-    JudgeBatch,
-    image_features,
-    verdict_logits,
-)
+from creative4u_small.modeling.scorer import ORDERS, JudgeBatch, image_features, verdict_logits
 
 REPORT_FILE = "report.json"
 LOSS_KEYS = ("loss", "verdict_loss", "token_loss")

@@ -43,7 +43,7 @@ def test_fp16_graphs_meet_their_floor_with_the_runtime_dtypes(trained_export):
 def test_selector_runs_fp16_graphs_and_a_gpu_picks_them_by_default(trained_export, heldout_pairs_file):
     from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.runtime import Selector
-    from creative4u_small.runtime.selector import auto_precision
+    from creative4u_small.runtime.choice import auto_precision
 
     out, _ = trained_export
     pair = load_pairs(heldout_pairs_file)[-1]

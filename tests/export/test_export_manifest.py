@@ -90,11 +90,11 @@ def test_compare_counts_only_decisive_pairs():
 
 
 def test_a_numeric_breach_fails_even_an_unverified_precision():
-    from creative4u_small.export.exporter import _mark_failed
+    from creative4u_small.export.parity import mark_failed
     from creative4u_small.export.parity import overall_status
 
     parity = {"fp32": {"status": "unverified", "reason": "only 0 of 4 pairs are decisive"}, "int8": {"status": "passed"}}
-    _mark_failed(parity["fp32"], "decoder logits differ")
+    mark_failed(parity["fp32"], "decoder logits differ")
     assert parity["fp32"] == {"status": "failed", "reason": "decoder logits differ"}
     assert overall_status(parity) == "failed"
     assert overall_status({"a": {"status": "passed"}, "b": {"status": "unverified"}}) == "unverified"
@@ -127,7 +127,7 @@ def test_a_runtime_check_that_cannot_run_reports_the_reference_figures_not_a_sel
     import numpy as np
 
     from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.exporter import _runtime_check
+    from creative4u_small.export.runtime_check import runtime_check
     from creative4u_small.export.parity import parity_markdown
 
     out, _ = tiny_export
@@ -137,7 +137,7 @@ def test_a_runtime_check_that_cannot_run_reports_the_reference_figures_not_a_sel
     (folder / mf.TOKENIZER_FILE).unlink()
     ref = np.array([[3.0, 0.0], [0.0, 3.0], [0.1, 0.0], [0.0, 0.1]] * 3)  # 6 pairs, 3 decisive at margin 0.05
     cfg = ExportConfig(model="m", out="o")
-    figures = _runtime_check(folder, manifest, ref, [], cfg)
+    figures = runtime_check(folder, manifest, ref, [], cfg)
     assert figures["status"] == "failed" and "cannot run this export" in figures["reason"]
     assert (figures["pairs"], figures["rows"], figures["decisive"]) == (6, 12, 3)
     assert figures["agreement"] is None and figures["agreeing"] == 0

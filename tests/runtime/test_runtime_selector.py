@@ -233,7 +233,7 @@ def test_rationale_is_length_capped(tiny_export, synth_pairs):
 
 def test_load_honours_its_config_and_picks_precision_auto(tiny_export):
     from creative4u_small.runtime.backends import BackendError
-    from creative4u_small.runtime.selector import auto_precision
+    from creative4u_small.runtime.choice import auto_precision
     from creative4u_small.runtime.selector_config import SelectorConfig
 
     sel = Selector.load(tiny_export, config=SelectorConfig(backend="cpu", precision="int8", threads=1))

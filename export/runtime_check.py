@@ -1,0 +1,91 @@
+"""The exporter runs the runtime on what it is about to publish: fp32 parity through ``Selector`` (what users embed),
+the parity probe written with the runtime's own functions, and replayed here as every user's ``Selector.load`` will.
+
+A check of the export, not a contract: the runtime never imports the exporter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from creative4u_small.export import parity as P
+from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime import probe
+from creative4u_small.runtime.probe import ProbeFailed
+from creative4u_small.runtime.selector import Selector
+from creative4u_small.runtime.selector_config import SelectorConfig
+
+# The probe's fp32 floors: another CPU's kernels (or TF32 on a GPU) may sum differently, never by more.
+FP32_PROBE_FLOORS = {"max_dp_a": 1e-3, "max_rel_err": 1e-2}
+
+
+def open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **settings):
+    """The runtime's Selector on the manifest about to be written (round-tripped through its JSON form)."""
+    as_written = mf.Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())), str(folder / mf.MANIFEST_FILE))
+    config = SelectorConfig(**{"backend": "cpu", **settings}, threads=cfg.threads, batch_size=cfg.batch_size, verify_hashes=False)
+    return Selector.from_manifest(folder, as_written, config)
+
+
+def runtime_check(folder: Path, manifest: mf.Manifest, reference, items, cfg: ExportConfig) -> dict:
+    """fp32 parity of ``runtime.Selector`` (what users embed) on the held-out pairs, against the PyTorch reference;
+    a Selector that cannot run the export fails it, with the reference's real counts and no invented deltas."""
+    floors = P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp)
+    try:
+        selector = open_selector(folder, manifest, cfg, precision="fp32")
+        got = np.array([r.logits for r in selector.compare_many(items)], dtype=np.float64).reshape(-1, 2)
+    except Exception as e:  # noqa: BLE001 - an export the runtime cannot run is a failed export, said plainly
+        figures = P.failed_run(reference, floors, cfg.margin, cfg.min_decisive,
+                               f"the runtime Selector cannot run this export: {type(e).__name__}: {e}")
+    else:
+        figures = P.compare(reference, got, floors, cfg.margin, cfg.min_decisive)
+    figures["graphs"] = [mf.VISION, mf.JUDGE]
+    figures["path"] = "runtime.Selector: numpy preprocessing + prompt pieces from the manifest"
+    return figures
+
+
+def write_probe(cfg: ExportConfig, folder: Path, manifest: mf.Manifest, processor, items) -> dict:
+    """``probe.npz``: the first ``probe_pairs`` held-out pairs as graph inputs, and the fp32 graphs' outputs.
+
+    Pixels are stored in float16 (a 512 px pair in 3 MB) and the references computed from exactly
+    those pixels, so the rounding is part of the input, not of the drift.
+    """
+    n = min(cfg.probe_pairs, len(items))
+    batch = next(P.batches(processor, items[:n], n))
+    data = {"pixel_values": batch.pixel_values.numpy().astype(np.float16), "image_index": batch.image_index.numpy(),
+            "input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()}
+    fp32 = open_selector(folder, manifest, cfg, precision="fp32", probe=False)
+    refs = probe.references(fp32.run_graph, {**data, "pixel_values": data["pixel_values"].astype(np.float32)},
+                            manifest.dims.num_layers, cfg.decoder)
+    np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)
+    return {"file": mf.PROBE_FILE, "pairs": n, "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
+            "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err},
+                       "fp16": {"max_dp_a": cfg.fp16_max_dp, "max_rel_err": cfg.fp16_max_rel_err},
+                       # OpenVINO's bf16 hint (8 mantissa bits against fp16's 11) is held to the INT8 floors
+                       "bf16": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err}}}
+
+
+def probe_here(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, parity: dict) -> dict:
+    """The INT8 and FP16 probes (and the OpenVINO IR's) replayed on the export machine (``manifest.machine``), as every
+    user's Selector.load will; a breach fails that precision's parity. FP16 graphs this machine cannot run are left
+    to the GPU's load."""
+    runs = [(prec, "cpu", prec) for prec in ("int8", "fp16") if parity.get(prec, {}).get("runs_here", prec in parity)]
+    runs += [(key, "openvino", key.split("-")[1]) for key in ("openvino-fp32", "openvino-int8") if key in parity]
+    out = {}
+    for key, backend, prec in runs:
+        try:
+            selector = open_selector(folder, manifest, cfg, backend=backend, precision=prec)
+            if cfg.decoder:
+                selector.open_decoder()
+        except ProbeFailed as e:
+            P.mark_failed(parity[key], f"parity probe: {e}")
+            out[key] = {"status": "failed", "reason": str(e)}
+            continue
+        report = selector.describe()["probe"]
+        if "fallback" in report:
+            P.mark_failed(parity[key], f"parity probe: {report['fallback']}")
+        out[key] = report
+    return out
