@@ -64,7 +64,7 @@ def check_openvino() -> None:
         _ov()
         _nncf()
     except ImportError as e:
-        raise RuntimeError(f"--openvino needs openvino and nncf ({e}): pip install 'creative4u-small[export,openvino]'") from None
+        raise RuntimeError(f"--openvino needs openvino and nncf ({e}): pip install 'creative4u-small[export-openvino]'") from None
 
 
 def convert(src: Path, dst: Path) -> None:
