@@ -16,6 +16,7 @@ import time
 from creative4u_small.runtime.manifest import read_manifest
 from creative4u_small.runtime.selector import Selector
 from creative4u_small.serve.guard import JsonFormatter, log
+from creative4u_small.serve.memory import return_large_blocks
 from creative4u_small.serve.serve_config import ServeConfig
 
 CONFIG_ENV = "C4U_SERVE_CONFIG"  # the resolved ServeConfig, as JSON, for worker processes
@@ -43,11 +44,12 @@ def build_app(config: ServeConfig, selector=None):
     from creative4u_small.serve.app import create_app  # FastAPI: only when serving (c4u serve --help stays light)
 
     t0 = time.perf_counter()
+    allocator = return_large_blocks()
     selector = selector or load_selector(config)
     app = create_app(config, selector)
     setup_logging(config.log_level)
     log.info("loaded", extra={"fields": {"export": str(config.export), "backend": selector.backend, "precision": selector.precision,
-                                         "seconds": round(time.perf_counter() - t0, 3), "pid": os.getpid()}})
+                                         "seconds": round(time.perf_counter() - t0, 3), "pid": os.getpid(), "allocator": allocator}})
     return app
 
 

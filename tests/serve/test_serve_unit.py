@@ -117,3 +117,17 @@ def test_serve_refuses_an_unset_token_variable_before_loading(tmp_path, monkeypa
     monkeypatch.delenv("C4U_UNSET_TOKEN", raising=False)
     result = CliRunner().invoke(app, ["serve", "--export", str(tmp_path), "--backend", "cpu", "--api-key-env", "C4U_UNSET_TOKEN"])
     assert result.exit_code == 2 and "C4U_UNSET_TOKEN" in result.output
+
+
+def test_a_server_process_maps_large_blocks_on_their_own():
+    """Decoded creatives are freed back to the system, not kept in per-thread heaps (serve/memory.py has the figures)."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from creative4u_small.serve.memory import return_large_blocks; print(return_large_blocks())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert out == "mmap threshold 4 MiB"
+    else:
+        assert out == "allocator unchanged (not glibc)"
