@@ -69,10 +69,11 @@ def test_command_options_come_from_the_config_dataclass():
         name: str = setting(help="The name.")
         size: int = setting(3, "How many of them.")
         fast_mode: bool = setting(False, "Go fast.")
+        FLAGS = {"fast_mode": "--fast/--slow"}
 
     seen = []
 
-    @from_config(Cfg, ("name", "size", "fast_mode"), flags={"fast_mode": "--fast/--slow"})
+    @from_config(Cfg, ("name", "size", "fast_mode"))
     def cmd(cfg: Cfg, extra: str = typer.Option("x", "--extra", help="Not a config field.")):
         seen.append((cfg, extra))
 

@@ -35,7 +35,8 @@ def test_tampered_file_is_detected(tiny_export, tmp_path):
 def test_manifest_records_versions_prompt_dims_and_source(tiny_export, tiny_model_dir):
     from transformers import AutoProcessor
 
-    from creative4u_small.export.prompt_spec import build_prompt_spec
+    from creative4u_small.contract import protocol
+    from creative4u_small.export.prompt_spec import build_prompt_spec, slot_budgets
 
     out, _ = tiny_export
     m = mf.read_manifest(out)
@@ -46,7 +47,9 @@ def test_manifest_records_versions_prompt_dims_and_source(tiny_export, tiny_mode
     assert m.source_model["model_type"] == "idefics3" and len(m.source_model["sha256"]) == 64
     assert m.source_model["files"]["model.safetensors"] == mf.sha256_file(tiny_model_dir / "model.safetensors")
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
-    assert m.prompt == build_prompt_spec(processor, eos_token_ids=m.prompt.eos_token_ids)
+    want = build_prompt_spec(processor, eos_token_ids=m.prompt.eos_token_ids)
+    want.max_slot_tokens = slot_budgets(tiny_model_dir, protocol.SLOT_TOKEN_BUDGET)
+    assert m.prompt == want and m.prompt.max_slot_tokens == {"query": 64, "title": 64}
     assert m.dims.image_seq_len == processor.image_seq_len == 4 and m.dims.num_layers == 2
     assert m.preprocessing.image_size == 32
     assert {k: v.precision for k, v in m.graphs.items() if k.endswith(".int8")} == {
@@ -90,8 +93,7 @@ def test_compare_counts_only_decisive_pairs():
 
 
 def test_a_numeric_breach_fails_even_an_unverified_precision():
-    from creative4u_small.export.parity import mark_failed
-    from creative4u_small.export.parity import overall_status
+    from creative4u_small.export.parity import mark_failed, overall_status
 
     parity = {"fp32": {"status": "unverified", "reason": "only 0 of 4 pairs are decisive"}, "int8": {"status": "passed"}}
     mark_failed(parity["fp32"], "decoder logits differ")
@@ -127,8 +129,8 @@ def test_a_runtime_check_that_cannot_run_reports_the_reference_figures_not_a_sel
     import numpy as np
 
     from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.runtime_check import runtime_check
     from creative4u_small.export.parity import parity_markdown
+    from creative4u_small.export.runtime_check import runtime_check
 
     out, _ = tiny_export
     folder = tmp_path / "broken"

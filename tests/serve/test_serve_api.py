@@ -66,8 +66,16 @@ def test_health_ready_model_metrics_and_docs(server, client):
     spec = httpx.get(server.url + "/openapi.json", timeout=10).json()
     assert {"/v1/compare", "/v1/rank", "/v1/model", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/v1/compare"]["post"]["requestBody"]["content"]
-    answer = spec["paths"]["/v1/compare"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert {"parsed", "protocol", "q10_matches_verdict", "error", "text"} <= set(answer["properties"]["explanation"]["properties"])
+
+    def resolve(node: dict) -> dict:
+        """Follow a ``$ref`` (or the one non-null branch of an optional field) to the schema it names."""
+        if "$ref" in node:
+            return resolve(spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]])
+        branches = [b for b in node.get("anyOf", []) if b.get("type") != "null"]
+        return resolve(branches[0]) if len(branches) == 1 else node
+
+    answer = resolve(spec["paths"]["/v1/compare"]["post"]["responses"]["200"]["content"]["application/json"]["schema"])
+    assert {"parsed", "protocol", "q10_matches_verdict", "error", "text"} <= set(resolve(answer["properties"]["explanation"])["properties"])
 
 
 def test_request_id_is_echoed_and_logged(server, client, synth_pairs):

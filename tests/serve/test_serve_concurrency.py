@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import TOKEN
@@ -45,6 +46,14 @@ def test_two_workers_are_two_processes_answering_as_serial_calls(serve_export, t
     srv = ServerProcess(serve_export, tmp_path / "workers.log", "--workers", "2", "--max-batch", "4")
     try:
         srv.wait_ready()
+        ready = set()  # a worker counts once /readyz said 200 on its own connection; the other may still be warming up
+        t0 = time.perf_counter()
+        while len(ready) < 2 and time.perf_counter() - t0 < 90:  # a new connection each time goes to whichever worker accepts first
+            with SelectorClient(srv.url, timeout=60) as c:
+                if c.ready():
+                    ready.add(c.model()["serve"]["pid"])
+            time.sleep(0.05)
+        assert len(ready) == 2 and srv.proc.pid not in ready, ready
 
         def one(k):
             with SelectorClient(srv.url, timeout=60) as c:
@@ -52,16 +61,9 @@ def test_two_workers_are_two_processes_answering_as_serial_calls(serve_export, t
 
         with ThreadPoolExecutor(4) as pool:
             got = dict(pair for chunk in pool.map(one, range(4)) for pair in chunk)
-        pids = set()
-        for _ in range(100):  # a new connection each time: the kernel hands each to whichever worker accepts first
-            with SelectorClient(srv.url, timeout=60) as c:
-                pids.add(c.model()["serve"]["pid"])
-            if len(pids) == 2:
-                break
         assert len(got) == len(work)
         for i, want in enumerate(serial):
             assert got[i]["winner"] == want.winner and abs(got[i]["p_a"] - want.p_a) <= TOL
-        assert len(pids) == 2 and srv.proc.pid not in pids, pids
     finally:
         code = srv.stop()
     assert code in (0, -signal.SIGTERM), srv.log()[-2000:]

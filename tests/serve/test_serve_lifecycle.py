@@ -67,20 +67,20 @@ def test_two_replicas_behind_a_round_robin_answer_alike(server, small_queue_serv
 
 def test_more_slow_clients_than_queue_slots_and_good_requests_still_answered(small_queue_server, tiny_selector, synth_pairs):
     """Five uploads stalled mid-body on a server with --max-queue 2: they hold no queue slot, a good compare is
-    answered at once and right, and the stalled ones are answered in full once their bodies arrive."""
+    answered at once and right, and each stalled one is answered in full once its body arrives."""
     url = small_queue_server.url
     p, q = synth_pairs[1], synth_pairs[2]
     want, good = tiny_selector.compare(p.image_a, p.image_b, p.query, p.title, explain=True), tiny_selector.compare(q.image_a, q.image_b, q.query, q.title)
-    gate = threading.Event()
+    gates = [threading.Event() for _ in range(5)]
     with ThreadPoolExecutor(5) as pool:
-        held = [pool.submit(_slow_post, url, p, gate) for _ in range(5)]
+        held = [pool.submit(_slow_post, url, p, gate) for gate in gates]
         _wait_reading(url, 5)
         assert _gauge(url, "c4u_queue_depth") == 0
         r = httpx.post(url + "/v1/compare", files={"image_a": q.image_a.read_bytes(), "image_b": q.image_b.read_bytes()},
                        data={"query": q.query, "title": q.title}, timeout=30)
         assert r.status_code == 200 and abs(r.json()["p_a"] - good.p_a) <= 1e-6, r.text
-        gate.set()
-        for f in held:
+        for gate, f in zip(gates, held):  # one body at a time: five at once would rightly overflow two slots
+            gate.set()
             answer = f.result(60)
             assert answer.status_code == 200, answer.text
             assert abs(answer.json()["p_a"] - want.p_a) <= 1e-6 and answer.json()["rationale"] == want.rationale
