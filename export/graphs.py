@@ -18,6 +18,7 @@ from creative4u_small.runtime import manifest as mf
 # Graphs above this many parameter bytes keep their weights in an external ``.data`` file
 # (protobuf cannot serialise a message over 2 GiB).
 EXTERNAL_DATA_BYTES = 1_800_000_000
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"  # per-node metadata of the dynamo exporter
 log = logging.getLogger(__name__)
 
 
@@ -144,7 +145,7 @@ def _export_module(module, args, path: Path, input_names, output_names, dynamic:
                     external_data=external, optimize=True, verbose=False,
                 )
                 program.save(str(path), external_data=external)
-            _rename_dims(path, input_names, output_names, dynamic, external)
+            _tidy_dynamo_graph(path, dynamic)
             exporter = "dynamo"
         except Exception as e:  # noqa: BLE001 - any dynamo failure falls back to TorchScript
             dynamo_error = _reason(e)
@@ -168,11 +169,17 @@ def _export_module(module, args, path: Path, input_names, output_names, dynamic:
     return ExportedGraph(mf.GraphEntry(path.name, inputs, outputs, "fp32"), exporter, tuple(files), dynamo_error)
 
 
-def _rename_dims(path: Path, input_names, output_names, dynamic: dict, external: bool) -> None:
-    """Give dynamo's symbolic dims (s0, s1, ...) the names the manifest uses (batch, seq, ...)."""
+def _tidy_dynamo_graph(path: Path, dynamic: dict) -> None:
+    """Give dynamo's symbolic dims (s0, s1, ...) the names the manifest uses (batch, seq, ...), and drop the
+    Python stack trace dynamo attaches to every node: it holds this machine's file paths, so the same model
+    exported from another checkout would hash differently."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
+    for node in model.graph.node:
+        kept = [p for p in node.metadata_props if p.key != STACK_TRACE_KEY]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
     rename = {}
     by_name = {v.name: v for v in list(model.graph.input) + list(model.graph.output)}
     for name, axes in dynamic.items():
@@ -183,8 +190,6 @@ def _rename_dims(path: Path, input_names, output_names, dynamic: dict, external:
             d = v.type.tensor_type.shape.dim[axis]
             if d.dim_param and d.dim_param not in rename:
                 rename[d.dim_param] = label
-    if not rename:
-        return
     for v in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
         for d in v.type.tensor_type.shape.dim:
             if d.dim_param in rename:
