@@ -1,4 +1,4 @@
-"""In-process checks of the serve package: torch-free imports, config validation, admission, `c4u serve --help`."""
+"""Checks of the serve package apart from the full server: config validation, admission, the guard's last-resort 500, `c4u serve --help`."""
 
 from __future__ import annotations
 
@@ -131,3 +131,44 @@ def test_a_server_process_maps_large_blocks_on_their_own():
         assert out == "mmap threshold 4 MiB"
     else:
         assert out == "allocator unchanged (not glibc)"
+
+
+def test_an_unhandled_error_is_the_json_500_with_its_request_id_and_the_connection_lives_on():
+    """The guard's last resort under a real uvicorn on 127.0.0.1: an endpoint that raises answers the documented
+    JSON 500 carrying X-Request-ID, and the next request on the same keep-alive connection is answered."""
+    import threading
+
+    import httpx
+    import uvicorn
+    from fastapi import FastAPI
+
+    from creative4u_small.serve.guard import RequestGuard
+
+    app = FastAPI()
+    app.add_api_route("/boom", lambda: 1 / 0, methods=["GET"])
+    app.add_api_route("/ok", lambda: {"ok": True}, methods=["GET"])
+    app.add_middleware(RequestGuard, max_body_bytes=1000)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    t0 = time.perf_counter()
+    while not server.started and time.perf_counter() - t0 < 20:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        peers = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for path in ("/boom", "/ok", "/boom", "/ok"):
+                r = client.get(path, headers={"X-Request-ID": f"trace{path.replace('/', '-')}"},
+                               extensions={"trace": lambda name, info: peers.append(info) if name == "connection.connect_tcp.complete" else None})
+                if path == "/boom":
+                    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+                    assert r.json() == {"error": "internal error (ZeroDivisionError); see the server log for this request id",
+                                        "kind": "internal", "status": 500, "request_id": "trace-boom"}
+                    assert r.headers["x-request-id"] == "trace-boom" and r.headers.get("connection") != "close"
+                else:
+                    assert r.status_code == 200 and r.json() == {"ok": True}
+        assert len(peers) == 1, "the connection was dropped after a 500"
+    finally:
+        server.should_exit = True
+        thread.join(10)
