@@ -107,11 +107,13 @@ class Service:
         if credentials is None or not hmac.compare_digest(credentials.credentials.strip().encode(), self.token.encode()):
             raise RequestError(401, "unauthorized", "missing or wrong bearer token; send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
 
+    def not_ready_reason(self) -> str:
+        return f"warm-up failed: {self.warmup_error}" if self.warmup_error else "model warming up"
+
     def require_ready(self) -> None:
         if not self.ready:
-            reason = f"warm-up failed: {self.warmup_error}" if self.warmup_error else "model warming up"
             retry = str(self.config.retry_after_s)
-            raise RequestError(503, "not_ready", f"not ready ({reason}); retry after {retry} s", {"Retry-After": retry})
+            raise RequestError(503, "not_ready", f"not ready ({self.not_ready_reason()}); retry after {retry} s", {"Retry-After": retry})
 
     def check_text(self, body: Body) -> None:
         """Special tokens (422) and, with ``strict``, text over the model's token budget (422) before any image is decoded."""
@@ -174,8 +176,7 @@ class Service:
 
     async def readyz(self, request: Request):
         if not self.ready:
-            reason = f"warm-up failed: {self.warmup_error}" if self.warmup_error else "warming up"
-            return _error(request, 503, "not_ready", reason, {"Retry-After": str(self.config.retry_after_s)})
+            return _error(request, 503, "not_ready", self.not_ready_reason(), {"Retry-After": str(self.config.retry_after_s)})
         return {"status": "ready", "backend": self.selector.backend}
 
     async def metrics_text(self) -> Response:

@@ -118,9 +118,9 @@ def _refusal(err: dict, cfg: ServeConfig) -> RequestError:
     if kind == "string_too_long" and field in ("query", "title"):
         return RequestError(413, "too_large", f"{field}: {len(value)} characters, above the server's limit of {cfg.max_text_chars}; shorten it or raise --max-text-chars")
     if kind == "too_long" and field == "images":
-        return pool_too_large(len(value), cfg)
+        return pool_too_large(str(len(value)), cfg)
     if kind == "too_short" and field == "images":
-        return RequestError(400, "bad_request", f"images: rank needs at least 2 images, got {len(value)}")
+        return too_few_images(len(value))
     if kind == "extra_forbidden":
         return RequestError(400, "bad_request", f"{where}: unknown field; see /docs for the fields this endpoint takes")
     if kind == "missing":
@@ -131,8 +131,12 @@ def _refusal(err: dict, cfg: ServeConfig) -> RequestError:
     return RequestError(400, "bad_request", f"{where}: {message}")
 
 
-def pool_too_large(n: int, cfg: ServeConfig) -> RequestError:
-    return RequestError(413, "too_large", f"images: {n} images, above the server's pool limit of {cfg.max_rank_images}; split the pool or raise --max-rank-images")
+def pool_too_large(count: str, cfg: ServeConfig) -> RequestError:
+    return RequestError(413, "too_large", f"images: {count} images, above the server's pool limit of {cfg.max_rank_images}; split the pool or raise --max-rank-images")
+
+
+def too_few_images(n: int) -> RequestError:
+    return RequestError(400, "bad_request", f"images: rank needs at least 2 images, got {n}")
 
 
 def _base64(field: str, text: str) -> bytes:
@@ -223,12 +227,11 @@ async def read_rank(request: Request, models: RequestModels, cfg: ServeConfig) -
         return Body([(f"images[{i}]", _base64(f"images[{i}]", x)) for i, x in enumerate(req.images)], req, req.names)
     async with _form(request, max_files=cfg.max_rank_images) as form:
         if form is None:
-            raise RequestError(413, "too_large", f"images: more than {cfg.max_rank_images} images, above the server's pool limit of "
-                                                 f"{cfg.max_rank_images}; split the pool or raise --max-rank-images")
+            raise pool_too_large(f"more than {cfg.max_rank_images}", cfg)
         fields = _form_fields(form, models.rank_fields, {"images"}, cfg)
         files = form.getlist("images")
         if len(files) < 2:
-            raise RequestError(400, "bad_request", f"images: rank needs at least 2 images, got {len(files)}")
+            raise too_few_images(len(files))
         images = [(f"images[{i}]" + (f" ({echo(f.filename, 40)})" if f.filename else ""), await f.read()) for i, f in enumerate(files)]
         names = [f.filename for f in files]
     return Body(images, fields, names if all(names) and len(set(names)) == len(names) else None)  # else indices
