@@ -88,13 +88,21 @@ def side_by_side_main(args, export: Path, backends: tuple[str, ...]) -> dict:
     cfg = BenchConfig(export=export, backends=backends, precisions=(args.precision,), runs=args.runs, warmup=args.warmup,
                       rank_sizes=tuple(int(x) for x in args.rank_sizes.split(",")), generate_tokens=args.generate_tokens,
                       explain_runs=args.explain_runs, threads=args.threads)
-    selectors = {f"{b}/{args.precision}": Selector.load(export, backend=b, precision=args.precision, threads=args.threads,
-                                                        max_new_tokens=max(args.generate_tokens, 1)) for b in backends}
+    from creative4u_small.data.synth import synthesize
+
+    reuse = {"on": (True,), "off": (False,), "both": (True, False)}[args.prefix_reuse]
+    selectors = {f"{b}/{args.precision}" + ("" if on else "/no-prefix"):
+                 Selector.load(export, backend=b, precision=args.precision, threads=args.threads, prefix_reuse=on,
+                               max_new_tokens=max(args.generate_tokens, 1)) for b in backends for on in reuse}
     manifest = next(iter(selectors.values())).manifest
-    items = workload(cfg, args.workdir / "workload", manifest.preprocessing.image_size)
+    items = workload(cfg, args.workdir / "workload", manifest.preprocessing.image_size, synthesize)
+    labels = list(selectors)
+    comparisons = [(labels[0], k) for k in labels[1:] if not k.endswith("/no-prefix")]
+    comparisons += [(k, k[: -len("/no-prefix")]) for k in labels if k.endswith("/no-prefix")]
     t0 = time.perf_counter()
     report = side_by_side(selectors, items, cfg, lambda stage, done, total: print(f"  [{time.perf_counter() - t0:7.1f}s] {stage} "
-                                                                                    f"{done}/{total}", flush=True), args.rank_runs)
+                                                                                    f"{done}/{total}", flush=True), args.rank_runs,
+                          comparisons)
     machine = machine_info()
     ratio = next(iter(report["ratios"].values()))
     return {"bench": "runtime side by side", "export": str(export), "precision": args.precision, "runs": args.runs,
@@ -104,7 +112,7 @@ def side_by_side_main(args, export: Path, backends: tuple[str, ...]) -> dict:
                        | {f"rank{n}_s": round(r["p50"], 3) for n, r in v.get("rank_s", {}).items()}
                        for k, v in report["backends"].items()},
             "ratios": report["ratios"], "target_compare_ratio": SIDE_BY_SIDE_TARGET,
-            "met": ratio["compare"] >= SIDE_BY_SIDE_TARGET, "wall_s": round(time.perf_counter() - t0, 1), "full": report}
+            "met": ratio.get("compare", 0) >= SIDE_BY_SIDE_TARGET, "wall_s": round(time.perf_counter() - t0, 1), "full": report}
 
 
 def main() -> None:
@@ -118,6 +126,8 @@ def main() -> None:
     ap.add_argument("--backends", default="cpu", help="one backend: the runs against transformers; several (e.g. ort,openvino): "
                     "side by side, alternating")
     ap.add_argument("--precision", default="int8", help="precision of every backend side by side")
+    ap.add_argument("--prefix-reuse", choices=("on", "off", "both"), default="on",
+                    help="side by side: judge with prefix reuse, without, or both (each backend twice)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--batch-sizes", default="1,8")
@@ -129,7 +139,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="JSON report (default: WORKDIR/bench.json) and a PNG beside it")
     args = ap.parse_args()
     backends = tuple(BACKEND_ALIASES.get(b, b) for b in args.backends.split(","))
-    if len(backends) > 1:
+    if len(backends) > 1 or args.prefix_reuse != "on":
         export = args.export or ensure_export(args.preset, args.workdir, args.calib_pairs, args.export_batch_size,
                                               openvino="openvino" in backends)[1]
         line = side_by_side_main(args, export, backends)

@@ -46,8 +46,6 @@ def main() -> None:
 
     from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.modeling.checkpoint import load_model
-    from creative4u_small.runtime import explain
-    from creative4u_small.runtime import manifest as mf
     from creative4u_small.runtime.selector import Selector
 
     pairs = load_pairs(args.pairs, check_images="exists")[: args.n]
@@ -61,10 +59,7 @@ def main() -> None:
         for p in pairs:
             winner = sel.compare(p.image_a, p.image_b, p.query, p.title).winner
             forced = [spec.verdict_token_ids[0 if winner == "A" else 1], *spec.answer_close_ids]
-            feeds = sel._rows([(sel.tokenizer.judge_ids(p.query, p.title), *sel.embed([p.image_a, p.image_b]))], mf.DECODER_PREFILL)
-            ours = explain.greedy_decode(sel._graph(mf.DECODER_PREFILL), sel._graph(mf.DECODER_STEP), feeds["input_ids"],
-                                         feeds["attention_mask"], feeds["image_embeds"], sel.manifest.dims.num_layers, [forced],
-                                         args.max_new_tokens, eos, spec.pad_token_id)[0]
+            ours = sel.rationale_tokens(sel.tokenizer.judge_ids(p.query, p.title), *sel.embed([p.image_a, p.image_b]), winner)
             theirs, margins = torch_greedy(model, processor, p, forced, eos, args.max_new_tokens)
             if ours == theirs:
                 same += 1

@@ -68,6 +68,7 @@ def probe_cost(export: Path, threads: int, runs: int, backend: str = "cpu") -> d
 def main() -> None:
     from creative4u_small.contract.cpu_info import cpu_info
     from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.runtime import engines
     from creative4u_small.runtime import manifest as mf
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -82,13 +83,13 @@ def main() -> None:
     args = ap.parse_args()
 
     m = mf.read_manifest(args.export)
-    judge_int8 = f"judge.{mf.OPENVINO_INT8}" if args.backend == "openvino" else "judge.int8"
+    judge_int8 = engines.engine(args.backend).graph_key(m, mf.JUDGE, "int8")
     result = {"export": str(args.export), "backend": args.backend, "machine": cpu_info(), "export_machine": m.machine,
               "int8_settings": m.graphs[judge_int8].quantization, "probe_floors": m.probe["floors"]}
     if args.backend == "openvino":
-        from creative4u_small.runtime import openvino_backend
+        from creative4u_small.runtime.engines import openvino_engine
 
-        core = openvino_backend.core()
+        core = openvino_engine.core()
         result["openvino_cpu"] = {"name": core.get_property("CPU", "FULL_DEVICE_NAME"),
                                   "capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))}
     t0 = time.perf_counter()

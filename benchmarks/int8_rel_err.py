@@ -64,7 +64,7 @@ def main() -> None:
 
     from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.runtime import Selector
-    from creative4u_small.runtime.backends import BackendError
+    from creative4u_small.runtime.engines import BackendError
     from creative4u_small.runtime.bench import machine_info
     from creative4u_small.data.synth import synthesize
 

@@ -45,9 +45,9 @@ def kind(node_type: str, exec_type: str) -> str:
 
 def profile_ir(path: Path, feeds: dict, precision: str, threads: int, runs: int) -> dict:
     """Kernel milliseconds per call of the IR by kind, the top (node type, kernel) pairs, and how many nodes ran."""
-    from creative4u_small.runtime import openvino_backend
+    from creative4u_small.runtime.engines import openvino_engine
 
-    graph = openvino_backend.open_ir(path, precision, threads, profile=True)
+    graph = openvino_engine.open_ir(path, precision, threads, profile=True)
     request = graph.compiled.create_infer_request()
     request.infer(feeds)
     per_op: collections.Counter = collections.Counter()
@@ -72,7 +72,7 @@ def openvino_gemm_rates(threads: int, runs: int = 10) -> dict:
     from onnx import TensorProto, helper, numpy_helper
 
     from creative4u_small.export import openvino_ir
-    from creative4u_small.runtime import openvino_backend
+    from creative4u_small.runtime.engines import openvino_engine
 
     m, k, n = GEMM
     rng = np.random.default_rng(0)
@@ -81,7 +81,7 @@ def openvino_gemm_rates(threads: int, runs: int = 10) -> dict:
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])], [w])
     x = rng.standard_normal((m, k)).astype(np.float32)
-    caps = openvino_backend.core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    caps = openvino_engine.core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), f"{tmp}/g.onnx")
@@ -90,7 +90,7 @@ def openvino_gemm_rates(threads: int, runs: int = 10) -> dict:
         for name, file, precision in (("int8", "int8", "int8"), ("fp32", "fp32", "fp32"), ("bf16", "fp32", "bf16")):
             if precision == "bf16" and "BF16" not in caps:
                 continue
-            g = openvino_backend.open_ir(f"{tmp}/{file}.xml", precision, threads)
+            g = openvino_engine.open_ir(f"{tmp}/{file}.xml", precision, threads)
             g.run({"x": x})
             ts = []
             for _ in range(runs):

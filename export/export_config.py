@@ -9,6 +9,8 @@ from creative4u_small.contract import protocol
 from creative4u_small.contract.settings import setting
 from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS
 
+OPENVINO_INT8_CHOICES = ("dynamic", "static")
+
 
 @dataclass(frozen=True)
 class ExportConfig:
@@ -18,7 +20,8 @@ class ExportConfig:
     int8: bool = setting(False, "Also write dynamic INT8 graphs (vision, judge, decoder) for ONNX Runtime; --trt adds static QDQ vision and judge graphs.")
     fuse: bool = setting(True, "Fuse the fp32 graphs with ONNX Runtime's transformer optimizer before quantization (attention, GELU, norms); --no-fuse keeps them as exported.")
     fp16: bool = setting(False, "Also write FP16 graphs (fp32 inputs and outputs, norms and softmax kept fp32) that the cuda backend picks by default.")
-    openvino: bool = setting(False, "Also write OpenVINO IR of every graph: fp32, NNCF post-training INT8 of vision and judge calibrated on the calibration pairs, INT8 weight-compressed decoder graphs (needs openvino and nncf).")
+    openvino: bool = setting(False, "Also write OpenVINO IR of every graph: fp32 and INT8 (see --openvino-int8); needs openvino and nncf.")
+    openvino_int8: str = setting("dynamic", "How the OpenVINO INT8 IR is made: dynamic (INT8 weights, activations quantized at run time per token and group by OpenVINO's CPU plugin: holds on creatives unlike the calibration set) or static (NNCF post-training INT8 with activation ranges calibrated on --calib: calibrate on your own creatives).")
     trt: bool = setting(False, "Also build TensorRT engines from QDQ graphs (needs an NVIDIA GPU and the tensorrt package).")
     triton: bool = setting(False, "Also write a Triton Inference Server model repository under triton/.")
     calib: Path | None = setting(None, "CreativePair JSONL whose pairs calibrate INT8 and check parity; synthetic pairs when absent.")
@@ -39,6 +42,10 @@ class ExportConfig:
     fp16_max_rel_err: float = setting(0.02, "Parity probe: ceiling on an FP16 graph's relative output error at load.")
     int8_min_weights: int = setting(MIN_QUANT_WEIGHTS, "Weight MatMuls with fewer elements stay float in the INT8 graphs (too small to gain from INT8, still paying its noise); 0 quantizes all.")
     probe_pairs: int = setting(1, "Held-out pairs stored in the export's parity probe (replayed by every Selector.load).")
+    probe_shift_pairs: int = setting(2, "Pairs of the distribution-shift set also stored in the parity probe, so every load checks INT8 on creatives unlike the calibration set.")
+    shift_pairs: int = setting(32, "Pairs of the distribution-shift set (photo-like, text-dense, dark and saturated creatives at other aspect ratios) on which every INT8 variant is checked against fp32; backend auto picks only INT8 that passes. 0 skips the check (auto then picks no INT8).")
+    shift_p99_dp: float = setting(0.01, "Shift check: ceiling on an INT8 variant's p99 |delta p_a| against fp32 (agreement is held to --int8-agreement and max |delta p_a| to --int8-max-dp).")
+    timing_runs: int = setting(3, "Compares timed on every CPU engine and precision at export (medians in the manifest), by which backend auto ranks the engines; 0 skips it (auto then keeps its fixed order).")
     batch_size: int = setting(8, "Pairs per batch in the parity and calibration runs.")
     trt_max_rows: int = setting(16, "TensorRT profile: most rows (pairs x orders) per judge call.")
     trt_max_images: int = setting(16, "TensorRT profile: most images per vision call.")
@@ -50,6 +57,8 @@ class ExportConfig:
     seed: int = setting(0, "Seed for synthetic parity pairs.")
 
     def __post_init__(self):
+        if self.openvino_int8 not in OPENVINO_INT8_CHOICES:
+            raise ValueError(f"openvino_int8 {self.openvino_int8!r} is not one of {', '.join(OPENVINO_INT8_CHOICES)}")
         if self.opset < 17:
             raise ValueError(f"opset {self.opset} is too old; use 17 or newer")
         if not 0 <= self.margin < 0.5:
@@ -62,7 +71,10 @@ class ExportConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_decisive < 1:
             raise ValueError("min_decisive must be at least 1")
-        for name in ("fp32_max_dp", "fp16_max_dp", "fp16_max_rel_err", "int8_max_dp", "int8_max_rel_err"):
+        for name in ("shift_pairs", "probe_shift_pairs", "timing_runs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("shift_p99_dp", "fp32_max_dp", "fp16_max_dp", "fp16_max_rel_err", "int8_max_dp", "int8_max_rel_err"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.int8_min_weights < 0:

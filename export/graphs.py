@@ -251,6 +251,26 @@ def export_judge(model, verdict_ids, image_seq_len: int, path: Path, **kw) -> Ex
                          mf.JUDGE_INPUTS, mf.JUDGE_OUTPUTS, dynamic, **kw)
 
 
+def export_judge_extend(model, verdict_ids, image_seq_len: int, path: Path, past_len: int = 21, **kw) -> ExportedGraph:
+    import torch
+
+    from creative4u_small.export.wrappers import JudgeExtendGraph  # torch, only where a graph is built
+
+    layers, kv_heads, head_dim, hidden = _text_dims(model)
+    rows, new = 3, image_seq_len + 7
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(10, 100, (rows, new), generator=g)
+    ids[:, 3: 3 + image_seq_len] = int(model.config.image_token_id)
+    embeds = torch.randn(rows, image_seq_len, hidden, generator=g)
+    past = [torch.randn(rows, kv_heads, past_len, head_dim, generator=g) for _ in range(2 * layers)]
+    inputs = (*mf.JUDGE_EXTEND_INPUTS, *mf.past_names(layers))
+    outputs = (*mf.JUDGE_OUTPUTS, *mf.present_names(layers))
+    dynamic = {"input_ids": {0: "rows", 1: "new"}, "image_embeds": {0: "rows", 1: "images"}, mf.JUDGE_OUTPUTS[0]: {0: "rows"}}
+    dynamic |= {n: {0: "rows", 2: "past"} for n in mf.past_names(layers)}
+    dynamic |= {n: {0: "rows", 2: "total"} for n in mf.present_names(layers)}
+    return export_module(JudgeExtendGraph(model, verdict_ids), (ids, embeds, *past), path, inputs, outputs, dynamic, **kw)
+
+
 def export_prefill(model, image_seq_len: int, path: Path, **kw) -> ExportedGraph:
     from creative4u_small.export.wrappers import PrefillGraph  # torch, only where a graph is built
 

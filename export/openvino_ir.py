@@ -1,18 +1,23 @@
-"""OpenVINO IR beside the ONNX graphs (`c4u export --openvino`): fp32 IR, NNCF INT8, weight-compressed decoder.
+"""OpenVINO IR beside the ONNX graphs (`c4u export --openvino`): fp32 IR and INT8 IR of every graph.
 
 - every graph: ``openvino.convert_model`` of the plain fp32 ONNX graph (before ONNX Runtime's fusions:
   OpenVINO fuses attention, norms and GELU itself, and its ONNX frontend need not know the
   ``com.microsoft`` ops), saved with ``compress_to_fp16=False`` so the fp32 IR stays fp32;
-- vision and judge: ``nncf.quantize(..., model_type=TRANSFORMER)`` (static INT8 activations, symmetric
-  per-channel weights, SmoothQuant), calibrated on graph inputs recorded from the export's calibration
-  pairs: every image's pixels for vision, both orders' prompt rows with the fp32 IR's image embeddings
-  for the judge. Static scales make an answer independent of its batch mates, so these graphs batch;
-- decoder graphs: ``nncf.compress_weights`` (INT8 weights, float activations): a token-by-token loop
-  gains from smaller weights, and its activations are never the same twice.
+- INT8, ``--openvino-int8 dynamic`` (the default): ``nncf.compress_weights`` stores every MatMul weight in INT8
+  (symmetric, per output channel) and the CPU plugin quantizes each activation row at run time in groups of
+  ``DYNAMIC_GROUP_SIZE`` input channels (``DYNAMIC_QUANTIZATION_GROUP_SIZE``, recorded in the entry's
+  ``compile_properties`` and set by the runtime), then multiplies in INT8. Nothing is calibrated, so nothing
+  clips on creatives unlike the calibration set, and a row's scales depend on that row alone, so these graphs
+  batch like the static ones;
+- INT8, ``--openvino-int8 static``: ``nncf.quantize(..., model_type=TRANSFORMER)`` of vision and judge (static
+  per-tensor activation ranges, SmoothQuant) calibrated on graph inputs recorded from the calibration pairs: every
+  image's pixels for vision, both orders' prompt rows with the fp32 IR's image embeddings for the judge. Its
+  ranges are those of the calibration set: calibrate on the user's own creatives (``--calib``). The decoder
+  graphs are weight-compressed as in the dynamic form.
 
-``overflow_fix`` ENABLE keeps every INT8 weight in a 7-bit range, for the reason ``quantize.DYNAMIC_SETTINGS``
+``overflow_fix`` ENABLE keeps every static INT8 weight in a 7-bit range, for the reason ``quantize.DYNAMIC_SETTINGS``
 gives: CPUs without VNNI (AVX2, AVX-512 core) add u8 x s8 pairs in a saturating int16. Telemetry is
-turned off (``openvino_backend.disable_telemetry``) before openvino or nncf is imported.
+turned off (``openvino_engine.disable_telemetry``) before openvino or nncf is imported.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from creative4u_small.export import parity as P
+from creative4u_small.export.export_run import ExportRun
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime import openvino_backend
+from creative4u_small.runtime.engines import openvino_engine
 
-QUANTIZED_GRAPHS = (mf.VISION, mf.JUDGE)
-COMPRESSED_GRAPHS = (mf.DECODER_PREFILL, mf.DECODER_STEP)
+QUANTIZED_GRAPHS = (mf.VISION, mf.JUDGE, mf.JUDGE_EXTEND)  # what --openvino-int8 static calibrates
+DYNAMIC_GROUP_SIZE = 32  # input channels per run-time activation scale
 INT8_SETTINGS = {
     "method": "nncf.quantize (post-training, static)",
     "model_type": "TRANSFORMER",
@@ -38,21 +44,22 @@ INT8_SETTINGS = {
                        "them); OpenVINO runs them in f32. Compute ops left float are listed in kept_float",
 }
 COMPRESS_SETTINGS = {
-    "method": "nncf.compress_weights (weight-only)",
-    "mode": "INT8_ASYM: every MatMul and embedding weight int8 per output channel with a zero point",
-    "activations": "float (f32 inference precision hint)",
+    "method": "nncf.compress_weights (weights INT8) + the CPU plugin's dynamic activation quantization",
+    "mode": "INT8_SYM: every MatMul and embedding weight int8 per output channel",
+    "activations": f"quantized at run time per row, {DYNAMIC_GROUP_SIZE} input channels per scale (no calibration)",
+    "compile_properties": {"DYNAMIC_QUANTIZATION_GROUP_SIZE": str(DYNAMIC_GROUP_SIZE)},
 }
 
 
 def _ov():
-    openvino_backend.disable_telemetry()
+    openvino_engine.disable_telemetry()
     import openvino as ov  # the openvino extra: only `c4u export --openvino` needs it
 
     return ov
 
 
 def _nncf():
-    openvino_backend.disable_telemetry()
+    openvino_engine.disable_telemetry()
     import nncf  # the export extra
 
     return nncf
@@ -117,19 +124,19 @@ def quantize_ir(src: Path, dst: Path, feeds: list[dict]) -> dict:
 
 
 def compress_ir(src: Path, dst: Path) -> dict:
-    """INT8 weight-only compression of the fp32 IR ``src`` into ``dst``."""
+    """INT8 weights of the fp32 IR ``src`` into ``dst``; its activations are quantized at run time."""
     ov, nncf = _ov(), _nncf()
-    model = nncf.compress_weights(ov.Core().read_model(str(src)), mode=nncf.CompressWeightsMode.INT8_ASYM)
+    model = nncf.compress_weights(ov.Core().read_model(str(src)), mode=nncf.CompressWeightsMode.INT8_SYM)
     ov.save_model(model, str(dst), compress_to_fp16=False)
     return {**COMPRESS_SETTINGS, "nncf": nncf.__version__}
 
 
 class OpenVinoVerdictDriver(P.VerdictDriver):
-    """The vision and judge IR on OpenVINO's CPU plugin, as the runtime opens them (``runtime.openvino_backend``)."""
+    """The vision and judge IR on OpenVINO's CPU plugin, as the runtime opens them (``runtime.engines.openvino_engine``)."""
 
-    def __init__(self, vision: Path, judge: Path, precision: str, threads: int = 0):
-        self.vision = openvino_backend.open_ir(vision, precision, threads)
-        self.judge = openvino_backend.open_ir(judge, precision, threads)
+    def __init__(self, vision: Path, judge: Path, precision: str, threads: int = 0, properties: dict | None = None):
+        self.vision = openvino_engine.open_ir(vision, precision, threads, properties=properties)
+        self.judge = openvino_engine.open_ir(judge, precision, threads, properties=properties)
 
     def image_embeds(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.vision.run({mf.VISION_INPUTS[0]: pixel_values.astype(np.float32)})[mf.VISION_OUTPUTS[0]]
@@ -153,6 +160,25 @@ def calibration_feeds(processor, items, batch_size: int, vision) -> tuple[list[d
     return vision_feeds, judge_feeds
 
 
+def _extend_feeds(run: ExportRun, drv: "OpenVinoVerdictDriver", judge_feeds: list[dict]) -> list[dict]:
+    """The ``judge_extend`` inputs the runtime's prefix-reuse judge makes for the calibration pairs (head, image A
+    prefix and rest calls), recorded while the fp32 IR runs them."""
+    from creative4u_small.runtime.prefix_judge import PrefixJudge
+
+    graph, recorded = openvino_engine.open_ir(run.tmp / f"{mf.JUDGE_EXTEND}.{mf.OPENVINO_FP32}.xml", "fp32", run.cfg.threads), []
+
+    def record(name: str, feeds: dict) -> dict:
+        recorded.append(feeds)
+        return graph.run(feeds)
+
+    judge = PrefixJudge(record, run.spec, run.dims, per_call=1)
+    for feed in judge_feeds:  # one pair's two order rows each: (ids, mask, [A rows, B rows]) of the AB row first
+        ids = feed[mf.JUDGE_INPUTS[0]][0][feed[mf.JUDGE_INPUTS[1]][0] > 0].tolist()
+        a, b = np.split(feed[mf.JUDGE_INPUTS[2]][0], 2)
+        judge.logits([(ids, a, b)])
+    return recorded
+
+
 def _entry(key: str, source: str, entries: dict, precision: str, exporter: str, settings: dict) -> mf.GraphEntry:
     """A manifest entry for an IR: the inputs and outputs of the ONNX graph it was made from."""
     onnx_entry = entries[source]
@@ -160,42 +186,51 @@ def _entry(key: str, source: str, entries: dict, precision: str, exporter: str, 
                          {"fused": {}, "reason": "OpenVINO applies its own fusions when it compiles the IR"})
 
 
-def export_openvino(cfg, tmp: Path, entries: dict, processor, calib_items, progress, unfused: dict | None = None) -> dict:
-    """fp32 and INT8 IR of every graph into ``tmp``/``entries``; returns what calibrated the INT8 IR."""
-    unfused = unfused or {}
-    graphs = [k for k in mf.GRAPHS if k in entries]
-    fp32, int8 = {}, {}
+def export_openvino(run: ExportRun) -> None:
+    """fp32 and INT8 IR of every graph into the run's folder and entries (``--openvino-int8`` says how vision and judge
+    are made INT8); what calibrated them goes into ``run.calibration["openvino"]``."""
+    graphs = [k for k in mf.GRAPHS if k in run.entries]
     for i, key in enumerate(graphs):
-        progress("OpenVINO IR (fp32)", i, len(graphs))
-        fp32[key] = f"{key}.{mf.OPENVINO_FP32}"
-        convert(unfused.get(key, tmp / entries[key].file), tmp / f"{fp32[key]}.xml")
-        entries[fp32[key]] = _entry(fp32[key], key, entries, "fp32", "openvino.convert_model", {})
-    drv = OpenVinoVerdictDriver(tmp / f"{fp32[mf.VISION]}.xml", tmp / f"{fp32[mf.JUDGE]}.xml", "fp32", cfg.threads)
-    feeds = dict(zip(QUANTIZED_GRAPHS, calibration_feeds(processor, calib_items, cfg.batch_size, drv)))
-    calibration = {"pairs": len(calib_items), "vision_images": len(feeds[mf.VISION]), "judge_pairs": len(feeds[mf.JUDGE]),
-                   "inputs": "graph inputs recorded from the calibration pairs (pixels; both orders' prompt rows with "
-                             "the fp32 IR's image embeddings)"}
+        run.progress("OpenVINO IR (fp32)", i, len(graphs))
+        convert(run.unfused_file(key), run.tmp / f"{key}.{mf.OPENVINO_FP32}.xml")
+        run.entries[f"{key}.{mf.OPENVINO_FP32}"] = _entry(f"{key}.{mf.OPENVINO_FP32}", key, run.entries, "fp32", "openvino.convert_model", {})
+    static = run.cfg.openvino_int8 == "static"
+    feeds = _static_feeds(run) if static else {}
     for i, key in enumerate(graphs):
-        progress("OpenVINO IR (NNCF INT8)", i, len(graphs))
-        int8[key] = f"{key}.{mf.OPENVINO_INT8}"
-        src, dst = tmp / f"{fp32[key]}.xml", tmp / f"{int8[key]}.xml"
-        if key in QUANTIZED_GRAPHS:
-            settings = quantize_ir(src, dst, feeds[key]) | {"calibration": calibration}
-            entries[int8[key]] = _entry(int8[key], key, entries, "int8", "nncf.quantize", settings)
+        run.progress(f"OpenVINO IR (INT8, {run.cfg.openvino_int8})", i, len(graphs))
+        src, int8 = run.tmp / f"{key}.{mf.OPENVINO_FP32}.xml", f"{key}.{mf.OPENVINO_INT8}"
+        if static and key in QUANTIZED_GRAPHS:
+            settings = quantize_ir(src, run.tmp / f"{int8}.xml", feeds[key]) | {"calibration": run.calibration["openvino"]}
+            run.entries[int8] = _entry(int8, key, run.entries, "int8", "nncf.quantize", settings)
         else:
-            entries[int8[key]] = _entry(int8[key], key, entries, "int8", "nncf.compress_weights", compress_ir(src, dst))
-    return calibration
+            run.entries[int8] = _entry(int8, key, run.entries, "int8", "nncf.compress_weights", compress_ir(src, run.tmp / f"{int8}.xml"))
 
 
-def parity(cfg, reference, processor, items, tmp: Path, entries: dict) -> dict:
+def _static_feeds(run: ExportRun) -> dict[str, list[dict]]:
+    """Calibration feeds of the static INT8 IR: the calibration pairs' pixels, their judge rows on the fp32 IR's features,
+    and what the prefix-reuse judge feeds ``judge_extend`` for them."""
+    drv = OpenVinoVerdictDriver(run.tmp / f"{mf.VISION}.{mf.OPENVINO_FP32}.xml", run.tmp / f"{mf.JUDGE}.{mf.OPENVINO_FP32}.xml",
+                                "fp32", run.cfg.threads)
+    feeds = dict(zip((mf.VISION, mf.JUDGE), calibration_feeds(run.processor, run.calib_items, run.cfg.batch_size, drv)))
+    if mf.JUDGE_EXTEND in run.entries:
+        feeds[mf.JUDGE_EXTEND] = _extend_feeds(run, drv, feeds[mf.JUDGE])
+    run.calibration["openvino"] = {
+        "pairs": len(run.calib_items), "vision_images": len(feeds[mf.VISION]), "judge_pairs": len(feeds[mf.JUDGE]),
+        "inputs": "graph inputs recorded from the calibration pairs (pixels; both orders' prompt rows with the fp32 IR's image embeddings)"}
+    return feeds
+
+
+def parity(run: ExportRun) -> dict:
     """``openvino-fp32`` and ``openvino-int8``: the vision and judge IR against the PyTorch reference, under the
     fp32 and INT8 floors of the ONNX graphs."""
     out = {}
     for precision, suffix in (("fp32", mf.OPENVINO_FP32), ("int8", mf.OPENVINO_INT8)):
+        run.progress(f"parity OpenVINO {precision}", 0, 1)
         vision, judge = f"{mf.VISION}.{suffix}", f"{mf.JUDGE}.{suffix}"
-        floors = P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp) if precision == "fp32" else P.Floors(cfg.int8_agreement, cfg.int8_max_dp)
-        drv = OpenVinoVerdictDriver(tmp / entries[vision].file, tmp / entries[judge].file, precision, cfg.threads)
-        figures = P.compare(reference, P.exported_logits(drv, processor, items, cfg.batch_size), floors, cfg.margin, cfg.min_decisive)
-        out[openvino_backend.PARITY_KEY[precision]] = figures | {"graphs": [vision, judge], "engine": "openvino CPU"}
+        drv = OpenVinoVerdictDriver(run.file(vision), run.file(judge), precision, run.cfg.threads,
+                                    run.entries[judge].quantization.get("compile_properties"))
+        figures = run.against_reference(run.held_logits(drv), precision)
+        out[openvino_engine.OPENVINO.parity_keys[precision]] = figures | {"graphs": [vision, judge], "engine": "openvino CPU"}
+    if "openvino" in run.calibration:
+        out["openvino-int8"]["calibration"] = run.calibration["openvino"]
     return out
-

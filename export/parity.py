@@ -162,8 +162,9 @@ def exported_logits(driver: VerdictDriver, processor, items, batch_size: int) ->
     return np.concatenate(out)
 
 
-def parity_markdown(parity: dict, status: str, source: str) -> str:
-    """The human-readable parity report; a failed or unverified export says so in its first lines."""
+def parity_markdown(parity: dict, status: str, source: str, shift: dict | None = None) -> str:
+    """The human-readable parity report; a failed or unverified export says so in its first lines; then the INT8
+    variants on the distribution-shift set."""
     verdict = {
         "passed": "PASSED: the exported graphs reproduce the PyTorch verdicts within every floor.",
         "unverified": "UNVERIFIED: too few decisive pairs to vouch for the verdicts (numeric deltas are within their "
@@ -184,7 +185,23 @@ def parity_markdown(parity: dict, status: str, source: str) -> str:
         floor_dp = "none" if f["floor_max_dp_a"] is None else f"{f['floor_max_dp_a']:.0e}"
         lines.append(f"- {prec}: margin {f['margin']}, min decisive {f['min_decisive']}, agreement floor "
                      f"{f['floor_agreement']:.2%}, max |dp_a| ceiling {floor_dp}" + (f" — {f['reason']}" if f.get("reason") else ""))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + shift_markdown(shift or {})) + "\n"
+
+
+def shift_markdown(shift: dict) -> list[str]:
+    """The shift gate's table: INT8 against fp32 on creatives unlike the calibration set (backend auto skips a failure)."""
+    if not shift.get("variants"):
+        return []
+    c = shift["ceilings"]
+    lines = ["", f"## INT8 on the distribution-shift set ({shift['pairs']} pairs)", "",
+             f"Against {shift['reference']}. Ceilings: agreement >= {c['agreement']:.2%}, p99 |dp_a| <= {c['p99_abs_dp_a']:g}, "
+             f"max |dp_a| <= {c['max_abs_dp_a']:g}. A variant that fails is not picked by backend auto.", "",
+             "| variant | decisive | agreement | median abs dp_a | p99 abs dp_a | max abs dp_a | status |", "|---|---|---|---|---|---|---|"]
+    for key, f in shift["variants"].items():
+        agreement = "n/a" if f["agreement"] is None else f"{f['agreement']:.2%}"
+        lines.append(f"| {key} | {f['decisive']} | {agreement} | {f['median_abs_dp_a']:.2e} | {f['p99_abs_dp_a']:.2e} | "
+                     f"{f['max_abs_dp_a']:.2e} | {f['status']}{' — ' + f['reason'] if f['reason'] else ''} |")
+    return lines
 
 
 def decoder_check(model, processor, items, folder: Path, entries: dict, threads: int = 0) -> dict:

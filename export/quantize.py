@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from creative4u_small.export import parity as P
 from creative4u_small.export.graphs import _io_spec, graph_files
 from creative4u_small.runtime import manifest as mf
+
+if TYPE_CHECKING:  # the run imports the config, which imports this module
+    from creative4u_small.export.export_run import ExportRun
 
 QUANT_OPS = ("MatMul", "Gemm")
 MIN_QUANT_COLUMNS = 16  # a weight MatMul with fewer output columns (the 2-logit verdict head) stays float
@@ -170,49 +174,51 @@ def quantize_static_qdq(src: Path, dst: Path, feeds: list[dict]) -> Path:
     return dst
 
 
-def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model, progress, unfused: dict | None = None) -> dict:
-    """INT8 variants into ``tmp``/``entries``; returns what calibrated them. ``unfused``: graph key -> the fp32
-    file before fusion, which the TensorRT QDQ graphs are made from (its parser takes no ``com.microsoft`` ops).
+def quantize_export(run: ExportRun) -> None:
+    """INT8 variants into ``run``'s folder and entries, and what calibrated them into ``run.calibration``. The
+    TensorRT QDQ graphs are made from the unfused fp32 graphs (its parser takes no ``com.microsoft`` ops).
 
     ``--int8``: dynamic INT8 for every graph, vision included — on the CPU it runs integer GEMMs,
     where the static QDQ graphs (made for TensorRT) gain little over fp32. ``--trt``: static QDQ vision and
     judge graphs calibrated on real pairs, the explicit-quantization form TensorRT builds from.
     """
-
-    unfused = unfused or {}
-
-    def unfused_file(key: str) -> Path:
-        return unfused.get(key, tmp / entries[key].file)
+    cfg, entries = run.cfg, run.entries
 
     def add(key: str, source: str, precision: str, settings: dict) -> None:
-        inputs, outputs = _io_spec(tmp / f"{key}.onnx")
+        inputs, outputs = _io_spec(run.tmp / f"{key}.onnx")
         entries[key] = mf.GraphEntry(f"{key}.onnx", inputs, outputs, precision, "onnxruntime.quantization", source, settings,
                                      {} if precision == "int8-qdq" else dict(entries[source].optimization))
 
-    calibration: dict = {"int8": "dynamic (no calibration)"} if cfg.int8 else {}
     if cfg.int8:
-        graphs = [mf.VISION, mf.JUDGE] + ([mf.DECODER_PREFILL, mf.DECODER_STEP] if cfg.decoder else [])
+        run.calibration["int8"] = "dynamic (no calibration)"
+        graphs = [k for k in mf.GRAPHS if k in entries]
         for i, key in enumerate(graphs):
-            progress("INT8 graphs (dynamic)", i, len(graphs))
-            settings = quantize_dynamic_int8(tmp / entries[key].file, tmp / f"{key}.int8.onnx", cfg.int8_min_weights)
+            run.progress("INT8 graphs (dynamic)", i, len(graphs))
+            settings = quantize_dynamic_int8(run.file(key), run.tmp / f"{key}.int8.onnx", cfg.int8_min_weights)
             add(key + ".int8", key, "int8", settings)
-    if not cfg.trt:
-        return calibration
+    if cfg.trt:
+        vision_feeds, judge_feeds = _qdq_feeds(run)
+        run.progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
+        quantize_static_qdq(run.unfused_file(mf.VISION), run.tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
+        add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq", QDQ_SETTINGS)
+        run.progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
+        quantize_static_qdq(run.unfused_file(mf.JUDGE), run.tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
+        add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq", QDQ_SETTINGS)
 
-    batches = list(P.batches(processor, calib_items, cfg.batch_size))
+
+def _qdq_feeds(run: ExportRun) -> tuple[list[dict], list[dict]]:
+    """The static QDQ calibration feeds (vision pixels; judge rows with the fp32 graph's image embeddings), each cut
+    to what ``--calib-memory-mb`` can hold; what was used goes into ``run.calibration``."""
+    cfg, model = run.cfg, run.model
+    batches = list(P.batches(run.processor, run.calib_items, cfg.batch_size))
     vc = model.config.vision_config
     patches = (vc.image_size // vc.patch_size) ** 2
     n_images = sum(len(b.pixel_values) for b in batches)
     keep = calibration_budget(vision_bytes_per_image(vc.num_hidden_layers, patches, vc.hidden_size, vc.intermediate_size),
-                                cfg.calib_memory_mb, n_images)
+                              cfg.calib_memory_mb, n_images)
     vision_feeds = split_feeds([{mf.VISION_INPUTS[0]: b.pixel_values.numpy()} for b in batches], 2)[: (keep + 1) // 2]
-    calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
-    progress("INT8 vision (static QDQ for TensorRT)", 0, 1)
-    quantize_static_qdq(unfused_file(mf.VISION), tmp / f"{mf.VISION}.int8-qdq.onnx", vision_feeds)
-    add(mf.VISION + ".int8-qdq", mf.VISION, "int8-qdq", QDQ_SETTINGS)
-
-    progress("INT8 judge (static QDQ for TensorRT)", 0, 1)
-    drv = P.OrtVerdictDriver(tmp / entries[mf.VISION].file, tmp / entries[mf.JUDGE].file, threads=cfg.threads)
+    run.calibration.update(vision_images=sum(len(f[mf.VISION_INPUTS[0]]) for f in vision_feeds), vision_images_available=n_images)
+    drv = P.OrtVerdictDriver(run.file(mf.VISION), run.file(mf.JUDGE), threads=cfg.threads)
     tc = model.config.text_config
     feeds, rows = [], 0
     for b in batches:
@@ -222,10 +228,7 @@ def quantize_export(cfg, tmp: Path, entries: dict, processor, calib_items, model
                       mf.JUDGE_INPUTS[2]: emb[idx].reshape(idx.shape[0], -1, emb.shape[-1])})
         rows += len(idx)
     per_row = vision_bytes_per_image(tc.num_hidden_layers, feeds[0][mf.JUDGE_INPUTS[0]].shape[1], tc.hidden_size,
-                                       tc.intermediate_size)
-    keep = calibration_budget(per_row, cfg.calib_memory_mb, rows)
-    judge_feeds = split_feeds(feeds, 2)[: (keep + 1) // 2]
-    calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
-    quantize_static_qdq(unfused_file(mf.JUDGE), tmp / f"{mf.JUDGE}.int8-qdq.onnx", judge_feeds)
-    add(mf.JUDGE + ".int8-qdq", mf.JUDGE, "int8-qdq", QDQ_SETTINGS)
-    return calibration
+                                     tc.intermediate_size)
+    judge_feeds = split_feeds(feeds, 2)[: (calibration_budget(per_row, cfg.calib_memory_mb, rows) + 1) // 2]
+    run.calibration["judge_rows"] = sum(len(f[mf.JUDGE_INPUTS[0]]) for f in judge_feeds)
+    return vision_feeds, judge_feeds

@@ -13,6 +13,7 @@ import numpy as np
 
 from creative4u_small.export import parity as P
 from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.export.export_run import ExportRun
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime import probe
 from creative4u_small.runtime.probe import ProbeFailed
@@ -30,38 +31,41 @@ def open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **sett
     return Selector.from_manifest(folder, as_written, config)
 
 
-def runtime_check(folder: Path, manifest: mf.Manifest, reference, items, cfg: ExportConfig) -> dict:
+def runtime_check(run: ExportRun, manifest: mf.Manifest) -> dict:
     """fp32 parity of ``runtime.Selector`` (what users embed) on the held-out pairs, against the PyTorch reference;
     a Selector that cannot run the export fails it, with the reference's real counts and no invented deltas."""
-    floors = P.Floors(cfg.fp32_agreement, cfg.fp32_max_dp)
+    cfg = run.cfg
     try:
-        selector = open_selector(folder, manifest, cfg, precision="fp32")
-        got = np.array([r.logits for r in selector.compare_many(items)], dtype=np.float64).reshape(-1, 2)
+        selector = open_selector(run.tmp, manifest, cfg, precision="fp32")
+        got = np.array([r.logits for r in selector.compare_many(run.held_items)], dtype=np.float64).reshape(-1, 2)
     except Exception as e:  # noqa: BLE001 - an export the runtime cannot run is a failed export, said plainly
-        figures = P.failed_run(reference, floors, cfg.margin, cfg.min_decisive,
+        figures = P.failed_run(run.reference, run.floors("fp32"), cfg.margin, cfg.min_decisive,
                                f"the runtime Selector cannot run this export: {type(e).__name__}: {e}")
     else:
-        figures = P.compare(reference, got, floors, cfg.margin, cfg.min_decisive)
+        figures = run.against_reference(got, "fp32")
     figures["graphs"] = [mf.VISION, mf.JUDGE]
     figures["path"] = "runtime.Selector: numpy preprocessing + prompt pieces from the manifest"
     return figures
 
 
-def write_probe(cfg: ExportConfig, folder: Path, manifest: mf.Manifest, processor, items) -> dict:
-    """``probe.npz``: the first ``probe_pairs`` held-out pairs as graph inputs, and the fp32 graphs' outputs.
+def write_probe(run: ExportRun, manifest: mf.Manifest) -> dict:
+    """``probe.npz``: the first ``probe_pairs`` held-out pairs and ``probe_shift_pairs`` pairs of the shift set as
+    graph inputs, and the fp32 graphs' outputs.
 
     Pixels are stored in float16 (a 512 px pair in 3 MB) and the references computed from exactly
     those pixels, so the rounding is part of the input, not of the drift.
     """
-    n = min(cfg.probe_pairs, len(items))
-    batch = next(P.batches(processor, items[:n], n))
+    cfg, folder = run.cfg, run.tmp
+    held, shift = run.held_items[: cfg.probe_pairs], run.shift_items[: cfg.probe_shift_pairs]
+    n = len(held) + len(shift)
+    batch = next(P.batches(run.processor, held + shift, n))
     data = {"pixel_values": batch.pixel_values.numpy().astype(np.float16), "image_index": batch.image_index.numpy(),
             "input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()}
     fp32 = open_selector(folder, manifest, cfg, precision="fp32", probe=False)
     refs = probe.references(fp32.run_graph, {**data, "pixel_values": data["pixel_values"].astype(np.float32)},
                             manifest.dims.num_layers, cfg.decoder)
     np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)
-    return {"file": mf.PROBE_FILE, "pairs": n, "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
+    return {"file": mf.PROBE_FILE, "pairs": n, "shift_pairs": len(shift), "rows": int(data["input_ids"].shape[0]), "decoder": cfg.decoder,
             "floors": {"fp32": dict(FP32_PROBE_FLOORS), "int8": {"max_dp_a": cfg.int8_max_dp, "max_rel_err": cfg.int8_max_rel_err},
                        "fp16": {"max_dp_a": cfg.fp16_max_dp, "max_rel_err": cfg.fp16_max_rel_err},
                        # OpenVINO's bf16 hint (8 mantissa bits against fp16's 11) is held to the INT8 floors

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from creative4u_small.contract import protocol
 from creative4u_small.export.export_config import ExportConfig
+from creative4u_small.export.export_run import ExportRun
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime.backends import TrtGraph
+from creative4u_small.runtime.engines.tensorrt_engine import TrtGraph
 
 Shape = tuple[int, ...]
 TIMING_CACHE_FILE = "trt_timing.cache"
@@ -201,13 +202,13 @@ def trt_profiles(cfg: ExportConfig, spec: mf.PromptSpec, dims: mf.ModelDims, ima
     }
 
 
-def build_export_engines(cfg: ExportConfig, tmp: Path, entries: dict, spec, dims, pre, progress) -> dict:
-    """Engines from the QDQ graphs with the export's profiles; returns the manifest's ``tensorrt`` section."""
-    profiles = trt_profiles(cfg, spec, dims, pre.image_size)
-    sources = {mf.VISION: (mf.VISION + ".int8-qdq", tmp / entries[mf.VISION + ".int8-qdq"].file),
-               mf.JUDGE: (mf.JUDGE + ".int8-qdq", tmp / entries[mf.JUDGE + ".int8-qdq"].file)}
-    progress("TensorRT engines", 0, len(sources))
-    section = build_engines(tmp, sources, profiles, cfg.trt_workspace_mb)
+def build_export_engines(run: ExportRun) -> dict:
+    """Engines from the run's QDQ graphs with the export's profiles; returns the manifest's ``tensorrt`` section."""
+    cfg = run.cfg
+    profiles = trt_profiles(cfg, run.spec, run.dims, run.pre.image_size)
+    sources = {g: (f"{g}.int8-qdq", run.file(f"{g}.int8-qdq")) for g in (mf.VISION, mf.JUDGE)}
+    run.progress("TensorRT engines", 0, len(sources))
+    section = build_engines(run.tmp, sources, profiles, cfg.trt_workspace_mb)
     section["onnxruntime_ep"] = ort_trt_provider_options({sources[r][0]: p for r, p in profiles.items()},
                                                            workspace_mb=cfg.trt_workspace_mb)
     return section

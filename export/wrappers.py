@@ -140,6 +140,24 @@ class JudgeGraph(_TextBase):
         return last @ self.verdict_head.T
 
 
+class JudgeExtendGraph(JudgeGraph):
+    """input_ids [R, T], image_embeds [R, N, H], past.* [R, kv_heads, P, head_dim] -> verdict_logits [R, 2] at the last
+    position and present.* (P + T long): the judge prompt continued from a cached prefix (P = 0 for the first part).
+
+    Rows are unpadded (the runtime groups rows by prompt), so the new tokens sit at positions P .. P + T - 1 and see
+    every cached key: the same positions and mask as the full prompt, computed once per prefix.
+    """
+
+    def forward(self, input_ids, image_embeds, *past):
+        embeds = place_images(self.embed_tokens(input_ids), input_ids, image_embeds, self.image_token_id)
+        rows, new = input_ids.shape
+        cached = past[0].shape[2]
+        position_ids = (torch.arange(new, device=input_ids.device) + cached)[None].expand(rows, new)
+        attention_mask = torch.ones((rows, cached + new), dtype=torch.long, device=input_ids.device)
+        last, present = self.run(embeds, attention_mask, position_ids, new, past)
+        return (last @ self.verdict_head.T, *present)
+
+
 class _WithHead(_TextBase):
     def __init__(self, model):
         super().__init__(model)

@@ -26,7 +26,9 @@ from creative4u_small.contract.bench_timing import distinct_images, noop_progres
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.contract.pairs import load_pairs
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime.backends import BackendError, available_backends, gpu_memory_mb
+from creative4u_small.runtime import engines
+from creative4u_small.runtime.engines import BackendError
+from creative4u_small.runtime.engines.tensorrt_engine import gpu_memory_mb
 from creative4u_small.runtime.bench_config import BenchConfig
 from creative4u_small.runtime.probe import ProbeFailed
 from creative4u_small.runtime.selector import Selector
@@ -51,7 +53,7 @@ def machine_info() -> dict:
             pass
     return {"cpu": info["model"], "cores": os.cpu_count(), "memory_gb": round(mem, 1) if mem else None, "platform": platform.platform(),
             "int8": {"flags": info["int8_flags"], "u8s8_kernel": info["u8s8_kernel"]},
-            "available_backends": available_backends(), "versions": vers}
+            "available_backends": engines.available(), "versions": vers}
 
 
 # ---------------------------------------------------------------- workload
@@ -133,7 +135,7 @@ def bench_selector(sel, items, cfg: BenchConfig, progress=noop_progress, label: 
         out["compare_explain_ms"] = percentiles(ex)
     out["stages_ms"] = {k: float(np.mean(v)) for k, v in stages.items() if v}
     out["peak_rss_mb"] = peak_rss_mb()
-    gpu = gpu_memory_mb(sel.config.device_id) if sel.backend in ("cuda", "trt-ep", "tensorrt") else None
+    gpu = gpu_memory_mb(sel.config.device_id) if sel.engine.on_gpu else None
     if gpu is not None:
         out["gpu_memory_mb"] = gpu
     return out

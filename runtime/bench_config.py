@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from creative4u_small.contract.settings import setting
-from creative4u_small.runtime.backends import BACKENDS
+from creative4u_small.runtime.engines import BACKENDS
 from creative4u_small.runtime.selector_config import EXPORT_HELP, PRECISION_CHOICES
 
 BASELINES = ("", "transformers")

@@ -77,8 +77,10 @@ def _explains(selectors: dict, items, cfg: BenchConfig, progress) -> dict:
     return out
 
 
-def side_by_side(selectors: dict, items, cfg: BenchConfig, progress=noop_progress, rank_runs: int = 1) -> dict:
-    """Figures per backend label and the first label's medians over every other's."""
+def side_by_side(selectors: dict, items, cfg: BenchConfig, progress=noop_progress, rank_runs: int = 1,
+                 comparisons: list[tuple[str, str]] | None = None) -> dict:
+    """Figures per label and, for each (a, b) of ``comparisons`` (default: the first label against every other),
+    a's medians over b's."""
     ms, p_a = _compares(selectors, items, cfg, progress)
     figures = {k: {name: percentiles(v) for name, v in ms[k].items()} | {"describe": selectors[k].describe()} for k in selectors}
     for n in cfg.rank_sizes:
@@ -89,12 +91,12 @@ def side_by_side(selectors: dict, items, cfg: BenchConfig, progress=noop_progres
             figures[k].update({name: percentiles(v) for name, v in lists.items()})
     base, *others = list(selectors)
     ratios = {}
-    for k in others:
-        r = {m: figures[base][m]["p50"] / figures[k][m]["p50"] for m in ("compare", "vision_per_image", "judge", "compare_explain",
-                                                                          "explain") if m in figures[k] and figures[k][m]["p50"]}
-        r.update({f"rank{n}": figures[base]["rank_s"][n]["p50"] / figures[k]["rank_s"][n]["p50"] for n in figures[k].get("rank_s", {})})
-        ref, got = np.array(p_a[base]), np.array(p_a[k])
+    for a, k in comparisons or [(base, k) for k in others]:
+        r = {m: figures[a][m]["p50"] / figures[k][m]["p50"] for m in ("compare", "vision_per_image", "judge", "compare_explain",
+                                                                       "explain") if m in figures[k] and figures[k][m]["p50"]}
+        r.update({f"rank{n}": figures[a]["rank_s"][n]["p50"] / figures[k]["rank_s"][n]["p50"] for n in figures[k].get("rank_s", {})})
+        ref, got = np.array(p_a[a]), np.array(p_a[k])
         r["verdicts_agreeing"] = f"{int(((ref >= 0.5) == (got >= 0.5)).sum())}/{ref.size}"
         r["max_abs_dp_a"] = float(np.abs(ref - got).max()) if ref.size else None
-        ratios[f"{base} / {k}"] = r
+        ratios[f"{a} / {k}"] = r
     return {"backends": figures, "ratios": ratios}

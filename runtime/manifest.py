@@ -17,8 +17,8 @@ from pathlib import Path
 from creative4u_small.contract import protocol
 from creative4u_small.contract.artifacts import load_json
 
-FORMAT_VERSION = 3  # 2: parity probe, machine, quantization settings per graph; 3: graph optimization, fp16
-READABLE_VERSIONS = (2, 3)  # a version 2 manifest reads as one whose graphs record no optimization
+FORMAT_VERSION = 4  # 2: parity probe, machine, quantization settings per graph; 3: graph optimization, fp16; 4: shift gate, timing
+READABLE_VERSIONS = (2, 3, 4)  # older manifests read as ones without what came later (no shift gate: auto picks no INT8)
 MANIFEST_FILE = "manifest.json"
 TOKENIZER_FILE = "tokenizer.json"
 PARITY_FILE = "parity.md"
@@ -36,6 +36,13 @@ VISION_OUTPUTS = ("image_embeds",)
 JUDGE = "judge"
 JUDGE_INPUTS = ("input_ids", "attention_mask", "image_embeds")
 JUDGE_OUTPUTS = ("verdict_logits",)
+
+# judge_extend: the judge prompt continued from a cached prefix (``SelectorConfig.prefix_reuse``). Rows unpadded.
+#   input_ids [R, T] int64, image_embeds [R, N, hidden] (the images whose tokens are among the T, in order; one
+#   ignored row where none are), past.* [R, kv_heads, P, head_dim] (P = 0 for the first part)
+#   -> verdict_logits [R, 2] at the last position, present.* [R, kv_heads, P + T, head_dim]
+JUDGE_EXTEND = "judge_extend"
+JUDGE_EXTEND_INPUTS = ("input_ids", "image_embeds")
 
 # decoder_prefill: same inputs as judge -> logits [R, vocab] at the last position + the cache
 # decoder_step: input_ids [R, 1], attention_mask [R, P + 1], past.* -> logits [R, vocab] + present.*
@@ -60,7 +67,7 @@ def present_names(num_layers: int) -> list[str]:
 PROBE_INPUTS = ("pixel_values", "image_index", "input_ids", "attention_mask", "step_input_ids")
 PROBE_REFERENCES = ("image_embeds", "verdict_logits", "prefill_logits", "step_logits")
 
-GRAPHS = (VISION, JUDGE, DECODER_PREFILL, DECODER_STEP)
+GRAPHS = (VISION, JUDGE, JUDGE_EXTEND, DECODER_PREFILL, DECODER_STEP)
 # OpenVINO IR of a graph (`c4u export --openvino`): "<graph>.openvino" (fp32) and "<graph>.openvino-int8" (NNCF),
 # each an .xml file whose weights sit beside it in an .bin file of the same name.
 OPENVINO_FP32 = "openvino"
@@ -160,6 +167,8 @@ class Manifest:
     tensorrt: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)  # creative4u_small.contract.cpu_info.cpu_info() of the exporting machine
     probe: dict = field(default_factory=dict)  # {"file", "rows", "floors": {precision: {...}}, "export_machine": {...}}
+    shift: dict = field(default_factory=dict)  # {"pairs", "ceilings", "variants": {parity key: figures + status}} (export/shift_gate.py)
+    timing: dict = field(default_factory=dict)  # {"compare_ms": {parity key: median ms}, "threads", "machine"} (export/engine_timing.py)
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
 
     def to_dict(self) -> dict:
@@ -190,6 +199,8 @@ class Manifest:
                 tensorrt=d.get("tensorrt", {}),
                 machine=d.get("machine", {}),
                 probe=d.get("probe", {}),
+                shift=d.get("shift", {}),
+                timing=d.get("timing", {}),
                 files=d.get("files", {}),
             )
         except (KeyError, TypeError) as e:

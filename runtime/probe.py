@@ -21,7 +21,7 @@ from creative4u_small.contract.verdict_prob import p_a
 from creative4u_small.runtime import manifest as mf
 
 # p_a, not the verdict logits, is gated: a near-tie's two logits are small, so their relative error says little.
-VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"))
+VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"), ("prefix_max_dp_a", "max_dp_a"))
 DECODER_GATES = (("prefill_rel_err", "max_rel_err"), ("step_rel_err", "max_rel_err"))
 
 
@@ -81,16 +81,22 @@ def references(run, data: dict, num_layers: int, decoder: bool) -> dict[str, np.
     return refs
 
 
-def verdict_figures(run, data: dict) -> dict:
-    """Vision, then the judge on what vision gave: the path every compare takes, one call each."""
+def verdict_figures(run, data: dict, prefix=None) -> dict:
+    """Vision, then the judge on what vision gave: the path every compare takes, one call each; with ``prefix`` (a
+    ``PrefixJudge``) also the prefix-reuse path on the same rows."""
     embeds = run(mf.VISION, {"pixel_values": data["pixel_values"]})["image_embeds"]
     logits = run(mf.JUDGE, _judge_feeds(data, embeds))["verdict_logits"]
     ref, got = p_a(data["verdict_logits"]), p_a(logits)
-    return {
+    figures = {
         "pairs": int(ref.shape[0]),
         "vision_rel_err": rel_err(embeds, data["image_embeds"]),
         "max_dp_a": float(np.abs(got - ref).max()),
     }
+    if prefix is not None:
+        ids, mask, index = data["input_ids"], data["attention_mask"], data["image_index"]
+        items = [(ids[r][mask[r] > 0].tolist(), embeds[index[r, 0]], embeds[index[r, 1]]) for r in range(0, len(ids), 2)]
+        figures["prefix_max_dp_a"] = float(np.abs(p_a(prefix.logits(items)) - ref).max())
+    return figures
 
 
 def decoder_figures(run, data: dict, num_layers: int) -> dict:
@@ -103,8 +109,8 @@ def decoder_figures(run, data: dict, num_layers: int) -> dict:
     }
 
 
-def verdict_check(run, data: dict, floors: dict) -> dict:
-    return _check(lambda: verdict_figures(run, data), VERDICT_GATES, floors)
+def verdict_check(run, data: dict, floors: dict, prefix=None) -> dict:
+    return _check(lambda: verdict_figures(run, data, prefix), VERDICT_GATES, floors)
 
 
 def decoder_check(run, data: dict, floors: dict, num_layers: int) -> dict:
@@ -116,7 +122,7 @@ def _check(measure, gates, floors: dict) -> dict:
     t0 = time.perf_counter()
     figures = measure()
     breaches = [f"{name} {figures[name]:.3g} > {floors[floor]:.3g}" for name, floor in gates
-                if floors.get(floor) is not None and not figures[name] <= floors[floor]]
+                if name in figures and floors.get(floor) is not None and not figures[name] <= floors[floor]]
     return {"status": "failed" if breaches else "passed", "reason": "; ".join(breaches), "figures": figures,
             "floors": dict(floors), "seconds": round(time.perf_counter() - t0, 4)}
 

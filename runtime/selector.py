@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from creative4u_small.contract.verdict_prob import p_a_orders, softmax_first
-from creative4u_small.runtime import backends, explain, openvino_backend, probe, tournament
+from creative4u_small.runtime import engines, explain, probe, tournament
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime.choice import choose, graph_key
+from creative4u_small.runtime.choice import Choice, choose
 from creative4u_small.runtime.explain import explanation as parse_explanation
+from creative4u_small.runtime.prefix_judge import PrefixJudge
 from creative4u_small.runtime.preprocess import preprocess
 from creative4u_small.runtime.results import CompareResult, Frame, RankResult, content_key
 from creative4u_small.runtime.selector_config import SelectorConfig
@@ -36,12 +37,11 @@ log = logging.getLogger(__name__)
 class Selector:
     """Load with ``Selector.load(export_dir, backend="auto")``; thread-safe."""
 
-    def __init__(self, export_dir: Path, manifest: mf.Manifest, config: SelectorConfig, backend: str,
-                 precision: str | None = None, precision_reason: str = "", backend_reason: str = ""):
-        self.export_dir, self.manifest, self.config, self.backend = Path(export_dir), manifest, config, backend
-        precision = precision or config.precision
-        self.precision_reason = precision_reason or f"precision {precision} asked for"
-        self.backend_reason = backend_reason or f"backend {backend} asked for"
+    def __init__(self, export_dir: Path, manifest: mf.Manifest, config: SelectorConfig, choice: Choice):
+        self.export_dir, self.manifest, self.config = Path(export_dir), manifest, config
+        self.engine, self.choice = choice.engine, choice
+        precision = choice.precision
+        self.precision_reason, self.backend_reason = choice.precision_reason, choice.backend_reason
         self._bf16 = set(mf.GRAPHS) if precision == "bf16" else set()  # graphs run with OpenVINO's bf16 hint
         self.tokenizer = PromptTokenizer.from_export(self.export_dir, manifest.prompt)
         self._graphs: dict[str, object] = {}  # graph -> session
@@ -57,6 +57,10 @@ class Selector:
         for g in VERDICT_GRAPHS:
             if g not in self.graph_keys:
                 raise mf.ManifestError(f"{self.export_dir}: the export has no {g} graph; re-export with `c4u export`")
+        # with prefix reuse the judge runs through judge_extend (an export without that graph runs full prompts)
+        self.prefix_reuse = config.prefix_reuse and mf.JUDGE_EXTEND in self.graph_keys
+        self.verdict_graphs = VERDICT_GRAPHS + ((mf.JUDGE_EXTEND,) if self.prefix_reuse else ())
+        for g in self.verdict_graphs:
             self._graph(g)
 
     @classmethod
@@ -76,36 +80,31 @@ class Selector:
         The exporter calls this on the manifest it is about to write, so the runtime check runs
         before anything claims the export is complete.
         """
-        chosen, precision, reason, backend_reason = choose(export_dir, manifest, config)
-        selector = cls(export_dir, manifest, config, chosen, precision, reason, backend_reason)
-        selector._probe(VERDICT_GRAPHS)
+        selector = cls(export_dir, manifest, config, choose(Path(export_dir), manifest, config))
+        selector._probe(selector.verdict_graphs)
         return selector
 
     # ------------------------------------------------------------ graphs
 
-    def _graph_key(self, graph: str, precision: str) -> str:
-        return graph_key(self.manifest, self.backend, graph, precision)
+    @property
+    def backend(self) -> str:
+        """The engine's name (``cpu``, ``cuda``, ``trt-ep``, ``tensorrt``, ``openvino``)."""
+        return self.engine.name
 
-    def _graph_file(self, graph: str) -> Path:
-        if self.backend == "tensorrt":
-            engines = self.manifest.tensorrt.get("engines", {})
-            entry = engines.get(graph) or engines.get(self.graph_keys[graph])
-            if entry is None:
-                raise backends.BackendError(f"{self.export_dir}: no TensorRT engine for the {graph} graph; rebuild with `c4u export --trt` or use backend cpu/cuda")
-            return self.export_dir / (entry["file"] if isinstance(entry, dict) else entry)
-        return self.export_dir / self.manifest.graphs[self.graph_keys[graph]].file
+    def _graph_key(self, graph: str, precision: str) -> str:
+        return self.engine.graph_key(self.manifest, graph, precision)
 
     def _graph(self, graph: str):
-        """The session for ``graph``, created on first use and shared by every thread after."""
+        """The engine's graph for ``graph``, opened on first use and shared by every thread after."""
         if graph in self._graphs:
             return self._graphs[graph]
         with self._graph_lock:
             if graph not in self._graphs:
                 if graph not in self.graph_keys:
                     raise mf.ManifestError(f"{self.export_dir}: the export has no {graph} graph (exported with --no-decoder?); re-export to get rationales")
-                threads = 0 if self.backend == "tensorrt" else self.config.threads
-                options = {"precision": self._precision_of(graph), "device": self.config.device} if self.backend == "openvino" else None
-                self._graphs[graph] = backends.open_graph(self._graph_file(graph), self.backend, threads, self.config.device_id, options)
+                key = self.graph_keys[graph]
+                path = self.engine.graph_file(self.export_dir, self.manifest, graph, key)
+                self._graphs[graph] = self.engine.open(path, self.manifest.graphs[key], self._precision_of(graph), self.config)
             return self._graphs[graph]
 
     def run_graph(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -119,7 +118,7 @@ class Selector:
         INT8 graphs that drift past the export's floors are swapped for fp32 ones (or raise, with
         ``on_probe_failure="raise"``); fp32 graphs that drift always raise: nothing is left to fall back to.
         """
-        part = "verdict" if graphs == VERDICT_GRAPHS else "decoder"
+        part = "verdict" if mf.JUDGE in graphs else "decoder"
         if not self.config.probe:
             self.probe_report[part] = {"status": "skipped", "reason": "probe=False"}
             return
@@ -131,9 +130,9 @@ class Selector:
             return
         message = (f"{self.export_dir}: the {precision} {part} graphs fail the parity probe on this machine "
                    f"({probe.where()}; backend {self.backend}): {result['reason']}")
-        if precision == "fp32" or self.backend == "tensorrt" or self.config.on_probe_failure == "raise":
+        if precision == "fp32" or not self.engine.falls_back or self.config.on_probe_failure == "raise":
             fix = ("re-export on this machine or use another backend" if precision == "fp32" else
-                   "its engines are INT8 only: use backend cuda or cpu" if self.backend == "tensorrt" else
+                   f"the {self.backend} backend has no fp32 graphs to fall back to: use another backend" if not self.engine.falls_back else
                    "use precision fp32, or on_probe_failure='fallback'")
             raise probe.ProbeFailed(f"{message}; {fix}")
         log.warning("%s; using fp32 graphs instead", message)
@@ -152,7 +151,7 @@ class Selector:
     def _probe_once(self, part: str, precision: str) -> dict:
         floors = probe.floors_for(self.manifest, precision)
         if part == "verdict":
-            result = probe.verdict_check(self.run_graph, self._probe_data, floors)
+            result = probe.verdict_check(self.run_graph, self._probe_data, floors, self._prefix_judge())
         else:
             result = probe.decoder_check(self.run_graph, self._probe_data, floors, self.manifest.dims.num_layers)
         self.probe_report[part] = {"precision": precision, "backend": self.backend, **result}
@@ -189,12 +188,11 @@ class Selector:
                 info["providers"] = session.providers
             info.update(getattr(session, "details", {}))
             graphs[g] = info
-        has_ir = openvino_backend.has_ir(self.manifest)
         return {"export": str(self.export_dir), "backend": self.backend, "backend_reason": self.backend_reason,
                 "precision": self.precision, "requested_precision": self.config.precision, "precision_reason": self.precision_reason,
-                "available_backends": backends.available_backends(bool(self.manifest.tensorrt.get("engines")), has_ir),
+                "available_backends": engines.available(self.manifest), "auto": self.choice.to_dict(),
                 "graphs": graphs, "status": self.manifest.status, "probe": self.probe_report, "text_token_budget": self.tokenizer.budgets,
-                **({"openvino": openvino_backend.status()} if has_ir else {})}
+                **self.engine.describe(self.manifest)}
 
     @property
     def images_encoded(self) -> int:
@@ -264,10 +262,9 @@ class Selector:
         return self._per_call(mf.JUDGE)
 
     def _per_call(self, graph: str) -> int:
-        """Images (vision) or pairs (judge) per call: ``batch_size``, but one for a dynamic INT8 graph, whose
-        per-tensor activation scale would otherwise make an answer depend on its batch mates."""
-        entry = self.manifest.graphs[self.graph_keys[graph]]
-        return 1 if entry.quantization.get("method") == "dynamic" else self.config.batch_size
+        """Images (vision) or pairs (judge) per call: ``batch_size``, unless the engine's graph would make an answer
+        depend on its batch mates (ONNX Runtime's dynamic INT8: one per call)."""
+        return self.engine.per_call(self.manifest.graphs[self.graph_keys[graph]], self.config.batch_size)
 
     def _dtype(self, graph: str, name: str, default):
         entry = self.manifest.graphs[self.graph_keys[graph]]
@@ -287,12 +284,16 @@ class Selector:
                 "image_embeds": embeds.astype(self._dtype(graph, "image_embeds", np.float32), copy=False)}
 
     def _judge(self, items: list[tuple[list[int], np.ndarray, np.ndarray]], timings: dict, both_orders: bool = True,
-               on_batch=None) -> np.ndarray:
+               on_batch=None, prefix: PrefixJudge | None = None) -> np.ndarray:
         """Verdict logits [rows, 2]; ``items``: (ids, emb_a, emb_b) per pair, each giving rows AB, BA
         (or only AB with ``both_orders=False``), run in graph calls of ``_per_call`` pairs;
         ``on_batch(rows)`` after each call."""
-        judge = self._graph(mf.JUDGE)
         t0 = time.perf_counter()
+        if self.prefix_reuse:
+            logits = (prefix or self._prefix_judge()).logits(items, both_orders, on_batch)
+            _add(timings, "judge", time.perf_counter() - t0)
+            return logits
+        judge = self._graph(mf.JUDGE)
         logits = []
         step = self._per_call(mf.JUDGE)
         for i in range(0, len(items), step):
@@ -305,19 +306,29 @@ class Selector:
         _add(timings, "judge", time.perf_counter() - t0)
         return np.concatenate(logits)
 
+    def _prefix_judge(self) -> PrefixJudge | None:
+        """The prefix-reuse judge over this Selector's graphs (None with ``prefix_reuse`` off)."""
+        if not self.prefix_reuse:
+            return None
+        return PrefixJudge(self.run_graph, self.manifest.prompt, self.manifest.dims, self._per_call(mf.JUDGE_EXTEND))
+
     def _explain(self, ids: list[int], ea: np.ndarray, eb: np.ndarray, verdict: str, timings: dict, min_new_tokens: int = 0) -> str:
-        self.open_decoder()
         t0 = time.perf_counter()
-        prefill, step = self._graph(mf.DECODER_PREFILL), self._graph(mf.DECODER_STEP)
-        feeds = self._rows([(ids, ea, eb)], mf.DECODER_PREFILL)
-        spec = self.manifest.prompt
-        forced = [spec.verdict_token_ids[0 if verdict == "A" else 1], *spec.answer_close_ids]
-        tokens = explain.greedy_decode(
-            prefill, step, feeds["input_ids"], feeds["attention_mask"], feeds["image_embeds"], self.manifest.dims.num_layers,
-            [forced], self.config.max_new_tokens, set(spec.eos_token_ids), spec.pad_token_id, min_new_tokens,
-        )[0]
+        tokens = self.rationale_tokens(ids, ea, eb, verdict, min_new_tokens)
         _add(timings, "explain", time.perf_counter() - t0)
         return self.tokenizer.decode(tokens).strip()
+
+    def rationale_tokens(self, ids: list[int], ea: np.ndarray, eb: np.ndarray, verdict: str, min_new_tokens: int = 0,
+                         max_new_tokens: int | None = None) -> list[int]:
+        """The rationale's token ids, greedy, after the forced ``<answer>{verdict}</answer>`` (prompt ``ids``, the two
+        creatives' embeddings)."""
+        self.open_decoder()
+        spec = self.manifest.prompt
+        forced = [spec.verdict_token_ids[0 if verdict == "A" else 1], *spec.answer_close_ids]
+        decoder = self.engine.decoder(self._graph(mf.DECODER_PREFILL), self._graph(mf.DECODER_STEP), self.manifest.dims.num_layers)
+        return explain.greedy_decode(decoder, self._rows([(ids, ea, eb)], mf.DECODER_PREFILL), [forced],
+                                     max_new_tokens or self.config.max_new_tokens, set(spec.eos_token_ids), spec.pad_token_id,
+                                     min_new_tokens)[0]
 
     # ------------------------------------------------------------ public API
 
@@ -394,9 +405,11 @@ class Selector:
             if progress:
                 progress(done[0], max(planned, done[0]))
 
+        prefix = self._prefix_judge()  # the head's and each first creative's caches, kept over every round
+
         def compare(pairs):
             rows_per_pair[0] = 2
-            logits = self._judge([(ids, embeds[i], embeds[j]) for i, j in pairs], timings, on_batch=report)
+            logits = self._judge([(ids, embeds[i], embeds[j]) for i, j in pairs], timings, on_batch=report, prefix=prefix)
             return [float(x) for x in p_a_orders(logits).mean(-1)]
 
         shown_first = [0] * len(images)
@@ -409,7 +422,7 @@ class Selector:
                 shown_first[first] += 1
             rows_per_pair[0] = 1
             p_first = softmax_first(self._judge([(ids, embeds[a], embeds[b]) for a, b in shown], timings,
-                                                both_orders=False, on_batch=report))
+                                                both_orders=False, on_batch=report, prefix=prefix))
             return [float(p if a == i else 1.0 - p) for (i, _), (a, _), p in zip(pairs, shown, p_first)]
 
         result = tournament.run(

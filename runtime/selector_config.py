@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 from creative4u_small.contract.images import DEFAULT_MAX_PIXELS
 from creative4u_small.contract.settings import setting
-from creative4u_small.runtime.backends import BACKENDS
-from creative4u_small.runtime.openvino_backend import DEVICES
+from creative4u_small.runtime.engines import BACKENDS
+from creative4u_small.runtime.engines.openvino_engine import DEVICES
 
 EXPORT_HELP = "Export folder written by `c4u export`."
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "bf16", "int8")
@@ -16,7 +16,8 @@ PROBE_FAILURE_CHOICES = ("fallback", "raise")
 
 @dataclass(frozen=True)
 class SelectorConfig:
-    FLAGS = {"probe": "--probe/--no-probe", "screen_one_order": "--screen-one-order/--screen-both-orders"}  # command-line spellings other than --field-name
+    FLAGS = {"probe": "--probe/--no-probe", "screen_one_order": "--screen-one-order/--screen-both-orders",
+             "prefix_reuse": "--prefix-reuse/--no-prefix-reuse"}  # command-line spellings other than --field-name
     backend: str = setting("auto", f"Where the graphs run: auto (best available, reported) or one of {', '.join(BACKENDS)}.")
     precision: str = setting("auto", "auto (on a GPU: FP16 where the export has it and its parity did not fail; else INT8 where the export's INT8 parity passed, else fp32; says which), fp32, fp16, bf16 (openvino backend: OpenVINO's bf16 inference precision hint on the fp32 IR, where the device has BF16) or int8 (each graph without that variant stays fp32). FP16 and INT8 graphs that fail the load-time probe fall back to fp32.")
     threads: int = setting(0, "ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime decide.")
@@ -30,6 +31,7 @@ class SelectorConfig:
     screen_one_order: bool = setting(False, "Judge Swiss-round games in one image order (alternating who goes first): half their rows, a noisier screen; round robins always use both orders.")
     finalists: int = setting(0, "Items challenged per round after the Swiss rounds in large pools (those least sure of their side of the top_k cut); 0 = max(4, top_k - 1).")
     rank_budget: int = setting(0, "Most comparisons when ranking a large pool; 0 = 1.5 * n * log2(n).")
+    prefix_reuse: bool = setting(True, "Judge with prefix reuse: the prompt's shared head once per call, [head, image A] once per first creative, then only each comparison's remaining tokens (the export's judge_extend graph); off: every comparison runs its full prompt.")
     probe: bool = setting(True, "Replay the export's parity probe at load on this machine and backend, and refuse graphs that drift past the export's floors.")
     on_probe_failure: str = setting("fallback", "When INT8 graphs fail the probe: fallback (use fp32 and say why) or raise. fp32 graphs that fail always raise.")
     verify_hashes: bool = setting(True, "Check every export file's sha256 against the manifest at load (refuses tampered or corrupt graphs).")

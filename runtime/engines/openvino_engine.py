@@ -1,4 +1,4 @@
-"""OpenVINO as a runtime backend: the export's IR graphs on a CPU, an Intel GPU or an NPU, with no telemetry.
+"""OpenVINO: the export's IR graphs on a CPU, an Intel GPU or an NPU, with no telemetry.
 
 OpenVINO and NNCF report usage through ``openvino_telemetry`` unless the user opted out with
 ``opt_in_out --opt_out`` (a consent file under ``$HOME/intel``); without that file their first use
@@ -23,6 +23,7 @@ import numpy as np
 
 from creative4u_small.contract import telemetry
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.engines.engine import BackendError, Engine
 
 TELEMETRY_MODULE = "openvino_telemetry"
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
@@ -31,14 +32,13 @@ INSTALL = "pip install 'creative4u-small[openvino]'"
 # parts. fp32 is asked for explicitly: on CPUs with AMX or AVX512_BF16 OpenVINO's default hint is bf16.
 IR_SUFFIX = {"fp32": mf.OPENVINO_FP32, "bf16": mf.OPENVINO_FP32, "int8": mf.OPENVINO_INT8}
 HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
-PARITY_KEY = {"fp32": "openvino-fp32", "int8": "openvino-int8"}
 
 _state: dict = {}
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
 
 
-class OpenVinoError(RuntimeError):
+class OpenVinoError(BackendError):
     """OpenVINO cannot run here as asked (device, precision, graph), with what can."""
 
 
@@ -82,42 +82,6 @@ def status() -> dict:
             **_state["telemetry"]}
 
 
-def has_ir(manifest: mf.Manifest) -> bool:
-    return any(k.endswith("." + mf.OPENVINO_FP32) for k in manifest.graphs)
-
-
-def has_precision(manifest: mf.Manifest, precision: str) -> bool:
-    """Whether the export holds the IR that ``precision`` runs (bf16 runs the fp32 IR)."""
-    return precision in IR_SUFFIX and f"{mf.JUDGE}.{IR_SUFFIX[precision]}" in manifest.graphs
-
-
-def graph_key(manifest: mf.Manifest, graph: str, precision: str) -> str:
-    """The manifest key of ``graph``'s IR for ``precision`` (the fp32 IR where no INT8 IR was written)."""
-    key = f"{graph}.{IR_SUFFIX.get(precision, mf.OPENVINO_FP32)}"
-    if key not in manifest.graphs:
-        key = f"{graph}.{mf.OPENVINO_FP32}"
-    if key not in manifest.graphs:
-        raise mf.ManifestError(f"the export has no OpenVINO IR of the {graph} graph; re-export with `c4u export --openvino`")
-    return key
-
-
-def auto_choice(manifest: mf.Manifest) -> tuple[bool, str]:
-    """Whether ``backend=auto`` takes OpenVINO INT8 here, and why (or why not)."""
-    if not has_precision(manifest, "int8"):
-        return False, "the export has no OpenVINO INT8 IR"
-    status_ = manifest.parity.get(PARITY_KEY["int8"], {}).get("status", "absent")
-    if status_ != "passed":
-        return False, f"the export's {PARITY_KEY['int8']} parity is {status_}"
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False, f"OpenVINO INT8 is picked on x86 CPUs only (this is {platform.machine()})"
-    if openvino() is None:
-        why = (f"the export holds OpenVINO INT8 IR but openvino cannot be imported ({INSTALL}); "
-               "running its ONNX graphs on ONNX Runtime")
-        log.warning(why)
-        return False, why
-    return True, f"OpenVINO INT8 IR (export parity passed; openvino {openvino().__version__} on x86)"
-
-
 def check_device(device: str, precision: str) -> None:
     """A clear error for a device OpenVINO does not see here, or bf16 where the device has no BF16."""
     if device not in DEVICES:
@@ -158,9 +122,10 @@ class OvGraph:
             self._idle.put(request)
 
 
-def compile_config(device: str, precision: str, threads: int = 0, profile: bool = False) -> dict:
-    """``compile_model`` properties: one stream tuned for latency, the precision hint, the thread count."""
-    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": HINT[precision]}
+def compile_config(device: str, precision: str, threads: int = 0, profile: bool = False, properties: dict | None = None) -> dict:
+    """``compile_model`` properties: one stream tuned for latency, the precision hint, the thread count, and the
+    graph's own (its manifest entry's ``compile_properties``: how its INT8 activations are quantized at run time)."""
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": HINT[precision], **(properties or {})}
     if device == "CPU":
         config["NUM_STREAMS"] = "1"
         if threads:
@@ -170,8 +135,9 @@ def compile_config(device: str, precision: str, threads: int = 0, profile: bool 
     return config
 
 
-def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile: bool = False) -> OvGraph:
-    """Compile the IR at ``path`` on ``device`` for ``precision`` (fp32, bf16 or int8)."""
+def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile: bool = False,
+            properties: dict | None = None) -> OvGraph:
+    """Compile the IR at ``path`` on ``device`` for ``precision`` (fp32, bf16 or int8) with the graph's ``properties``."""
     check_device(device, precision)
     if precision == "bf16" and threads == 1 and device == "CPU":
         # measured with openvino 2026.4.1: compile_model of the judge and decoder IR under the bf16 hint on one
@@ -179,8 +145,52 @@ def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile
         raise OpenVinoError("precision bf16 on one CPU thread is refused: OpenVINO's CPU plugin stops the process (SIGFPE) "
                             "compiling bf16 text graphs with INFERENCE_NUM_THREADS=1; use threads 0 or 2 and more, or fp32/int8")
     try:
-        compiled = core().compile_model(str(path), device, compile_config(device, precision, threads, profile))
+        compiled = core().compile_model(str(path), device, compile_config(device, precision, threads, profile, properties))
     except RuntimeError as e:
         raise OpenVinoError(f"{path}: OpenVINO cannot compile this IR on {device} ({str(e).strip().splitlines()[0][:200]}); "
                             "re-export with `c4u export --openvino`") from None
     return OvGraph(compiled, device, HINT[precision])
+
+
+class OpenVinoEngine(Engine):
+    name = "openvino"
+    help = f"OpenVINO IR from `c4u export --openvino` on a CPU, Intel GPU or NPU ({INSTALL})"
+    precisions = ("int8", "fp32", "bf16")
+    own_graphs = True
+    auto_precisions = ("int8", "fp32")
+    parity_keys = {"fp32": "openvino-fp32", "int8": "openvino-int8", "bf16": "openvino-fp32"}
+
+    def lacks(self, manifest: mf.Manifest) -> str | None:
+        if f"{mf.JUDGE}.{mf.OPENVINO_FP32}" not in manifest.graphs:
+            return "the export has no OpenVINO IR (re-export with `c4u export --openvino`)"
+        return None
+
+    def installed(self) -> str | None:
+        if openvino() is None:
+            return f"openvino cannot be imported ({_state.get('import_error', 'not installed')}; {INSTALL})"
+        return None
+
+    def variant_key(self, manifest: mf.Manifest, graph: str, precision: str) -> str | None:
+        if precision not in IR_SUFFIX:
+            return None
+        key = f"{graph}.{IR_SUFFIX[precision]}"
+        return key if key in manifest.graphs else None
+
+    def check_precision(self, export_dir, manifest: mf.Manifest, precision: str) -> None:
+        if not self.holds(manifest, precision):
+            raise mf.ManifestError(f"{export_dir}: the export has no OpenVINO IR for precision {precision} "
+                                   "(OpenVINO runs fp32, bf16 and int8); re-export with `c4u export --openvino`")
+
+    def auto_gate(self, manifest: mf.Manifest, precision: str) -> str | None:
+        if precision == "int8" and platform.machine().lower() not in ("x86_64", "amd64"):
+            return f"OpenVINO INT8 is picked on x86 CPUs only (this is {platform.machine()})"
+        return super().auto_gate(manifest, precision)
+
+    def open(self, path, entry: mf.GraphEntry, precision: str, config) -> OvGraph:
+        return open_ir(path, precision, config.threads, config.device, properties=entry.quantization.get("compile_properties"))
+
+    def describe(self, manifest: mf.Manifest) -> dict:
+        return {"openvino": status()}
+
+
+OPENVINO = OpenVinoEngine()

@@ -63,7 +63,7 @@ def test_load_runs_the_probe_and_reports_it(tiny_export):
     verdict = info["probe"]["verdict"]
     assert info["precision"] == "int8" and verdict["status"] == "passed" and verdict["precision"] == "int8"
     assert 0 < verdict["figures"]["vision_rel_err"] <= verdict["floors"]["max_rel_err"]  # really the INT8 graph
-    assert verdict["figures"]["pairs"] == sel.manifest.probe["pairs"] == 1
+    assert verdict["figures"]["pairs"] == sel.manifest.probe["pairs"] == 3  # one held-out pair, two shift pairs
     assert "decoder" not in info["probe"]  # probed when an explanation first needs the decoder
     sel.open_decoder()
     assert sel.describe()["probe"]["decoder"]["status"] == "passed"

@@ -25,7 +25,8 @@ class Spy:
 
 
 def _spied(export):
-    sel = Selector.load(export, backend="cpu", threads=1)
+    """The full-prompt judge, its calls counted (tests/runtime/test_runtime_prefix.py counts the prefix-reuse path)."""
+    sel = Selector.load(export, backend="cpu", threads=1, prefix_reuse=False)
     sel._graphs[mf.VISION] = Spy(sel._graphs[mf.VISION], "pixel_values")
     sel._graphs[mf.JUDGE] = Spy(sel._graphs[mf.JUDGE], "input_ids")
     return sel
@@ -183,13 +184,15 @@ def test_int8_precision_uses_the_int8_graphs(tiny_export, synth_pairs):
 
 def test_tensorrt_ep_prefers_the_explicit_qdq_int8_graphs(tiny_export):
     """The TensorRT EP builds from Q/DQ graphs; ONNX Runtime's CPU and CUDA EPs run the dynamic INT8 ones."""
-    sel = Selector.load(tiny_export, backend="cpu", precision="int8", threads=1)
-    graphs = dict(sel.manifest.graphs, **{"judge.int8-qdq": sel.manifest.graphs["judge.int8"]})
-    sel.manifest = dataclasses.replace(sel.manifest, graphs=graphs)
-    assert sel._graph_key("judge", "int8") == "judge.int8"
-    sel.backend = "trt-ep"
-    assert sel._graph_key("judge", "int8") == "judge.int8-qdq" and sel._graph_key("vision", "int8") == "vision.int8"
-    assert sel._graph_key("judge", "fp32") == "judge"
+    from creative4u_small.runtime import engines
+
+    manifest = mf.read_manifest(tiny_export)
+    manifest.graphs["judge.int8-qdq"] = manifest.graphs["judge.int8"]
+    assert engines.engine("cpu").graph_key(manifest, "judge", "int8") == "judge.int8"
+    assert engines.engine("cuda").graph_key(manifest, "judge", "int8") == "judge.int8"
+    trt_ep = engines.engine("trt-ep")
+    assert trt_ep.graph_key(manifest, "judge", "int8") == "judge.int8-qdq" and trt_ep.graph_key(manifest, "vision", "int8") == "vision.int8"
+    assert trt_ep.graph_key(manifest, "judge", "fp32") == "judge"
 
 
 def test_explain_decodes_what_transformers_greedy_decodes(tiny_selector, tiny_model_dir, synth_pairs):
@@ -214,12 +217,7 @@ def test_explain_decodes_what_transformers_greedy_decodes(tiny_selector, tiny_mo
     eos = set(spec.eos_token_ids)
     hf_tokens = hf_tokens[: next((k for k, t in enumerate(hf_tokens) if t in eos), len(hf_tokens))]
     sel = Selector.load(tiny_selector.export_dir, backend="cpu", threads=1, max_new_tokens=8)
-    from creative4u_small.runtime import explain
-
-    feeds = sel._rows([(sel.tokenizer.judge_ids(p.query, p.title), *sel.embed([p.image_a, p.image_b]))], mf.DECODER_PREFILL)
-    ours = explain.greedy_decode(sel._graph(mf.DECODER_PREFILL), sel._graph(mf.DECODER_STEP), feeds["input_ids"],
-                                 feeds["attention_mask"], feeds["image_embeds"], sel.manifest.dims.num_layers, [forced], 8,
-                                 eos, spec.pad_token_id, 6)[0]
+    ours = sel.rationale_tokens(sel.tokenizer.judge_ids(p.query, p.title), *sel.embed([p.image_a, p.image_b]), result.winner, 6)
     assert ours == hf_tokens and len(ours) >= 6
     assert sel.tokenizer.decode(ours).strip() == result.rationale[: len(sel.tokenizer.decode(ours).strip())]
 
@@ -232,8 +230,8 @@ def test_rationale_is_length_capped(tiny_export, synth_pairs):
 
 
 def test_load_honours_its_config_and_picks_precision_auto(tiny_export):
-    from creative4u_small.runtime.backends import BackendError
-    from creative4u_small.runtime.choice import auto_precision
+    from creative4u_small.runtime import engines
+    from creative4u_small.runtime.engines import BackendError
     from creative4u_small.runtime.selector_config import SelectorConfig
 
     sel = Selector.load(tiny_export, config=SelectorConfig(backend="cpu", precision="int8", threads=1))
@@ -242,9 +240,13 @@ def test_load_honours_its_config_and_picks_precision_auto(tiny_export):
         Selector.load(tiny_export, config=SelectorConfig(backend="cuda"))
     auto = Selector.load(tiny_export, backend="cpu", threads=1)  # the untrained tiny export's parity is unverified
     assert auto.config.precision == "auto" and auto.precision == "fp32"
-    assert auto.describe()["precision_reason"] == "auto: the export's int8 parity is unverified"
+    assert auto.describe()["precision_reason"] == "auto: fp32 (the export's int8 parity is unverified)"
     m = auto.manifest
+    cpu, trt_ep = engines.engine("cpu"), engines.engine("trt-ep")
     passed = dataclasses.replace(m, parity={**m.parity, "int8": {"status": "passed"}})
-    assert auto_precision(passed, "cpu", True) == ("int8", "auto: the export's int8 parity passed")
-    assert auto_precision(passed, "trt-ep", True) == ("fp32", "auto: the export's int8-qdq parity is absent")
-    assert auto_precision(passed, "cpu", False) == ("fp32", "auto: the export has no INT8 graphs")
+    assert cpu.auto_gate(passed, "int8") is None  # parity passed, and the export's shift-set check of int8 passed
+    assert cpu.auto_gate(passed, "fp32") is None
+    assert trt_ep.auto_gate(passed, "int8") == "the export's int8-qdq parity is absent"
+    no_shift = dataclasses.replace(passed, shift={})
+    assert cpu.auto_gate(no_shift, "int8").startswith("the export has no shift-set check of int8")
+    assert not cpu.holds(dataclasses.replace(m, graphs={k: v for k, v in m.graphs.items() if ".int8" not in k}), "int8")

@@ -17,7 +17,8 @@ import types
 import numpy as np
 import pytest
 
-from creative4u_small.runtime import Selector, backends
+from creative4u_small.runtime import Selector
+from creative4u_small.runtime.engines import BackendError, tensorrt_engine
 from creative4u_small.runtime import manifest as mf
 
 
@@ -134,23 +135,25 @@ class FakeTrt(types.SimpleNamespace):
 @pytest.fixture
 def fake_trt(monkeypatch):
     cudart = FakeCudart()
-    monkeypatch.setattr(backends, "_tensorrt_modules", lambda: (FakeTrt(), cudart))
+    monkeypatch.setattr(tensorrt_engine, "tensorrt_modules", lambda: (FakeTrt(), cudart))
     return cudart
 
 
 @pytest.fixture
 def engine_export(tiny_export, tmp_path):
-    """The tiny export with a ``tensorrt`` section whose "engines" are the ONNX files (for the fake)."""
+    """The tiny export with a ``tensorrt`` section whose "engines" are the ONNX files (for the fake), their parity and
+    the shift-set check of the QDQ graphs they stand for passed, as a real `--trt` export that passed would say."""
     dst = tmp_path / "export"
     shutil.copytree(tiny_export, dst)
     manifest = mf.read_manifest(dst)
     manifest.tensorrt = {"version": "fake", "engines": {g: {"file": manifest.graphs[g].file, "graph": g} for g in mf.GRAPHS}}
+    manifest.parity["tensorrt-int8"] = {"status": "passed"}
+    manifest.shift["variants"]["int8-qdq"] = {"status": "passed"}
     mf.write_manifest(dst, manifest)
     return dst
 
 
 def test_native_engine_backend_gives_the_cpu_answers(fake_trt, engine_export, tiny_selector, synth_pairs):
-    assert backends.resolve_backend("auto", has_engines=True) == "tensorrt"
     sel = Selector.load(engine_export, backend="auto")
     assert sel.backend == "tensorrt" and sel.describe()["backend"] == "tensorrt"
     items = [(p.image_a, p.image_b, p.query, p.title) for p in synth_pairs[:4]]
@@ -165,7 +168,7 @@ def test_native_engine_backend_gives_the_cpu_answers(fake_trt, engine_export, ti
 
 def test_engine_buffers_are_allocated_once_per_shape_and_freed_on_close(fake_trt, engine_export, synth_pairs):
     m = mf.read_manifest(engine_export)
-    graph = backends.TrtGraph(engine_export / m.tensorrt["engines"][mf.VISION]["file"])
+    graph = tensorrt_engine.TrtGraph(engine_export / m.tensorrt["engines"][mf.VISION]["file"])
     s = m.preprocessing.image_size
     pixels = np.random.default_rng(0).standard_normal((4, 3, s, s)).astype(np.float32)
     first = graph.run({mf.VISION_INPUTS[0]: pixels})
@@ -189,11 +192,11 @@ def test_an_engine_tensorrt_cannot_read_is_a_clear_error(fake_trt, engine_export
     data["tensorrt"]["engines"]["vision"]["file"] = "bad.engine"
     data["files"].pop("bad.engine", None)
     (engine_export / mf.MANIFEST_FILE).write_text(json.dumps(data))
-    with pytest.raises(backends.BackendError, match="bad.engine: TensorRT cannot deserialise"):
+    with pytest.raises(BackendError, match="bad.engine: TensorRT cannot deserialise"):
         Selector.load(engine_export, backend="tensorrt")
 
 
 def test_tensorrt_without_engines_lists_what_is_available(fake_trt, tiny_export):
-    with pytest.raises(backends.BackendError, match="no TensorRT engines .* available: (openvino, )?cpu"):
+    with pytest.raises(BackendError, match="no TensorRT engines .* available: (openvino, )?cpu"):
         Selector.load(tiny_export, backend="tensorrt")
     assert Selector.load(tiny_export, backend="auto").backend == "cpu"
