@@ -4,7 +4,7 @@ import { ApiError, getJson, postForm, token } from "./api.js";
 import { showExplanation } from "./explain.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { files: [], maxImages: 64, run: null, result: null, explanations: [], model: null };
+const state = { files: [], maxImages: 64, maxBodyMb: Infinity, run: null, result: null, explanations: [], model: null };
 
 // ------------------------------------------------------------------ status, errors, progress
 
@@ -130,8 +130,18 @@ function renderSelection() {
   });
   $("selection").replaceChildren(...items);
   const n = state.files.length;
-  const over = n > state.maxImages ? ` — this server ranks at most ${state.maxImages} at once` : "";
+  let over = "";
+  if (n > state.maxImages) over = ` — this server ranks at most ${state.maxImages} at once`;
+  else if (tooBig()) over = ` — ${(totalBytes() / 1048576).toFixed(2)} MB, above this server's ${state.maxBodyMb} MB a request`;
   $("count").textContent = n ? `${n} image${n === 1 ? "" : "s"} chosen${over}.` : "No images yet.";
+}
+
+function totalBytes() {
+  return state.files.reduce((sum, f) => sum + f.file.size, 0);
+}
+
+function tooBig() {  // the multipart framing and the text fields take a little of the server's --max-body-mb
+  return totalBytes() > state.maxBodyMb * 1048576 * 0.98;
 }
 
 function selectionChanged() {
@@ -142,7 +152,7 @@ function selectionChanged() {
 
 function refreshButtons() {
   const n = state.files.length;
-  $("rank").disabled = Boolean(state.run) || n < 2 || n > state.maxImages;
+  $("rank").disabled = Boolean(state.run) || n < 2 || n > state.maxImages || tooBig();
   $("clear").disabled = Boolean(state.run) || n === 0;
   $("explain").disabled = Boolean(state.run) || !state.result;
   $("download").disabled = Boolean(state.run) || !state.result;
@@ -314,6 +324,7 @@ async function checkServer() {
     const m = await getJson("/v1/model");
     state.model = m;
     state.maxImages = m.serve.max_rank_images;
+    state.maxBodyMb = m.serve.max_body_mb;
     $("max-images").textContent = String(state.maxImages);
     $("token-field").hidden = !token.get();
     const name = [(m.model.path || "").split("/").pop(), m.model.model_type].filter(Boolean).join(", ") || "model";

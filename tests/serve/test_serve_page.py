@@ -15,9 +15,11 @@ import re
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from conftest import TOKEN, TOKEN_ENV, ServerProcess
 from page_browser import MIN_CONTRAST, RECORDER, UNLABELLED, chromium_path, why_no_browser
+from PIL import Image
 
 from creative4u_small.contract.protocol import QUESTIONS
 from creative4u_small.serve.page import ASSETS, CSP
@@ -25,6 +27,9 @@ from creative4u_small.serve.page import ASSETS, CSP
 SHOTS = os.environ.get("C4U_PAGE_SCREENSHOTS")
 MARKS = {"A>B": "A", "A<B": "B", "A=B": "=", "A": "A", "B": "B", "yes": "yes", "no": "no"}
 WAIT_MS = 30_000
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NO_BROWSER = why_no_browser()
+needs_browser = pytest.mark.skipif(NO_BROWSER is not None, reason=str(NO_BROWSER))  # before any server or export is built
 
 
 # ------------------------------------------------------------------ fixtures
@@ -55,9 +60,6 @@ def page_server(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = why_no_browser()
-    if reason:
-        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -105,15 +107,23 @@ def check_accessible(tab) -> None:
 # ------------------------------------------------------------------ the browser test
 
 
+@needs_browser
 def test_page_ranks_explains_and_shows_errors_in_chromium(page, page_server, creatives):
     images, query, title = creatives
-    url = page_server.url
-    answer = page.goto(url + "/")
+    answer = page.goto(page_server.url + "/")
     assert answer.status == 200 and answer.headers["content-security-policy"] == CSP
-    page.wait_for_selector("#token-field:not([hidden])")  # the server wants a token: the page asks for it
-    assert "needs an access token" in page.inner_text("#status")
+    _enter_the_token_by_keyboard(page)
+    shown = _rank_on_the_page(page, images, query, title)
+    _check_ranking(page, page_server.url, shown, images, query, title)
+    _check_explanation(page, page_server.url, shown, images, query, title)
+    _check_refusal(page, page_server)
+    assert page.evaluate("window.__csp") == [] and page.problems == []
 
-    # Keyboard: Tab reaches the file picker, the brief and the token in order; Enter in a field submits the form.
+
+def _enter_the_token_by_keyboard(page) -> None:
+    """The server wants a token, so the page asks for it; Tab reaches the picker, the brief and the token in order."""
+    page.wait_for_selector("#token-field:not([hidden])")
+    assert "needs an access token" in page.inner_text("#status")
     page.keyboard.press("Tab")  # the skip link
     visited = []
     for _ in range(8):
@@ -126,13 +136,15 @@ def test_page_ranks_explains_and_shows_errors_in_chromium(page, page_server, cre
     assert page.evaluate("sessionStorage.getItem('c4u-token')") == TOKEN
     assert page.evaluate("localStorage.length") == 0 and page.context.cookies() == []
 
+
+def _rank_on_the_page(page, images, query, title) -> list[tuple]:
+    """Choose the files, type the brief, press Enter; the (card, name, score) of each ranked creative, best first."""
     page.set_input_files("#files", [str(p) for p in images])
     page.fill("#query", query)
     page.fill("#title", title)
-    assert page.inner_text("#count") == "4 images chosen."
+    assert page.inner_text("#count") == f"{len(images)} images chosen."
     check_accessible(page)
     shot(page, "chosen")
-
     throttle = slow_uploads(page) if SHOTS else None  # so that the screenshot catches the progress bar
     page.focus("#title")
     page.keyboard.press("Enter")
@@ -141,47 +153,50 @@ def test_page_ranks_explains_and_shows_errors_in_chromium(page, page_server, cre
         shot(page, "progress", "section:has(#brief)")
         throttle.detach()
     page.wait_for_selector("#results-section:not([hidden])")
-    assert any(t.startswith("Ranking 4 creatives on the server…") for t in page.evaluate("window.__progress"))  # progress shown while it ran
-    cards = page.locator("#results li.card").all()
-    shown = [(c.get_attribute("data-name"), float(c.locator(".score").get_attribute("data-score"))) for c in cards]
+    assert any(t.startswith(f"Ranking {len(images)} creatives on the server…") for t in page.evaluate("window.__progress"))
+    return [(c, c.get_attribute("data-name"), float(c.locator(".score").get_attribute("data-score"))) for c in page.locator("#results li.card").all()]
 
+
+def _check_ranking(page, url, shown, images, query, title) -> None:
+    """The page's order and scores are /v1/rank's for the same files; one winner badge; the download holds them."""
     files = [("images", (p.name, p.read_bytes(), "image/png")) for p in images]
-    want = httpx.post(url + "/v1/rank", files=files, data={"query": query, "title": title}, headers={"Authorization": f"Bearer {TOKEN}"},
-                      timeout=60).json()
-    assert [name for name, _ in shown] == [want["names"][i] for i in want["order"]]
-    assert [score for _, score in shown] == [want["scores"][str(i)] for i in want["order"]]  # the very floats
-    for card, (_, score) in zip(cards, shown):
+    want = httpx.post(url + "/v1/rank", files=files, data={"query": query, "title": title}, headers=AUTH, timeout=60).json()
+    assert [name for _, name, _ in shown] == [want["names"][i] for i in want["order"]]
+    assert [score for _, _, score in shown] == [want["scores"][str(i)] for i in want["order"]]  # the very floats
+    for card, _, score in shown:
         assert abs(float(card.locator(".score").inner_text().removeprefix("score ")) - score) <= 5e-4
-    assert page.locator("#results li.card").first.locator(".badge").inner_text() == "Winner"
-    assert page.locator("#results li.card .badge").count() == 1
+    assert shown[0][0].locator(".badge").inner_text() == "Winner" and page.locator("#results li.card .badge").count() == 1
     check_accessible(page)
     shot(page, "ranked", "#results-section")
-
     with page.expect_download() as download:
         page.click("#download")
     saved = json.loads(Path(download.value.path()).read_text())
-    assert saved["rank"]["order"] == want["order"] and [r["name"] for r in saved["ranking"]] == [n for n, _ in shown]
+    assert saved["rank"]["order"] == want["order"] and [r["name"] for r in saved["ranking"]] == [n for _, n, _ in shown]
 
+
+def _check_explanation(page, url, shown, images, query, title) -> None:
+    """Explain (Enter on the button) shows /v1/compare's explanation of the top two: the protocol's marks, or the raw text."""
     page.focus("#explain")
-    page.keyboard.press("Enter")  # the top two
+    page.keyboard.press("Enter")
     page.wait_for_selector("#explain-section:not([hidden])")
     by_name = {p.name: p for p in images}
-    a, b = by_name[shown[0][0]], by_name[shown[1][0]]
+    a, b = by_name[shown[0][1]], by_name[shown[1][1]]
     compare = httpx.post(url + "/v1/compare", files={"image_a": (a.name, a.read_bytes()), "image_b": (b.name, b.read_bytes())},
-                         data={"query": query, "title": title, "explain": "true"}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60).json()
-    ex = compare["explanation"]
-    assert f"Creative {compare['winner']} (" in page.inner_text("#explain-verdict") and f"{compare['p_a']:.3f}" in page.inner_text("#explain-verdict")
+                         data={"query": query, "title": title, "explain": "true"}, headers=AUTH, timeout=60).json()
+    ex, verdict = compare["explanation"], page.inner_text("#explain-verdict")
+    assert f"Creative {compare['winner']} (" in verdict and f"{compare['p_a']:.3f}" in verdict
     if ex["parsed"]:
         rows = page.locator("table.protocol tbody tr").all()
-        assert [r.locator("th").inner_text() for r in rows] == [q.key for q in QUESTIONS]
-        assert [r.locator(".mark").inner_text() for r in rows] == [MARKS[ex["protocol"][q.key]] for q in QUESTIONS]
+        assert [(r.locator("th").inner_text(), r.locator(".mark").inner_text()) for r in rows] == [(q.key, MARKS[ex["protocol"][q.key]]) for q in QUESTIONS]
         assert page.inner_text(".reasoning") == (ex["reasoning"] or "(no free text)")
     else:  # a random-weight model's text: shown raw, flagged
         assert page.inner_text("pre.raw") == (ex["text"] or "(empty)") and ex["error"] in page.inner_text("#explain-body")
     check_accessible(page)
     shot(page, "explain", "#explain-section")
 
-    # A text file dropped among the images: the server refuses it, the page says so with the request id.
+
+def _check_refusal(page, server) -> None:
+    """A text file dropped among the images: the server refuses it, the page says so with the request id the log carries."""
     page.evaluate("""() => { const dt = new DataTransfer();
         dt.items.add(new File(['Brief: summer sale, 20% off. Not an image.'], 'brief.txt', {type: 'text/plain'}));
         document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }""")
@@ -192,13 +207,12 @@ def test_page_ranks_explains_and_shows_errors_in_chromium(page, page_server, cre
     assert "brief.txt" in page.inner_text("#error-detail") and "422" in page.inner_text("#error-detail")
     rid = page.inner_text("#error-id")
     assert re.fullmatch(r"[0-9a-f]{16}", rid)
-    assert any(line.get("request_id") == rid and line.get("status") == 422 for line in _log_lines(page_server))
+    assert any(line.get("request_id") == rid and line.get("status") == 422 for line in _log_lines(server))
     check_accessible(page)
     shot(page, "error")
 
-    assert page.evaluate("window.__csp") == [] and page.problems == []
 
-
+@needs_browser
 def test_page_draws_a_parsed_explanation_as_the_protocol_table(page, server):
     """The page's explain.js given what the runtime's parser makes of a complete rationale: Q1–Q10 with their marks."""
     from creative4u_small.contract.protocol import render_protocol
@@ -228,9 +242,10 @@ def _log_lines(server) -> list[dict]:
     return out
 
 
+@needs_browser
 def test_page_without_a_token_asks_for_none(page, serve_export, tmp_path):
-    """A server without --api-key-env: no token field, the limits from /v1/model, a pair ranked."""
-    srv = ServerProcess(serve_export, tmp_path / "serve.log", "--max-rank-images", "3")
+    """A server without --api-key-env: no token field, its pool and body limits from /v1/model, a pair ranked."""
+    srv = ServerProcess(serve_export, tmp_path / "serve.log", "--max-rank-images", "3", "--max-body-mb", "0.05")
     try:
         srv.wait_ready()
         page.goto(srv.url + "/")
@@ -243,6 +258,11 @@ def test_page_without_a_token_asks_for_none(page, serve_export, tmp_path):
         assert page.is_disabled("#rank") and "at most 3" in page.inner_text("#count")  # over the server's limit
         page.click("#selection li:last-child button.remove")
         page.click("#selection li:last-child button.remove")
+        noise = tmp_path / "noise.png"
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)).save(noise)  # ~77 KB
+        page.set_input_files("#files", [str(noise)])
+        assert page.is_disabled("#rank") and "above this server's 0.05 MB a request" in page.inner_text("#count")
+        page.click("#selection li:last-child button.remove")
         page.click("#rank")
         page.wait_for_selector("#results-section:not([hidden])")
         assert sorted(c.get_attribute("data-name") for c in page.locator("#results li.card").all()) == ["blue.png", "red.png"]
@@ -252,8 +272,6 @@ def test_page_without_a_token_asks_for_none(page, serve_export, tmp_path):
 
 
 def _square(path: Path, colour) -> None:
-    from PIL import Image
-
     Image.new("RGB", (96, 96), colour).save(path)
 
 
