@@ -35,7 +35,7 @@ def _static(name: str) -> bytes:
 
 def index_html() -> bytes:
     """index.html with the protocol's questions (a data attribute, read by explain.js) and the fields' help filled in."""
-    questions = [{"key": q.key, "label": q.label, "allowed": list(q.allowed)} for q in QUESTIONS]
+    questions = [{"key": q.key, "label": q.label} for q in QUESTIONS]
     text = _static("index.html").decode().replace(PROTOCOL_SLOT, html.escape(json.dumps(questions), quote=True))
     for slot, value in TEXT_SLOTS.items():
         text = text.replace(slot, html.escape(value))
@@ -52,7 +52,7 @@ def mount_page(app: FastAPI) -> None:
 
     def asset(name: str) -> Response:
         if name not in assets:
-            raise StarletteHTTPException(404, f"/ui/{echo(name)}: no such file of the page")
+            raise StarletteHTTPException(404, f"no such file of the page: {echo(name)}")
         return Response(assets[name], media_type=ASSETS[name], headers=HEADERS)
 
     app.add_api_route("/", index, methods=["GET", "HEAD"], include_in_schema=False)

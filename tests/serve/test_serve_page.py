@@ -231,6 +231,7 @@ def test_page_draws_a_parsed_explanation_as_the_protocol_table(page, server):
         assert ("Q10 names the other creative" in page.inner_text("#explain-body")) == (verdict == "A")
     assert page.locator("table.protocol caption").inner_text() == "Creative Evaluation Protocol — A: a.png, B: b.png"
     check_accessible(page)
+    shot(page, "protocol", "#explain-section")
     assert page.evaluate("window.__csp") == [] and page.problems == []
 
 
