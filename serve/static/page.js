@@ -13,13 +13,11 @@ function setStatus(text) {
 }
 
 function showError(err) {
-  const fromServer = err instanceof ApiError;
-  $("error-summary").textContent = fromServer ? err.summary : err.summary || "Something went wrong.";
-  $("error-detail").textContent = fromServer
-    ? `The server said: ${err.detail}${err.status ? ` (HTTP ${err.status}, ${err.kind})` : ""}`
-    : err.detail || String(err);
-  $("error-id").textContent = (fromServer && err.requestId) || "none (the server did not answer)";
-  $("error-id").parentElement.hidden = !fromServer;
+  const api = err instanceof ApiError;
+  const answered = api && err.status > 0;
+  $("error-summary").textContent = api ? err.summary : "Something went wrong in the page.";
+  $("error-detail").textContent = answered ? `The server said: ${err.detail} (HTTP ${err.status}, ${err.kind})` : String(api ? err.detail : err);
+  $("error-id").textContent = (answered && err.requestId) || "none (no answer from the server)";
   $("error").hidden = false;
 }
 

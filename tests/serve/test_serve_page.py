@@ -245,7 +245,7 @@ def _log_lines(server) -> list[dict]:
 
 @needs_browser
 def test_page_without_a_token_asks_for_none(page, serve_export, tmp_path):
-    """A server without --api-key-env: no token field, its pool and body limits from /v1/model, a pair ranked."""
+    """A server without --api-key-env: no token field, its pool and body limits from /v1/model, a pair ranked, then the server gone."""
     srv = ServerProcess(serve_export, tmp_path / "serve.log", "--max-rank-images", "3", "--max-body-mb", "0.05")
     try:
         srv.wait_ready()
@@ -267,6 +267,11 @@ def test_page_without_a_token_asks_for_none(page, serve_export, tmp_path):
         page.click("#rank")
         page.wait_for_selector("#results-section:not([hidden])")
         assert sorted(c.get_attribute("data-name") for c in page.locator("#results li.card").all()) == ["blue.png", "red.png"]
+        srv.stop()  # the server gone: the page says so, with no request id to give
+        page.click("#rank")
+        page.wait_for_selector("#error:not([hidden])")
+        assert page.inner_text("#error-summary") == "The server could not be reached."
+        assert page.inner_text("#error-id") == "none (no answer from the server)"
         assert page.evaluate("window.__csp") == [] and page.problems == []
     finally:
         srv.stop()
