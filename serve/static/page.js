@@ -64,8 +64,11 @@ async function busy(label, serverLabel, send) {
   try {
     return await request.done;
   } catch (e) {
-    if (e.kind !== "aborted") showError(e);
-    else setStatus("Cancelled.");
+    if (e.kind === "aborted") setStatus("Cancelled.");
+    else {
+      setStatus(`The last request failed: ${e.summary || e}`);
+      showError(e);
+    }
     return null;
   } finally {
     state.run = null;
