@@ -8,7 +8,7 @@ QUICKSTART_EXTRAS := cpu,export,plot
 QWEN_VOCAB_WHEEL := dashscope==2.0.2
 TEST_CACHE := build/test-cache
 
-.PHONY: install test test-data lint-imports quickstart quickstart-fast bench-slow
+.PHONY: install test test-data browser lint-imports quickstart quickstart-fast bench-slow
 
 install:
 	$(PIP) install "torch==2.13.0"
@@ -17,7 +17,16 @@ install:
 test-data:
 	$(PIP) download --no-deps "$(QWEN_VOCAB_WHEEL)" -d $(TEST_CACHE)
 
-test: install test-data
+# Debian's chromium for the page's browser test (tests/serve/test_serve_page.py, Playwright drives it; it never
+# downloads a browser). Without apt-get or root, or when apt fails, nothing fails here: that test is skipped with the reason.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null) \
+		|| echo "chromium not installed: apt-get failed; the browser test will be skipped"; \
+	else echo "chromium not installed (no apt-get, or not root); the browser test will be skipped"; fi
+
+test: install test-data browser
 	$(MAKE) lint-imports
 	$(PYTHON) -m mkdocs build --strict  # the docs site into build/site; a broken link or anchor fails
 	pytest

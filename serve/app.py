@@ -28,6 +28,7 @@ from creative4u_small.serve.bodies import Body, read_compare, read_rank
 from creative4u_small.serve.guard import RequestGuard, error_body, log
 from creative4u_small.serve.limits import RequestError, bad_image, check_pixels
 from creative4u_small.serve.metrics import ServeMetrics
+from creative4u_small.serve.page import mount_page
 from creative4u_small.serve.schemas import CompareResponse, RankResponse, RequestModels, errors
 from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
@@ -225,5 +226,7 @@ def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = Non
     app.add_api_route("/readyz", service.readyz, methods=["GET", "HEAD"], responses=errors(503), summary="Graphs loaded and the warm-up compare done")
     app.add_api_route("/metrics", service.metrics_text, methods=["GET"], summary="Prometheus metrics", response_class=Response,
                       responses={200: {"content": {service.metrics.content_type.split(";")[0]: {"schema": {"type": "string"}}}, "description": "Prometheus text format"}})
+    if config.ui:
+        mount_page(app)
     app.add_middleware(RequestGuard, max_body_bytes=config.max_body_bytes, metrics=service.metrics)
     return app

@@ -17,7 +17,7 @@ def usable_cores() -> int:
 
 @dataclass(frozen=True)
 class ServeConfig:
-    FLAGS = {"retry_after_s": "--retry-after", "graceful_timeout_s": "--graceful-timeout"}  # command-line spellings other than --field-name
+    FLAGS = {"retry_after_s": "--retry-after", "graceful_timeout_s": "--graceful-timeout", "ui": "--ui/--no-ui"}  # command-line spellings other than --field-name
     export: Path = setting(Path("."), EXPORT_HELP)
     host: str = setting("127.0.0.1", "Address to listen on; 0.0.0.0 to accept other machines (then set --api-key-env).")
     port: int = setting(8080, "TCP port to listen on.")
@@ -36,6 +36,7 @@ class ServeConfig:
     api_key_env: str = setting("", "Name of an environment variable holding a bearer token that /v1/* requests must send; empty = no token.")
     retry_after_s: int = setting(1, "Seconds suggested in Retry-After when the queue is full or the model is still warming up.")
     graceful_timeout_s: float = setting(30.0, "On SIGTERM/SIGINT, how long to let in-flight requests finish before closing.")
+    ui: bool = setting(True, "Serve the page for creative teams at / (rank and explain creatives in a browser, through the same /v1 endpoints); --no-ui leaves only the API.")
     log_level: str = setting("info", "Log level of the JSON request log on stderr: debug, info, warning, error.")
 
     def __post_init__(self):

@@ -14,9 +14,9 @@ from creative4u_small.serve.server import run_server
 @from_config(ServeConfig, ("export", "host", "port", "selector.backend", "selector.precision", "selector.device", "selector.threads", "workers", "max_batch",
                            "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "max_body_mb", "selector.max_pixels",
                            "max_request_pixels", "max_rank_images", "max_text_chars", "selector.cache_images", "api_key_env",
-                           "retry_after_s", "graceful_timeout_s", "log_level"), required=("export",))
+                           "retry_after_s", "graceful_timeout_s", "ui", "log_level"), required=("export",))
 def serve(cfg: ServeConfig):
-    """Serve compare/rank over HTTP: /v1/compare, /v1/rank, /v1/model, /healthz, /readyz, /metrics, /docs.
+    """Serve compare/rank over HTTP: /v1/compare, /v1/rank, /v1/model, /healthz, /readyz, /metrics, /docs, and a page at /.
 
     Example: C4U_TOKEN=secret c4u serve --export exports/student --port 8080 --api-key-env C4U_TOKEN
     """
