@@ -38,6 +38,18 @@ def trained_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def static_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
+    """The trained tiny model with static-scale OpenVINO INT8 calibrated on synthetic pairs only (--openvino-int8 static)."""
+    from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.exporter import run_export
+
+    out = tmp_path_factory.mktemp("exports") / "static"
+    run_export(ExportConfig(model=trained_tiny_dir, out=out, openvino=True, openvino_int8="static", decoder=False,
+                            calib=heldout_pairs_file, calib_pairs=50, timing_runs=0, threads=1))
+    return out
+
+
+@pytest.fixture(scope="session")
 def heldout_pairs_file(tmp_path_factory):
     """100 synthetic pairs never used in training: 50 calibrate INT8, 50 check parity."""
     from creative4u_small.data.synth import synthesize

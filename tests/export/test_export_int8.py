@@ -40,10 +40,11 @@ def test_fp16_graphs_meet_their_floor_with_the_runtime_dtypes(trained_export):
         assert entry.optimization == fp32.optimization and "Softmax" in entry.quantization["kept_fp32"]
 
 
-def test_selector_runs_fp16_graphs_and_a_gpu_picks_them_by_default(trained_export, heldout_pairs_file):
+def test_selector_runs_fp16_graphs_and_a_gpu_picks_them_by_default(trained_export, heldout_pairs_file, monkeypatch):
     from creative4u_small.contract.pairs import load_pairs
-    from creative4u_small.runtime import Selector
-    from creative4u_small.runtime.choice import auto_precision
+    from creative4u_small.runtime import Selector, choice
+    from creative4u_small.runtime.engines import ort_engine
+    from creative4u_small.runtime.selector_config import SelectorConfig
 
     out, _ = trained_export
     pair = load_pairs(heldout_pairs_file)[-1]
@@ -54,9 +55,14 @@ def test_selector_runs_fp16_graphs_and_a_gpu_picks_them_by_default(trained_expor
     got, want = (s.compare(pair.image_a, pair.image_b, pair.query, pair.title).p_a for s in (fp16, fp32))
     assert 0 < abs(got - want) <= 0.01
     m = mf.read_manifest(out)
-    assert auto_precision(m, "cuda", True)[0] == "fp16" and auto_precision(m, "cpu", True)[0] == "int8"
+    int8_holds = m.shift["variants"]["int8"]["status"] == "passed" and m.parity["int8"]["status"] == "passed"
+    monkeypatch.setattr(ort_engine, "ort_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    picked = choice.choose(out, m, SelectorConfig())
+    assert (picked.engine.name, picked.precision) == ("cuda", "fp16")
     m.parity["fp16"]["status"] = "failed"
-    assert auto_precision(m, "cuda", True)[0] == "int8"
+    picked = choice.choose(out, m, SelectorConfig())
+    assert (picked.engine.name, picked.precision) == ("cuda", "int8" if int8_holds else "fp32")
+    assert {(p["backend"], p.get("precision")): p["reason"] for p in picked.passed_over}[("cuda", "fp16")] == "the export's fp16 parity failed"
 
 
 def test_int8_graphs_are_made_from_the_fused_graphs(trained_export):

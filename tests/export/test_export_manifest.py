@@ -53,7 +53,8 @@ def test_manifest_records_versions_prompt_dims_and_source(tiny_export, tiny_mode
     assert m.dims.image_seq_len == processor.image_seq_len == 4 and m.dims.num_layers == 2
     assert m.preprocessing.image_size == 32
     assert {k: v.precision for k, v in m.graphs.items() if k.endswith(".int8")} == {
-        "vision.int8": "int8", "judge.int8": "int8", "decoder_prefill.int8": "int8", "decoder_step.int8": "int8"}
+        "vision.int8": "int8", "judge.int8": "int8", "judge_extend.int8": "int8", "decoder_prefill.int8": "int8",
+        "decoder_step.int8": "int8"}
     assert (out / mf.TOKENIZER_FILE).read_bytes() == (tiny_model_dir / mf.TOKENIZER_FILE).read_bytes()
 
 
@@ -129,6 +130,7 @@ def test_a_runtime_check_that_cannot_run_reports_the_reference_figures_not_a_sel
     import numpy as np
 
     from creative4u_small.export.export_config import ExportConfig
+    from creative4u_small.export.export_run import ExportRun
     from creative4u_small.export.parity import parity_markdown
     from creative4u_small.export.runtime_check import runtime_check
 
@@ -138,8 +140,9 @@ def test_a_runtime_check_that_cannot_run_reports_the_reference_figures_not_a_sel
     manifest = mf.read_manifest(folder, verify_hashes=False)
     (folder / mf.TOKENIZER_FILE).unlink()
     ref = np.array([[3.0, 0.0], [0.0, 3.0], [0.1, 0.0], [0.0, 0.1]] * 3)  # 6 pairs, 3 decisive at margin 0.05
-    cfg = ExportConfig(model="m", out="o")
-    figures = runtime_check(folder, manifest, ref, [], cfg)
+    run = ExportRun(ExportConfig(model="m", out="o"), None, None, [], manifest.prompt, manifest.preprocessing, manifest.dims,
+                    tmp=folder, reference=ref)
+    figures = runtime_check(run, manifest)
     assert figures["status"] == "failed" and "cannot run this export" in figures["reason"]
     assert (figures["pairs"], figures["rows"], figures["decisive"]) == (6, 12, 3)
     assert figures["agreement"] is None and figures["agreeing"] == 0

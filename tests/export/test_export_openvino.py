@@ -1,4 +1,5 @@
-"""`c4u export --openvino`: fp32 IR, NNCF INT8 vision and judge, weight-compressed decoder, parity gates, probe."""
+"""`c4u export --openvino`: fp32 IR, INT8 IR (dynamic by default: INT8 weights, run-time activation scales; static:
+NNCF post-training INT8), parity gates, probe."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_trained_model_openvino_ir_meets_the_int8_floors(trained_export):
     assert fp32["status"] == "passed" and fp32["agreement"] == 1.0 and fp32["max_abs_dp_a"] <= 1e-4
     assert int8["status"] == "passed" and int8["agreement"] >= 0.99 and int8["max_abs_dp_a"] <= int8["floor_max_dp_a"] == 0.05
     assert int8["max_abs_dlogit"] > 0  # really a different (quantized) graph
-    assert int8["calibration"]["pairs"] == 50 and int8["calibration"]["vision_images"] == 100
+    assert "calibration" not in int8  # run-time activation scales: nothing is calibrated
     for key in ("openvino-fp32", "openvino-int8"):
         assert m.probe["export_machine"][key]["verdict"]["status"] == "passed"
     assert summary["status"] == "passed"
@@ -30,25 +31,40 @@ def test_trained_model_openvino_ir_meets_the_int8_floors(trained_export):
 def test_every_ir_is_in_the_manifest_with_its_weights_hashed(trained_export):
     out, _ = trained_export
     m = mf.read_manifest(out)
-    for graph in (mf.VISION, mf.JUDGE):
+    for graph in (mf.VISION, mf.JUDGE, mf.JUDGE_EXTEND):
         fp32, int8 = m.graphs[f"{graph}.{mf.OPENVINO_FP32}"], m.graphs[f"{graph}.{mf.OPENVINO_INT8}"]
         assert (fp32.precision, fp32.exporter, fp32.source) == ("fp32", "openvino.convert_model", graph)
-        assert (int8.precision, int8.exporter, int8.source) == ("int8", "nncf.quantize", graph)
+        assert (int8.precision, int8.exporter, int8.source) == ("int8", "nncf.compress_weights", graph)
         assert int8.inputs == m.graphs[graph].inputs and int8.outputs == m.graphs[graph].outputs
         for entry in (fp32, int8):
             weights = entry.file.replace(".xml", ".bin")
             assert entry.file in m.files and weights in m.files and (out / weights).stat().st_size > 0
         settings = int8.quantization
-        assert settings["model_type"] == "TRANSFORMER" and settings["overflow_fix"].startswith("ENABLE")
-        assert settings["calibration"]["pairs"] == 50
-        assert sum(c["int8"] for c in settings["compute_ops"].values()) > 0
-        assert isinstance(settings["kept_float"], list)
+        assert settings["mode"].startswith("INT8_SYM") and settings["compile_properties"] == {"DYNAMIC_QUANTIZATION_GROUP_SIZE": "32"}
+        assert (out / int8.file.replace(".xml", ".bin")).stat().st_size < (out / fp32.file.replace(".xml", ".bin")).stat().st_size
 
 
-def test_nncf_quantizes_every_weight_matmul(trained_export):
-    """The transformer preset quantizes every weight MatMul, the small ones included; what stays float is attention."""
+def test_the_runtime_compiles_int8_ir_with_the_manifests_activation_scales(trained_export):
+    """The group size of the run-time activation scales comes from the manifest, set on compile_model."""
+    from creative4u_small.runtime import Selector
+
     out, _ = trained_export
+    sel = Selector.load(out, backend="openvino", precision="int8", threads=1)
+    compiled = sel._graph(mf.JUDGE).compiled
+    assert int(compiled.get_property("DYNAMIC_QUANTIZATION_GROUP_SIZE")) == 32
+
+
+def test_static_int8_records_its_calibration_and_quantizes_every_weight_matmul(static_export):
+    """--openvino-int8 static: the transformer preset quantizes every weight MatMul, the small ones included; what
+    stays float is attention."""
+    out = static_export
     m = mf.read_manifest(out)
+    assert m.parity["openvino-int8"]["calibration"]["pairs"] == 50
+    for graph in (mf.VISION, mf.JUDGE):
+        settings = m.graphs[f"{graph}.{mf.OPENVINO_INT8}"].quantization
+        assert m.graphs[f"{graph}.{mf.OPENVINO_INT8}"].exporter == "nncf.quantize"
+        assert settings["model_type"] == "TRANSFORMER" and settings["overflow_fix"].startswith("ENABLE")
+        assert settings["calibration"]["pairs"] == 50 and settings["calibration"]["vision_images"] == 100
     for graph in (mf.VISION, mf.JUDGE):
         kept = m.graphs[f"{graph}.{mf.OPENVINO_INT8}"].quantization["kept_float"]
         weights = m.graphs[f"{graph}.{mf.OPENVINO_INT8}"].quantization["compute_ops"]["MatMul"]["int8"]
@@ -62,7 +78,7 @@ def test_decoder_graphs_are_weight_compressed_and_probed(tiny_export):
     for graph in (mf.DECODER_PREFILL, mf.DECODER_STEP):
         entry = m.graphs[f"{graph}.{mf.OPENVINO_INT8}"]
         assert (entry.precision, entry.exporter) == ("int8", "nncf.compress_weights")
-        assert entry.quantization["mode"].startswith("INT8_ASYM")
+        assert entry.quantization["mode"].startswith("INT8_SYM")
         assert (out / entry.file.replace(".xml", ".bin")).stat().st_size < (out / f"{graph}.{mf.OPENVINO_FP32}.bin").stat().st_size
     assert m.probe["export_machine"]["openvino-int8"]["decoder"]["status"] == "passed"
     assert not list((out / "triton").rglob("*.xml"))  # Triton gets the ONNX graphs only
@@ -72,21 +88,27 @@ def test_openvino_int8_parity_fails_past_its_ceiling(trained_export, trained_tin
     """The OpenVINO INT8 IR is held to --int8-max-dp like the ONNX INT8 graphs: a ceiling it cannot meet fails it."""
     from dataclasses import replace
 
-    from creative4u_small.modeling.checkpoint import load_model
+    from creative4u_small.contract.pairs import load_pairs
     from creative4u_small.export import openvino_ir
     from creative4u_small.export import parity as P
     from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.contract.pairs import load_pairs
+    from creative4u_small.export.export_run import ExportRun
+    from creative4u_small.modeling.checkpoint import load_model
 
     out, _ = trained_export
     model, processor, verdict_ids = load_model(trained_tiny_dir)
     items = [(p.image_a, p.image_b, p.query, p.title) for p in load_pairs(heldout_pairs_file)[50:62]]
-    reference = P.reference_logits(model, processor, verdict_ids, items, 4)
+    m = mf.read_manifest(out)
+
+    def run(cfg):
+        return ExportRun(cfg, model, processor, verdict_ids, m.prompt, m.preprocessing, m.dims, tmp=out, held_items=items,
+                         reference=P.reference_logits(model, processor, verdict_ids, items, 4), entries=m.graphs)
+
     cfg = ExportConfig(model=trained_tiny_dir, out=out, int8_max_dp=1e-7, threads=1, min_decisive=1)
-    figures = openvino_ir.parity(cfg, reference, processor, items, out, mf.read_manifest(out).graphs)
+    figures = openvino_ir.parity(run(cfg))
     assert figures["openvino-int8"]["status"] == "failed" and "above the ceiling" in figures["openvino-int8"]["reason"]
     assert figures["openvino-fp32"]["status"] == "passed"
-    loose = openvino_ir.parity(replace(cfg, int8_max_dp=0.05), reference, processor, items, out, mf.read_manifest(out).graphs)
+    loose = openvino_ir.parity(run(replace(cfg, int8_max_dp=0.05)))
     assert loose["openvino-int8"]["status"] == "passed"
 
 

@@ -33,18 +33,6 @@ def test_each_cpu_path_is_timed_for_backend_auto(tiny_export):
     assert timing["runs"] == 3 and timing["machine"]["model"] and summary["compare_ms"] == timing["compare_ms"]
 
 
-@pytest.fixture(scope="module")
-def static_export(trained_tiny_dir, heldout_pairs_file, tmp_path_factory):
-    """The trained tiny model with static-scale OpenVINO INT8 calibrated on synthetic pairs only (--openvino-int8 static)."""
-    from creative4u_small.export.export_config import ExportConfig
-    from creative4u_small.export.exporter import run_export
-
-    out = tmp_path_factory.mktemp("exports") / "static"
-    run_export(ExportConfig(model=trained_tiny_dir, out=out, openvino=True, openvino_int8="static", decoder=False,
-                            calib=heldout_pairs_file, calib_pairs=50, timing_runs=0, threads=1))
-    return out
-
-
 @needs_openvino
 def test_static_scales_drift_past_the_gate_where_dynamic_ones_hold(static_export, trained_export):
     """Calibrated on synthetic pairs, static activation ranges clip on the shift set; run-time scales do not."""
