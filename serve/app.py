@@ -30,7 +30,7 @@ from creative4u_small.serve.guard import RequestGuard, error_body, log
 from creative4u_small.serve.limits import RequestError, bad_image, body_cap, check_pixels
 from creative4u_small.serve.metrics import ServeMetrics
 from creative4u_small.serve.protocol import WIRE_STATE, Wire, connection_limit
-from creative4u_small.serve.reading import Readers
+from creative4u_small.serve.reading import METER_STATE, Readers
 from creative4u_small.serve.schemas import CompareResponse, RankResponse, RequestModels, errors
 from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
@@ -157,7 +157,7 @@ class Service:
     async def read(self, request: Request, read_fields, compare: bool) -> tuple[Body, list]:
         """The request's body and frames, holding a reading slot (not a queue slot) until both are done."""
         self.require_ready()
-        with self.readers.slot(compare) as reader:
+        async with self.readers.slot(compare, request.scope["state"].get(METER_STATE)) as reader:
             body = await read_fields(request, self.readers, reader, self.config)
             self.check_text(body)
             return body, await self.frames(body)

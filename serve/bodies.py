@@ -158,7 +158,7 @@ def _types(annotation) -> set:
     if typing.get_origin(annotation) is typing.Annotated:
         return _types(typing.get_args(annotation)[0])
     args = typing.get_args(annotation)
-    return set().union(*map(_types, args)) if args and not typing.get_origin(annotation) in (list, dict) else {annotation}
+    return set().union(*map(_types, args)) if args and typing.get_origin(annotation) not in (list, dict) else {annotation}
 
 
 def _form_value(field: str, text: str, annotation):

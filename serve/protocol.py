@@ -26,6 +26,7 @@ from typing import Callable
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from creative4u_small.serve.guard import request_id as new_request_id
+from creative4u_small.serve.reading import METER_STATE, BodyMeter
 
 WIRE_STATE = "c4u_wire"
 FD_RESERVE = 256  # open files kept free beside the connections: graphs, logs, spooled uploads, one accept burst
@@ -114,12 +115,29 @@ class ServeProtocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self.waiting_since is not None:
             self._head_bytes += len(data)
+        cycle = self.cycle
         super().data_received(data)
+        self._count_body(len(data) if self.cycle is cycle else None)
         self._track()
 
     def on_response_complete(self) -> None:
+        cycle = self.cycle
         super().on_response_complete()
+        if self.cycle is not cycle:  # a pipelined request began
+            self._count_body(None)
         self._track()
+
+    def _count_body(self, n: int | None) -> None:
+        """Body bytes that reached this request (``n``; None: a new request, whose head brought ``cycle.body``), in the
+        ``BodyMeter`` its reader paces (serve/reading.py)."""
+        if self.cycle is None or self.cycle.response_complete or not self.scope:
+            return
+        meter = self.scope["state"].get(METER_STATE)
+        if meter is None or n is None:
+            length = dict(self.headers).get(b"content-length", b"")
+            meter = self.scope["state"][METER_STATE] = BodyMeter(int(length) if length.isdigit() else None)
+            n = len(self.cycle.body)
+        meter.add(n)
 
     def connection_lost(self, exc) -> None:
         if self._head_timer is not None:

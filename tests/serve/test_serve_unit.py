@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from creative4u_small.contract.settings import help_of
 from creative4u_small.serve.batcher import MicroBatcher
 from creative4u_small.serve.limits import RequestError
-from creative4u_small.serve.reading import Readers
+from creative4u_small.serve.reading import BodyMeter, Readers
 from creative4u_small.serve.serve_config import ServeConfig
 
 
@@ -67,16 +67,19 @@ def test_serve_options_build_the_selector_config_it_holds(tmp_path, monkeypatch)
 
 
 def test_reading_and_the_queue_are_capped_apart_with_retry_after():
-    """A request being read holds no queue slot: max_reading and max_queue each refuse with 503 on their own; a reader
-    that is not behind the minimum rate is never cut to make room."""
+    """A request being read holds no queue slot: max_reading and max_queue each refuse with 503 on their own; a
+    reader that is not behind the minimum rate is never cut to make room (the newcomer waits out its grace, then 503)."""
     async def main():
-        readers = Readers(limit=3, min_rate_kib=1, grace_s=5, timeout_s=30, retry_after_s=7)
+        readers = Readers(limit=3, min_rate_kib=1, grace_s=0.2, timeout_s=30, retry_after_s=7)
         batcher = MicroBatcher(selector=None, max_batch=4, max_wait_ms=1, max_queue=2, retry_after_s=7, readers=readers)
-        with readers.slot(compare=True) as a, readers.slot(compare=False) as b, readers.slot(compare=True) as c:
+        async with readers.slot(compare=True) as a, readers.slot(compare=False) as b, readers.slot(compare=True) as c:
             for r in (a, b, c):
                 r.received = 10**9  # far ahead of the rate: none may be cut
-            with pytest.raises(RequestError) as e, readers.slot(compare=True):
-                pass
+            whole = BodyMeter(length=10)
+            whole.add(10)
+            with pytest.raises(RequestError) as e:
+                async with readers.slot(compare=True, meter=whole):
+                    pass
             assert e.value.status == 503 and e.value.kind == "busy" and "--max-reading" in e.value.reason
             assert batcher.depth == 0 and readers.compares == 2
             with batcher.admit(), batcher.admit():
@@ -90,22 +93,30 @@ def test_reading_and_the_queue_are_capped_apart_with_retry_after():
     asyncio.run(main())
 
 
-def test_full_reading_slots_cut_the_reader_furthest_behind_the_rate():
-    """With every slot taken, a new request takes the slot of the reader owing the most bytes (grace waived); that
-    reader's read ends with 408 naming --max-reading; shutdown then cuts the rest with 503."""
+def test_full_reading_slots_go_to_a_body_that_arrives_never_to_a_stalled_one():
+    """With every slot taken: a new request whose body is in takes the slot of the reader owing the most bytes (grace
+    waived), which gets 408 naming --max-reading; a new stalled upload cuts no one and gets its own 408 when its grace
+    ends; shutdown then cuts the rest with 503."""
     async def main():
-        readers = Readers(limit=2, min_rate_kib=1, grace_s=60, timeout_s=60, retry_after_s=1)
-        with readers.slot(False) as slow, readers.slot(False) as stalled:
+        readers = Readers(limit=2, min_rate_kib=1, grace_s=0.5, timeout_s=60, retry_after_s=1)
+        async with readers.slot(False) as slow, readers.slot(False) as stalled:
             slow.received, stalled.received = 10, 0
             slow.started = stalled.started = time.monotonic() - 1.0  # 1 s in: ~1,000 bytes owed each, stalled the most
-            with readers.slot(True) as fresh:
+            with pytest.raises(RequestError) as late:
+                async with readers.slot(True, BodyMeter(length=500)):  # 0 of 500 bytes: waits, cuts no one
+                    pass
+            assert late.value.status == 408 and "--min-body-rate" in late.value.reason and not stalled.cut.done()
+            whole = BodyMeter(length=500)
+            whole.add(500)
+            async with readers.slot(True, whole) as fresh:
                 assert stalled.cut.done() and not slow.cut.done() and readers.count == 2
                 cut = stalled.cut.result()
                 assert cut.status == 408 and "--max-reading 2" in cut.reason
                 readers.cut_all("stopping")
                 assert slow.cut.result().status == 503 and fresh.cut.result().kind == "shutting_down"
-            with pytest.raises(RequestError, match="stopping"), readers.slot(False):
-                pass
+            with pytest.raises(RequestError, match="stopping"):
+                async with readers.slot(False):
+                    pass
 
     asyncio.run(main())
 
@@ -153,15 +164,15 @@ def test_a_batch_waiting_for_a_compare_being_read_wakes_when_it_is_queued_or_its
         batcher.start()
 
         async def queued_later():
-            with readers.slot(compare=True):  # as the app does: the slot is let go once the body and frames are in
+            async with readers.slot(compare=True):  # as the app does: the slot is let go once the body and frames are in
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.1)  # queued well after its reader left: only the queueing can wake the batch
             return await batcher.compare("late", "b", "q", "t", False)
 
-        with readers.slot(compare=True):  # still being read through both compares
+        async with readers.slot(compare=True):  # still being read through both compares
             first = asyncio.ensure_future(batcher.compare("first", "b", "q", "t", False))
             got = await asyncio.wait_for(asyncio.gather(first, queued_later()), 2)
-        with readers.slot(compare=True):  # a reader that leaves without queueing (refused, say)
+        async with readers.slot(compare=True):  # a reader that leaves without queueing (refused, say)
             alone = asyncio.ensure_future(batcher.compare("alone", "b", "q", "t", False))
             await asyncio.sleep(0.1)
         await asyncio.wait_for(alone, 2)
