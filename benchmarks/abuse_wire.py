@@ -178,11 +178,12 @@ def idle_phase(server, token: str, good, uploads: int = 200, sockets: int = 1100
     renewer.start()
     times, problems = [], []
     with _Probe(server) as probe:
-        for _ in range(n_good):
+        for _ in range(n_good):  # spread over more than one --body-grace-s, so uploads are cut and renewed meanwhile
             t0 = time.perf_counter()
             problem = good()
             times.append(time.perf_counter() - t0)
             problems += [problem] if problem else []
+            time.sleep(0.5)
     stop.set()
     renewer.join(30)
     for s in ups + idle:

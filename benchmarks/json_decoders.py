@@ -10,7 +10,6 @@ decoder's; the median of ``--repeats`` timings is reported. The last line is one
 
 import argparse
 import base64
-import io
 import json
 import os
 import resource
@@ -20,18 +19,9 @@ import sys
 import time
 from typing import Annotated
 
+from abuse_wire import empty_objects
+
 MAX_TEXT, MAX_IMAGES = 2000, 64
-
-
-def empty_objects(mb: float) -> bytes:
-    """``{"0":{},"1":{},...}`` of about ``mb`` MB (written piecewise: building it leaves no peak of its own)."""
-    buf, i = io.BytesIO(), 0
-    buf.write(b"{")
-    while buf.tell() < mb * 1e6:
-        buf.write(b'"%d":{},' % i)
-        i += 1
-    buf.write(b'"end":{}}')
-    return buf.getvalue()
 
 
 def _image(n: int) -> str:

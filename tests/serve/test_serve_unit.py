@@ -181,3 +181,23 @@ def test_a_batch_waiting_for_a_compare_being_read_wakes_when_it_is_queued_or_its
 
     calls, got = asyncio.run(main())
     assert calls == [2, 1] and got[0][2] == 2, calls
+
+
+def test_each_json_body_cap_holds_what_its_endpoint_takes():
+    """A JSON body carries the images of a --max-body-mb multipart body as base64, with every field at its limit
+    (text escaped as \\uXXXX, rank's names too), and not much more; multipart keeps --max-body-mb."""
+    import base64
+    import json
+
+    from creative4u_small.serve.limits import MAX_NAME_CHARS, body_cap
+
+    cfg = ServeConfig(max_body_mb=0.25, max_rank_images=8, max_text_chars=50)
+    text = "\u2603" * cfg.max_text_chars
+    for path, n in (("/v1/compare", 2), ("/v1/rank", cfg.max_rank_images)):
+        images = [base64.b64encode(b"\0" * (cfg.max_body_bytes // n)).decode() for _ in range(n)]
+        body = {"query": text, "title": text, "strict": False, **({"image_a": images[0], "image_b": images[1], "explain": False} if n == 2 else
+                {"images": images, "names": ["\u2603" * (MAX_NAME_CHARS - 1) + str(i) for i in range(n)], "top_k": 99})}
+        size = len(json.dumps(body, ensure_ascii=True).encode())
+        cap = body_cap(cfg, path, "application/json")
+        assert size <= cap <= size * 1.02 + 4096, (path, size, cap)
+        assert body_cap(cfg, path, "multipart/form-data") == cfg.max_body_bytes
