@@ -62,7 +62,7 @@ def run_server(config: ServeConfig, selector=None) -> None:
     """Serve until stopped; raises (before listening) if the export cannot be loaded."""
     import uvicorn
 
-    from creative4u_small.serve.protocol import ACCEPT_BACKLOG, ServeProtocol  # uvicorn's: only when serving
+    from creative4u_small.serve.protocol import ACCEPT_BACKLOG, ServeProtocol, connection_limit  # uvicorn's: only when serving
 
     if config.api_key_env and not os.environ.get(config.api_key_env):
         raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")
@@ -72,6 +72,7 @@ def run_server(config: ServeConfig, selector=None) -> None:
         uvicorn.Server(uvicorn.Config(build_app(config, selector), **common)).run()
         return
     read_manifest(config.export)  # refuse a missing or tampered export here, in one line, before any worker starts
+    connection_limit(config.max_connections)  # and a --max-connections the open-files limit cannot hold
     os.environ[CONFIG_ENV] = json.dumps(config.to_dict())
     setup_logging(config.log_level)
     uvicorn.run("creative4u_small.serve.server:worker_app", factory=True, workers=config.workers, **common)

@@ -201,3 +201,14 @@ def test_each_json_body_cap_holds_what_its_endpoint_takes():
         cap = body_cap(cfg, path, "application/json")
         assert size <= cap <= size * 1.02 + 4096, (path, size, cap)
         assert body_cap(cfg, path, "multipart/form-data") == cfg.max_body_bytes
+
+
+def test_a_connection_cap_the_open_files_limit_cannot_hold_is_refused_in_one_line():
+    import resource
+
+    from creative4u_small.serve.protocol import FD_RESERVE, connection_limit
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert connection_limit(0) == soft - FD_RESERVE and connection_limit(16) == 16
+    with pytest.raises(ValueError, match=r"raise it \(ulimit -n\) or set --max-connections"):
+        connection_limit(soft)
