@@ -3,7 +3,9 @@
 Both decoders get the same fields and limits as ``/v1/compare`` and ``/v1/rank``: valid bodies with base64 images,
 and hostile ones (an object of millions of empty-object keys, an array of millions of short strings, a number of
 5,000 digits). Each case runs in a fresh process, so its peak RSS above the process's own baseline is the
-decoder's; the median of ``--repeats`` timings is reported. The last line is one JSON object.
+decoder's; the median of ``--repeats`` timings is reported. A third row per case, ``server``, is what `c4u serve`
+runs (``serve.bodies.decode_json``: msgspec with the server's limits, and a rank body's strings counted before
+decoding). The last line is one JSON object.
 
     python benchmarks/json_decoders.py [--repeats 5]
 """
@@ -93,11 +95,21 @@ def msgspec_models():
     return {k: d.decode for k, d in decoders.items()}
 
 
+def server_decoders():
+    """What `c4u serve` runs on a JSON body: its Structs, the string count before a rank body, the server's limits."""
+    from creative4u_small.serve.bodies import decode_json
+    from creative4u_small.serve.schemas import CompareRequest, RankRequest
+    from creative4u_small.serve.serve_config import ServeConfig
+
+    cfg = ServeConfig(max_rank_images=MAX_IMAGES, max_text_chars=MAX_TEXT)
+    return {"compare": lambda b: decode_json(CompareRequest, b, cfg), "rank": lambda b: decode_json(RankRequest, b, cfg)}
+
+
 def one(decoder: str, case: str, repeats: int) -> dict:
     """Run in a child process: decode ``case`` ``repeats`` times; seconds and peak RSS above the baseline."""
     endpoint, make = CASES[case]
     body = make()
-    decode = (msgspec_models if decoder == "msgspec" else pydantic_models)()[endpoint]
+    decode = {"msgspec": msgspec_models, "pydantic": pydantic_models, "server": server_decoders}[decoder]()[endpoint]
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times, outcome = [], None
     for _ in range(repeats):
@@ -125,7 +137,7 @@ def main() -> None:
 
     rows = []
     for case in CASES:
-        for decoder in ("msgspec", "pydantic"):  # side by side, each in its own process
+        for decoder in ("msgspec", "pydantic", "server"):  # side by side, each in its own process
             out = subprocess.run([sys.executable, __file__, "--one", decoder, case, "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
