@@ -149,6 +149,22 @@ def json_bomb_phase(server, auth: dict, mb: float = 31.0, repeats: int = 5) -> d
     return out
 
 
+def json_large_phase(server, auth: dict, mib_per_image: float = 16.0) -> dict:
+    """A well-formed JSON compare of two base64 blobs that together fill the multipart cap (not images: 422 after
+    decoding): how long the decode, base64 included, holds /healthz up."""
+    import base64
+
+    blob = base64.b64encode(os.urandom(int(mib_per_image * 2**20) - 4096)).decode()
+    body = json.dumps({"image_a": blob, "image_b": blob, "query": "q"}).encode()
+    with _Probe(server) as probe:
+        t0 = time.perf_counter()
+        r = httpx.post(server.url + "/v1/compare", content=body, headers={**auth, "content-type": "application/json"}, timeout=60)
+        answered_s = time.perf_counter() - t0
+    out = {"body_mb": round(len(body) / 1e6, 1), "status": r.status_code, "answered_s": round(answered_s, 3), **probe.figures()}
+    out["passed"] = r.status_code == 422 and r.json()["request_id"] == r.headers["x-request-id"] and not probe.failed
+    return out
+
+
 def idle_phase(server, token: str, good, uploads: int = 200, sockets: int = 1100, n_good: int = 16) -> dict:
     """``uploads`` stalled uploads (kept open: each one the server cuts is opened again) and ``sockets`` connections that
     send nothing, against a server limited to ``server.nofile`` open files; ``good()`` (one checked compare, returning

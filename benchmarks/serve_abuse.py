@@ -4,7 +4,8 @@ A real server on 127.0.0.1 (bearer token, its open files limited to ``--nofile``
 takes, bounded in count and time (phases in benchmarks/abuse_wire.py):
 
 1. malformed HTTP (request line, header, Content-Length, chunk size) and an unfinished head: JSON refusals;
-2. a JSON bomb (``--bomb-mb`` of ``{"0":{},"1":{},...}``) while /healthz is probed every few ms;
+2. a JSON bomb (``--bomb-mb`` of ``{"0":{},"1":{},...}``), and a well-formed JSON body at the size cap, while
+   /healthz is probed every few ms from another process;
 3. ``--idle-uploads`` stalled uploads (renewed as the server cuts them) and ``--idle-sockets`` silent
    connections, more than the server's open files, while good compares must be answered in under 1 s;
 4. ``--requests`` requests from ``--concurrency`` clients mixing good compares and ranks (plain, JSON, with text
@@ -36,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from abuse_wire import empty_objects, idle_phase, json_bomb_phase, refusals_phase, shutdown_phase
+from abuse_wire import empty_objects, idle_phase, json_bomb_phase, json_large_phase, refusals_phase, shutdown_phase
 from serve_harness import Server, make_images
 
 from creative4u_small.contract.cpu_info import cpu_info
@@ -197,7 +198,7 @@ def main() -> None:
     ap.add_argument("--idle-sockets", type=int, default=1100)
     ap.add_argument("--tolerance", type=float, default=1e-6)
     ap.add_argument("--rss-ratio", type=float, default=1.5)
-    ap.add_argument("--phases", default="refusals,bomb,idle,mixed,shutdown")
+    ap.add_argument("--phases", default="refusals,bomb,json_large,idle,mixed,shutdown")
     ap.add_argument("--server-flags", default="", help="more c4u serve flags, space-separated")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -223,6 +224,7 @@ def main() -> None:
         mixed_phase(server, {k: mix[k] for k in ("good_compare", "good_rank", "long_text_compare", "bomb_pair_compare")}, 40, 2, args.seed + 1, reference, args.tolerance)
         report["rss_after_warm_up_mb"] = round(server.rss_mb(), 1)
         for name, run in (("refusals", lambda: refusals_phase(server)), ("bomb", lambda: json_bomb_phase(server, AUTH, args.bomb_mb)),
+                          ("json_large", lambda: json_large_phase(server, AUTH)),
                           ("idle", lambda: idle_phase(server, TOKEN, good, args.idle_uploads, args.idle_sockets))):
             if name in phases:
                 report[name] = run()

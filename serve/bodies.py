@@ -60,10 +60,12 @@ def _decoder(struct: type) -> msgspec.json.Decoder:
     return _DECODERS[struct]
 
 
-def _strings_at_most(body: bytearray, limit: int, cfg: ServeConfig) -> None:
-    """413 when a rank body holds more JSON strings than a full pool with names can (counted from its quotes at
-    memchr speed, before decoding: msgspec checks a list's length only once every item is built)."""
-    if (body.count(b'"') - body.count(b'\\"')) // 2 > limit:
+def _strings_at_most(body: bytearray, cfg: ServeConfig) -> None:
+    """413 when a rank body holds more quotes than a full pool with names can (every character of its text an escaped
+    quote, at most): counted at memchr speed before decoding, as msgspec checks a list's length only once every item
+    is built."""
+    quotes = 2 * (2 * cfg.max_rank_images + 8) + 2 * cfg.max_text_chars + cfg.max_rank_images * MAX_NAME_CHARS
+    if body.count(b'"') > quotes:
         raise RequestError(413, "too_large", f"images: more strings than a pool of {cfg.max_rank_images} images and their names holds; "
                                              "split the pool or raise --max-rank-images")
 
@@ -85,7 +87,7 @@ def _refusal(error: msgspec.MsgspecError) -> RequestError:
 def decode_json(struct: type, body: bytearray, cfg: ServeConfig) -> msgspec.Struct:
     """``body`` decoded into ``struct`` (JSON, no coercion) and checked against the server's limits."""
     if struct is RankRequest:
-        _strings_at_most(body, 2 * cfg.max_rank_images + 8, cfg)
+        _strings_at_most(body, cfg)
     try:
         fields = _decoder(struct).decode(body)
     except msgspec.MsgspecError as e:
