@@ -27,12 +27,13 @@ class ServeConfig:
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
     max_wait_ms: float = setting(5.0, "Longest a compare waits for other compares still being received to join its batch; a lone request never waits.")
     max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running), counted once their body is read and decoded; beyond it 503 with Retry-After.")
-    max_reading: int = setting(32, "Most requests whose body is arriving or whose images are decoding at once (they hold no queue slot); beyond it 503 with Retry-After.")
+    max_reading: int = setting(32, "Most requests whose body is arriving or whose images are decoding at once (they hold no queue slot). One more waits "
+                                   "within --body-grace-s: once its own body arrives at --min-body-rate it takes the slot of the reader furthest behind that "
+                                   "rate (which gets 408); else 503 with Retry-After (408 if its own body is behind).")
     body_timeout_s: float = setting(30.0, "Longest a request may take to send its body, however fast it arrives; then 408 and the connection is closed.")
     body_grace_s: float = setting(5.0, "Seconds a request body may take to start arriving before --min-body-rate applies.")
-    min_body_rate: float = setting(32.0, "Slowest average rate, in KiB/s, at which a request body may arrive after --body-grace-s; a slower one gets 408 and its "
-                                         "connection is closed. When every --max-reading slot is taken, the reader furthest behind this rate (its grace waived) "
-                                         "makes room for a new request.")
+    min_body_rate: float = setting(32.0, "Slowest average rate, in KiB/s, at which a request body may arrive after --body-grace-s (bytes counted as they "
+                                         "reach the server); a slower one gets 408 and its connection is closed.")
     header_timeout_s: float = setting(10.0, "Longest a connection may take to send a request's line and headers, counted from accept and from the end of each "
                                             "answer; a connection that sent nothing is then closed, one that sent part of a head gets 408.")
     max_connections: int = setting(0, "Most open client connections of one server process; beyond it the connection idle longest (no request in progress) "
