@@ -129,6 +129,7 @@ class Readers:
         finally:
             self.waiting.remove(reader)
             reader.meter.changed = None
+            self._changed()
 
     def _make_room(self, now: float) -> bool:
         """Cut the reader furthest behind the rate (grace waived), if one is behind."""
