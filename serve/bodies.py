@@ -3,8 +3,8 @@
 ``read_compare`` / ``read_rank`` return the images' raw bytes (named by field) and the checked text fields;
 every refusal is a ``RequestError`` whose reason names the field and the fix, echoing user text at most 80
 characters. A JSON body is decoded by msgspec into its Struct on a worker thread: decoding stops at the first
-unknown field, wrong type or out-of-range number, so a body of millions of keys costs microseconds, and the
-event loop keeps answering while a large valid body is decoded.
+unknown field, wrong type or out-of-range number, so a body of millions of keys costs microseconds. (The decode
+and each image's base64 are single C calls holding the GIL: the loop still waits for each of them.)
 """
 
 from __future__ import annotations
