@@ -64,8 +64,8 @@ def free_port() -> int:
 class Server:
     """One `c4u serve` subprocess on a free port (``extra``: its flags), logging to ``log``."""
 
-    def __init__(self, export: Path, log: Path, *extra: str, env: dict | None = None, port: int | None = None):
-        self.export, self.log, self.extra, self.env = export, log, [str(x) for x in extra], env
+    def __init__(self, export: Path, log: Path, *extra: str, env: dict | None = None, port: int | None = None, nofile: int | None = None):
+        self.export, self.log, self.extra, self.env, self.nofile = export, log, [str(x) for x in extra], env, nofile
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -76,7 +76,13 @@ class Server:
 
         cmd = [str(Path(sys.executable).parent / "c4u"), "serve", "--export", str(self.export), "--port", str(self.port), "--backend", "cpu",
                "--log-level", "warning", *self.extra]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})})
+        limit = None
+        if self.nofile:  # the server's open-files limit, as prlimit would set it
+            import resource
+
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})}, preexec_fn=limit)
         return self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> float:

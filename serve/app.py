@@ -3,7 +3,8 @@
 ``create_app(config, selector)`` takes a loaded ``Selector``; the app's lifespan starts the
 micro-batcher and runs one warm-up compare before /readyz answers 200. A request is read (within
 ``--body-timeout-s``), parsed and checked, its images decoded one at a time into the model's frames,
-and only then queued. Every error is JSON ``{"error": one line, "kind", "status", "request_id"}``.
+and only then queued. Every error is JSON ``{"error": one line, "kind", "status", "request_id"}``, also those
+the connection answers before the app (serve/protocol.py, which the lifespan hands its ``Wire``).
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from creative4u_small.runtime.tokenize import TextBudgetError
 from creative4u_small.serve.batcher import MicroBatcher
 from creative4u_small.serve.bodies import Body, read_compare, read_rank
 from creative4u_small.serve.guard import RequestGuard, error_body, log
-from creative4u_small.serve.limits import RequestError, bad_image, check_pixels
+from creative4u_small.serve.limits import RequestError, bad_image, body_cap, check_pixels
 from creative4u_small.serve.metrics import ServeMetrics
 from creative4u_small.serve.page import mount_page
+from creative4u_small.serve.protocol import WIRE_STATE, Wire, connection_limit
+from creative4u_small.serve.reading import METER_STATE, Readers
 from creative4u_small.serve.schemas import CompareResponse, RankResponse, RequestModels, errors
 from creative4u_small.serve.serve_config import ServeConfig, usable_cores
 
 _JSON = "application/json"
-_SERVE_FIELDS = ("workers", "max_batch", "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "max_body_mb",
-                 "max_pixels", "max_request_pixels", "max_rank_images", "max_text_chars")
+_SERVE_FIELDS = ("workers", "max_batch", "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "body_grace_s", "min_body_rate",
+                 "header_timeout_s", "max_connections", "max_body_mb", "max_pixels", "max_request_pixels", "max_rank_images", "max_text_chars")
 
 
 def _error(request: Request, status: int, kind: str, reason: str, headers: dict | None = None) -> Response:
@@ -70,8 +73,10 @@ class Service:
 
     def __init__(self, config: ServeConfig, selector, metrics: ServeMetrics):
         self.config, self.selector, self.metrics = config, selector, metrics
-        self.batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.max_reading,
-                                    config.retry_after_s, metrics)
+        self.readers = Readers(config.max_reading, config.min_body_rate, config.body_grace_s, config.body_timeout_s, config.retry_after_s, metrics=metrics)
+        self.batcher = MicroBatcher(selector, config.max_batch, config.max_wait_ms, config.max_queue, config.retry_after_s, self.readers, metrics)
+        self.readers.on_change = self.batcher.wake
+        self.wire = Wire(config.header_timeout_s, connection_limit(config.max_connections), config.retry_after_s, self.shut_down, self.wire_refusal)
         self.models = RequestModels(config)
         self.ready, self.warmup_error = False, None
         self.decoding = asyncio.Semaphore(usable_cores())  # full-size decodes at once: bounds their memory
@@ -95,10 +100,21 @@ class Service:
     async def lifespan(self, app: FastAPI):
         self.batcher.start()
         task = asyncio.get_running_loop().create_task(self.warm_up())
-        yield
+        yield {WIRE_STATE: self.wire}
         await task
         await self.batcher.close()
         log.info("stopped", extra={"fields": {"batches": self.batcher.batches}})
+
+    def shut_down(self) -> None:
+        """The server stops: bodies still arriving are cut at once (503); requests being computed finish."""
+        self.readers.cut_all("server shutting down while the request body was arriving; send it again after the restart or to another replica")
+        log.info("shutting down", extra={"fields": {"reading": self.readers.count, "queued": self.batcher.depth}})
+
+    def wire_refusal(self, status: int, kind: str, request_id: str, reason: str) -> None:
+        """Count and log a refusal the connection answered before the app (serve/protocol.py)."""
+        self.metrics.requests.labels("other", str(status)).inc()
+        self.metrics.errors.labels(kind).inc()
+        log.info("request", extra={"fields": {"request_id": request_id, "status": status, "kind": kind, "error": reason}})
 
     # ------------------------------------------------------------ checks shared by the endpoints
 
@@ -139,11 +155,11 @@ class Service:
             self.metrics.stage.labels("decode").observe(time.perf_counter() - t0)
         return out
 
-    async def read(self, request: Request, reader, compare: bool) -> tuple[Body, list]:
-        """The request's body and frames, counted as reading (not queued) until both are done."""
+    async def read(self, request: Request, read_fields, compare: bool) -> tuple[Body, list]:
+        """The request's body and frames, holding a reading slot (not a queue slot) until both are done."""
         self.require_ready()
-        with self.batcher.reading(compare):
-            body = await reader(request, self.models, self.config)
+        async with self.readers.slot(compare, request.scope["state"].get(METER_STATE)) as reader:
+            body = await read_fields(request, self.readers, reader, self.config)
             self.check_text(body)
             return body, await self.frames(body)
 
@@ -228,5 +244,5 @@ def create_app(config: ServeConfig, selector, metrics: ServeMetrics | None = Non
                       responses={200: {"content": {service.metrics.content_type.split(";")[0]: {"schema": {"type": "string"}}}, "description": "Prometheus text format"}})
     if config.ui:
         mount_page(app)
-    app.add_middleware(RequestGuard, max_body_bytes=config.max_body_bytes, metrics=service.metrics)
+    app.add_middleware(RequestGuard, body_cap=lambda path, ctype: body_cap(config, path, ctype), metrics=service.metrics)
     return app

@@ -1,14 +1,14 @@
 """Admission and cross-request micro-batching: concurrent compares share one ``Selector.compare_many`` call.
 
-A request is counted as *reading* while its body arrives and its images decode (``reading``: at most
-``max_reading`` at once, beyond it 503), and takes a queue slot only once that is done (``admit``: at most
-``max_queue`` admitted, beyond it 503), so a slow or idle client holds no slot. One asyncio task takes
-what is queued — up to ``max_batch`` pairs — and runs it as one ``compare_many`` call on the single
-worker thread, so vision and judge batches (and the Selector's embedding cache) are shared and the event
-loop never blocks; the Selector's own threads use every core. A lone request never waits; while other
-compares are still being read, a batch waits at most ``max_wait_ms`` for them. Rank requests run on the
-same worker thread. If a batch call fails, its pairs are retried one by one so one bad pair cannot fail
-the others.
+A request holds a reading slot while its body arrives and its images decode (``readers``, serve/reading.py),
+and takes a queue slot only once that is done (``admit``: at most ``max_queue`` admitted, beyond it 503),
+so a slow or idle client holds no queue slot. One asyncio task takes what is queued — up to ``max_batch``
+pairs — and runs it as one ``compare_many`` call on the single worker thread, so vision and judge batches
+(and the Selector's embedding cache) are shared and the event loop never blocks; the Selector's own threads
+use every core. A lone request never waits; while other compares are still being read, a batch waits at
+most ``max_wait_ms`` for them, woken by an ``asyncio.Event`` whenever a compare is queued or a reader
+leaves. Rank requests run on the same worker thread. If a batch call fails, its pairs are retried one by
+one so one bad pair cannot fail the others.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from creative4u_small.serve.limits import RequestError
-
-_POLL_S = 0.0005
+from creative4u_small.serve.reading import Readers
 
 
 @dataclass
@@ -33,29 +32,29 @@ class _Item:
 
 
 class MicroBatcher:
-    """Reading and queue accounting, the compare batch loop and the Selector's worker thread."""
+    """Queue accounting, the compare batch loop and the Selector's worker thread."""
 
-    def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, max_reading: int, retry_after_s: int, metrics=None):
+    def __init__(self, selector, max_batch: int, max_wait_ms: float, max_queue: int, retry_after_s: int, readers: Readers | None = None, metrics=None):
         self.selector, self.max_batch, self.max_wait_s = selector, max_batch, max_wait_ms / 1000.0
-        self.max_queue, self.max_reading, self.retry_after_s, self.metrics = max_queue, max_reading, retry_after_s, metrics
+        self.max_queue, self.retry_after_s, self.readers, self.metrics = max_queue, retry_after_s, readers, metrics
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c4u-selector")
         self._queue: asyncio.Queue | None = None
+        self._changed: asyncio.Event | None = None  # set when a compare is queued or a reader comes or goes
         self._task: asyncio.Task | None = None
         self._admitted = 0  # requests holding a queue slot (queued or running)
-        self._reading = 0  # requests whose body or images are still arriving or decoding
-        self._reading_compares = 0  # of those, compares (a batch may wait for them)
         self.batches = 0
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        self._queue = asyncio.Queue()
+        self._queue, self._changed = asyncio.Queue(), asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="c4u-batcher")
 
     async def close(self) -> None:
         """Finish what is queued, then stop the loop and the worker thread."""
         if self._task is not None:
-            await self._queue.put(None)
+            self._queue.put_nowait(None)
+            self.wake()
             await self._task
             self._task = None
         await asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown, True)
@@ -70,31 +69,17 @@ class MicroBatcher:
     def depth(self) -> int:
         return self._admitted
 
-    def _busy(self, what: str, n: int, limit: int, flag: str) -> RequestError:
-        return RequestError(503, "overloaded" if flag == "--max-queue" else "busy",
-                            f"server busy: {n} requests {what} (limit {limit}, {flag}); retry after {self.retry_after_s} s",
-                            {"Retry-After": str(self.retry_after_s)})
-
-    @contextlib.contextmanager
-    def reading(self, compare: bool):
-        """Count a request while its body arrives and its images decode; 503 beyond ``max_reading``."""
-        if self._reading >= self.max_reading:
-            raise self._busy("being received", self._reading, self.max_reading, "--max-reading")
-        self._reading += 1
-        self._reading_compares += compare
-        self._gauge()
-        try:
-            yield
-        finally:
-            self._reading -= 1
-            self._reading_compares -= compare
-            self._gauge()
+    def wake(self) -> None:
+        """A batch waiting for compares still being read looks again (a compare was queued or a reader came or went)."""
+        if self._changed is not None:
+            self._changed.set()
 
     @contextlib.contextmanager
     def admit(self):
         """Hold a queue slot until the request is answered; 503 + Retry-After when ``max_queue`` are held."""
         if self._admitted >= self.max_queue:
-            raise self._busy("queued or running", self._admitted, self.max_queue, "--max-queue")
+            raise RequestError(503, "overloaded", f"server busy: {self._admitted} requests queued or running (limit {self.max_queue}, --max-queue); "
+                                                  f"retry after {self.retry_after_s} s", {"Retry-After": str(self.retry_after_s)})
         self._admitted += 1
         self._gauge()
         try:
@@ -106,12 +91,12 @@ class MicroBatcher:
     def _gauge(self) -> None:
         if self.metrics is not None:
             self.metrics.queue_depth.set(self._admitted)
-            self.metrics.reading.set(self._reading)
 
     async def compare(self, a, b, query: str, title: str, explain: bool):
         """Queue one pair and wait for its (CompareResult, queue seconds, pairs in its batch)."""
         fut = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item((a, b, query, title), explain, fut))
+        self._queue.put_nowait(_Item((a, b, query, title), explain, fut))
+        self.wake()
         return await fut
 
     # ------------------------------------------------------------ the batch loop
@@ -131,21 +116,25 @@ class MicroBatcher:
                 return
 
     async def _gather(self, first: _Item, deadline: float) -> tuple[list[_Item], bool]:
-        """``first`` and what else is queued (up to ``max_batch``), waiting until ``deadline`` only for compares still being read."""
+        """``first`` and what else is queued (up to ``max_batch``), waiting until ``deadline`` only while compares are still being read."""
         loop, batch = asyncio.get_running_loop(), [first]
         while len(batch) < self.max_batch:
+            self._changed.clear()  # cleared before looking, so a change after the look wakes the wait below
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                if self._reading_compares == 0 or loop.time() >= deadline:
+                if not self._reading_compares() or loop.time() >= deadline:
                     break
-                # short sleeps, not wait_for(queue.get()): a cancelled get can drop an item
-                await asyncio.sleep(min(_POLL_S, max(deadline - loop.time(), 0.0)))
+                with contextlib.suppress(asyncio.TimeoutError):  # Event.wait, unlike Queue.get, loses nothing when cancelled
+                    await asyncio.wait_for(self._changed.wait(), deadline - loop.time())
                 continue
             if item is None:
                 return batch, True
             batch.append(item)
         return batch, False
+
+    def _reading_compares(self) -> int:
+        return self.readers.compares if self.readers is not None else 0
 
     async def _run(self, group: list[_Item], explain: bool) -> None:
         started = time.perf_counter()

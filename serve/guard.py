@@ -1,20 +1,20 @@
 """ASGI middleware around every request: request id, body-size cap, last-resort 500, one JSON log line, metrics.
 
-The body cap answers 413 from ``Content-Length`` before reading anything, and counts the bytes of
-chunked bodies as they arrive (raising ``RequestError`` into the endpoint that reads them). An
-exception no handler took becomes the documented JSON 500 with the request id here, inside Starlette's
-own error middleware, so it never reaches uvicorn (which would drop the keep-alive connection).
+The body cap (per endpoint and content type) answers 413 from ``Content-Length`` before reading anything;
+chunked bodies are counted as they arrive by the reader (serve/reading.py). An exception no handler took
+becomes the documented JSON 500 with the request id here, inside Starlette's own error middleware, so it
+never reaches uvicorn (which would drop the keep-alive connection); a request cancelled by the server's
+shutdown (past ``--graceful-timeout``) is answered the JSON 503 here instead of uvicorn's plain-text 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
-
-from creative4u_small.serve.limits import RequestError
 
 log = logging.getLogger("creative4u_small.serve")
 
@@ -33,6 +33,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+def request_id(given: str) -> str:
+    """The client's ``X-Request-ID`` when it is a plain token of at most 64 characters, else a new id."""
+    return given if _ID_OK.match(given) else uuid.uuid4().hex[:16]
+
+
 def error_body(status: int, kind: str, reason: str, request_id: str) -> bytes:
     return json.dumps({"error": reason, "kind": kind, "status": status, "request_id": request_id}).encode()
 
@@ -40,16 +45,15 @@ def error_body(status: int, kind: str, reason: str, request_id: str) -> bytes:
 class RequestGuard:
     """Pure ASGI middleware (no response buffering), outermost in the app."""
 
-    def __init__(self, app, max_body_bytes: int, metrics=None):
-        self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+    def __init__(self, app, body_cap, metrics=None):
+        self.app, self.body_cap, self.metrics = app, body_cap, metrics  # body_cap(path, content type) -> bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         t0 = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        given = headers.get("x-request-id", "")
-        rid = given if _ID_OK.match(given) else uuid.uuid4().hex[:16]
+        rid = request_id(headers.get("x-request-id", ""))
         scope.setdefault("state", {})["request_id"] = rid
         path = scope.get("path", "")
         endpoint = path if path in ENDPOINTS else "other"
@@ -62,23 +66,19 @@ class RequestGuard:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
 
-        seen = {"bytes": 0}
-
-        async def receive_wrapper():
-            message = await receive()
-            if message["type"] == "http.request":
-                seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > self.max_body_bytes:
-                    raise RequestError(413, "too_large", f"request body above the server's limit of {self.max_body_bytes:,} bytes; send smaller images or raise --max-body-mb")
-            return message
-
         try:
-            length = headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            length, cap = headers.get("content-length"), self.body_cap(path, headers.get("content-type", "").split(";")[0].strip().lower())
+            if length is not None and length.isdigit() and int(length) > cap:
                 status["kind"] = "too_large"
-                await self._refuse(send_wrapper, 413, "too_large", f"request body of {int(length):,} bytes is above the server's limit of {self.max_body_bytes:,}; send smaller images or raise --max-body-mb", rid)
+                await self._refuse(send_wrapper, 413, "too_large", f"request body of {int(length):,} bytes is above the server's limit of {cap:,} for it; "
+                                                                   "send smaller images or raise --max-body-mb", rid)
                 return
-            await self.app(scope, receive_wrapper, send_wrapper)
+            await self.app(scope, receive, send_wrapper)
+        except asyncio.CancelledError:  # the server's shutdown gave up on this request: answered, not re-raised into uvicorn
+            status["kind"] = "shutting_down"
+            if not status.get("started"):
+                await self._refuse(send_wrapper, 503, "shutting_down", "server shut down before this request was answered (past --graceful-timeout); "
+                                                                       "send it again after the restart or to another replica", rid)
         except Exception as e:  # noqa: BLE001 - the last resort: one JSON 500, the connection kept
             status["kind"] = "internal"
             log.error("internal error", exc_info=e, extra={"fields": {"request_id": rid, "path": path}})

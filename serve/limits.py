@@ -6,7 +6,13 @@ reason naming the field and the fix. Images come only from the request body, as 
 
 from __future__ import annotations
 
+import math
+
 from creative4u_small.contract.images import ImageError, image_size
+
+MAX_NAME_CHARS = 200
+_ESCAPED = 6  # the most bytes one character of text takes in JSON (\uXXXX)
+_PER_IMAGE = 96  # quotes, comma and a data: URL prefix around one base64 image
 
 
 class RequestError(Exception):
@@ -41,3 +47,13 @@ def check_pixels(images: list[tuple[str, bytes]], max_pixels: int, max_request_p
         raise RequestError(413, "too_large", f"images: {total:,} pixels in all, above the server's budget of {max_request_pixels:,} per request; "
                                              "send fewer or smaller images, or raise --max-request-pixels")
     return total
+
+
+def body_cap(cfg, path: str, content_type: str) -> int:
+    """The largest body ``path`` takes in ``content_type``: ``--max-body-mb`` for multipart; for JSON, the same images as
+    base64 (4/3 of it) plus room for what the endpoint's fields can hold (query and title fully escaped; rank's names)."""
+    if content_type != "application/json" or path not in ("/v1/compare", "/v1/rank"):
+        return cfg.max_body_bytes
+    images = cfg.max_rank_images if path == "/v1/rank" else 2
+    names = cfg.max_rank_images * (MAX_NAME_CHARS * _ESCAPED + 8) if path == "/v1/rank" else 0
+    return math.ceil(cfg.max_body_bytes * 4 / 3) + 2 * cfg.max_text_chars * _ESCAPED + images * _PER_IMAGE + names + 1024

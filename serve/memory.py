@@ -1,10 +1,10 @@
 """Memory a server process gives back: large blocks are mapped and unmapped, never kept by the allocator.
 
-glibc raises its mmap threshold each time a large mapped block is freed (up to 32 MiB), so after the first
-decoded creative, later ones come from the per-thread heaps and stay there when freed: measured, eight
-6,300 x 6,300 PNGs decoded on worker threads took a process from 127 MB to 1,503 MB and kept it; with the
-threshold fixed at 4 MiB it stayed at 94 MB. Fixing it (``mallopt(M_MMAP_THRESHOLD)``) also stops that
-adjustment. Linux with glibc only; elsewhere nothing changes and ``return_large_blocks`` says so.
+glibc raises its mmap threshold each time a large mapped block is freed (up to 32 MiB), after which large
+blocks (decoded creatives) come from the per-thread heaps and stay there when freed. The server fixes the
+threshold at 4 MiB (``mallopt(M_MMAP_THRESHOLD)``, which also stops that adjustment), so every block of
+4 MiB or more is mapped on its own and returned to the system when freed (docs/serving.md has the figures).
+Linux with glibc only; elsewhere nothing changes and ``return_large_blocks`` says so.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The bodies /v1/compare and /v1/rank take and return, as pydantic models built from the server's limits.
+"""The bodies /v1/compare and /v1/rank take (msgspec Structs) and return (pydantic models, for the OpenAPI document).
 
-JSON bodies are validated by these models in strict mode (no bool or float where an integer is meant);
-multipart bodies carry the same text fields, converted from form text and validated by the same models;
-the OpenAPI document is generated from them, so it states what the service really takes and returns.
+A JSON body is decoded straight into its Struct, which stops at the first unknown field, wrong type or
+out-of-range number instead of building the whole document; multipart bodies carry the same text fields,
+converted from form text by the same Structs. Limits that depend on the server's flags (text length, pool
+size, names) are checked after decoding (``bodies.check_fields``), so each refusal names its flag; the
+OpenAPI request bodies are generated from the Structs with those limits filled in.
 """
 
 from __future__ import annotations
@@ -10,76 +12,75 @@ from __future__ import annotations
 import copy
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+import msgspec
+from msgspec import Meta
+from pydantic import BaseModel, Field
 
 from creative4u_small.contract.protocol import SLOT_HELP
+from creative4u_small.serve.limits import MAX_NAME_CHARS
 from creative4u_small.serve.serve_config import ServeConfig
 
-STRICT = ConfigDict(extra="forbid", strict=True)
-MAX_NAME_CHARS = 200
-_B64 = Annotated[str, Field(min_length=1, json_schema_extra={"format": "byte"})]
-
-
-def _whole(value):
-    """An integer, or a float with no fraction (JSON Schema's integers include 8.0); never a bool."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be a whole number (not a boolean, a fraction or a string)")
-    return value
-
-
-_Count = Annotated[int, Field(ge=1), BeforeValidator(_whole)]
+_B64 = Annotated[str, Meta(extra_json_schema={"format": "byte", "minLength": 1})]
 # A form value is text: booleans are these two words, integers digits (wire-exact, so a generated client
 # or a schema-driven tester sees what the server really takes).
 _FORM = {"string": {"type": "string"}, "boolean": {"type": "string", "enum": ["true", "false"]},
          "integer": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}}
 
 
+class CompareFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    query: Annotated[str, Meta(description=SLOT_HELP["query"])] = ""
+    title: Annotated[str, Meta(description=SLOT_HELP["title"])] = ""
+    strict: Annotated[bool, Meta(description="Refuse (422) a query or title over the model's token budget instead of truncating it.")] = False
+    explain: Annotated[bool, Meta(description="Also decode the rationale.")] = False
+
+
+class RankFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    query: Annotated[str, Meta(description=SLOT_HELP["query"])] = ""
+    title: Annotated[str, Meta(description=SLOT_HELP["title"])] = ""
+    strict: Annotated[bool, Meta(description="Refuse (422) a query or title over the model's token budget instead of truncating it.")] = False
+    # JSON Schema's integers include 8.0: a whole float is taken, a fraction refused after decoding
+    top_k: Annotated[int | float, Meta(description="How many to return, best first (all when absent or above the pool's size).")] | None = None
+
+
+class CompareRequest(CompareFields, kw_only=True):
+    image_a: Annotated[_B64, Meta(description="Creative A: base64 of the image file's bytes.")]
+    image_b: Annotated[_B64, Meta(description="Creative B: base64 of the image file's bytes.")]
+
+
+class RankRequest(RankFields, kw_only=True):
+    images: Annotated[list[_B64], Meta(description="The pool: base64 of each image file's bytes.")]
+    names: Annotated[list[str], Meta(description="A distinct name per image, in the same order (default: the indices).")] | None = None
+
+
 class RequestModels:
-    """The request models of one server (their limits come from its ``ServeConfig``)."""
+    """The request Structs and their OpenAPI bodies with one server's limits."""
+
+    compare_fields, rank_fields, compare_json, rank_json = CompareFields, RankFields, CompareRequest, RankRequest
 
     def __init__(self, cfg: ServeConfig):
-        text = Annotated[str, Field(max_length=cfg.max_text_chars)]
-        common = {
-            "query": (text, Field("", description=SLOT_HELP["query"])),
-            "title": (text, Field("", description=SLOT_HELP["title"])),
-            "strict": (bool, Field(False, description="Refuse (422) a query or title over the model's token budget instead of truncating it.")),
-        }
-        self.compare_fields = create_model("CompareFields", __config__=STRICT, **common,
-                                           explain=(bool, Field(False, description="Also decode the rationale.")))
-        self.rank_fields = create_model("RankFields", __config__=STRICT, **common, top_k=(
-            _Count | None, Field(None, description="How many to return, best first (all when absent or above the pool's size).")))
-        self.compare_json = create_model("CompareRequest", __base__=self.compare_fields,
-                                         image_a=(_B64, Field(description="Creative A: base64 of the image file's bytes.")),
-                                         image_b=(_B64, Field(description="Creative B: base64 of the image file's bytes.")))
-        self.rank_json = create_model(
-            "RankRequest", __base__=self.rank_fields,
-            images=(list[_B64], Field(min_length=2, max_length=cfg.max_rank_images, description="The pool: base64 of each image file's bytes.")),
-            names=(list[Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]] | None,
-                   Field(None, json_schema_extra={"uniqueItems": True}, description="A distinct name per image, in the same order (default: the indices).")),
-            __validators__={"names_match": model_validator(mode="after")(_names_match)},
-        )
+        self.cfg = cfg
 
     def openapi(self) -> dict:
-        """``openapi_extra`` request bodies of the two endpoints: JSON and multipart, from the same models."""
-        return {"compare": _body(self.compare_json, "image_a", "image_b"), "rank": _body(self.rank_json, "images")}
+        """``openapi_extra`` request bodies of the two endpoints: JSON and multipart, from the same Structs."""
+        (compare, rank), components = msgspec.json.schema_components((CompareRequest, RankRequest), ref_template="{name}")
+        schemas = {name: components[ref["$ref"]] for name, ref in (("compare", compare), ("rank", rank))}
+        for schema in schemas.values():
+            schema.pop("title", None)
+            for name in ("query", "title"):
+                schema["properties"][name]["maxLength"] = self.cfg.max_text_chars
+        props = schemas["rank"]["properties"]
+        props["images"].update(minItems=2, maxItems=self.cfg.max_rank_images)
+        props["names"]["anyOf"][0].update(uniqueItems=True, items={"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS})
+        props["top_k"]["anyOf"] = [{"type": "integer", "minimum": 1, "description": props["top_k"]["anyOf"][0]["description"]}, {"type": "null"}]
+        for prop in props.values():  # an optional field's description beside its anyOf, not inside one branch
+            if "anyOf" in prop:
+                prop["description"] = prop["anyOf"][0].pop("description")
+        return {"compare": _body(schemas["compare"], "image_a", "image_b"), "rank": _body(schemas["rank"], "images")}
 
 
-def _names_match(model):
-    if model.names is not None:
-        if len(model.names) != len(model.images):
-            raise ValueError(f"names: {len(model.names)} names for {len(model.images)} images; give one name per image or none")
-        if len(set(model.names)) != len(model.names):
-            raise ValueError("names: the names must be distinct")
-    return model
-
-
-def _body(model, *image_fields: str) -> dict:
-    """A requestBody with the model's JSON schema, and its multipart twin: images as files, text fields as the
-    text a form carries, no ``names`` (the files' own names are used)."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("title", None)
+def _body(schema: dict, *image_fields: str) -> dict:
+    """A requestBody with the JSON schema, and its multipart twin: images as files, text fields as the text a form
+    carries, no ``names`` (the files' own names are used)."""
     multipart = {"type": "object", "required": list(schema.get("required", [])), "properties": {}, "additionalProperties": False}
     for name, prop in copy.deepcopy(schema["properties"]).items():
         if name == "names":

@@ -27,9 +27,19 @@ class ServeConfig:
     max_batch: int = setting(8, "Most compare pairs gathered from concurrent requests into one Selector.compare_many call; 1 turns micro-batching off.")
     max_wait_ms: float = setting(5.0, "Longest a compare waits for other compares still being received to join its batch; a lone request never waits.")
     max_queue: int = setting(64, "Most compare and rank requests admitted (queued or running), counted once their body is read and decoded; beyond it 503 with Retry-After.")
-    max_reading: int = setting(32, "Most requests whose body is arriving or whose images are decoding at once (they hold no queue slot); beyond it 503 with Retry-After.")
-    body_timeout_s: float = setting(30.0, "Longest a request may take to send its body; then 408 and the connection is closed, so idle or slow clients cannot hold the server.")
-    max_body_mb: float = setting(32.0, "Largest request body in MiB; larger bodies get 413 before they are read.")
+    max_reading: int = setting(32, "Most requests whose body is arriving or whose images are decoding at once (they hold no queue slot). One more waits "
+                                   "within --body-grace-s: once its own body arrives at --min-body-rate it takes the slot of the reader furthest behind that "
+                                   "rate (which gets 408); else 503 with Retry-After (408 if its own body is behind).")
+    body_timeout_s: float = setting(30.0, "Longest a request may take to send its body, however fast it arrives; then 408 and the connection is closed.")
+    body_grace_s: float = setting(5.0, "Seconds a request body may take to start arriving before --min-body-rate applies.")
+    min_body_rate: float = setting(32.0, "Slowest average rate, in KiB/s, at which a request body may arrive after --body-grace-s (bytes counted as they "
+                                         "reach the server); a slower one gets 408 and its connection is closed.")
+    header_timeout_s: float = setting(10.0, "Longest a connection may take to send a request's line and headers, counted from accept and from the end of each "
+                                            "answer; a connection that sent nothing is then closed, one that sent part of a head gets 408.")
+    max_connections: int = setting(0, "Most open client connections of one server process; beyond it the connection idle longest (no request in progress) "
+                                      "is closed, or, with none idle, the new one gets 503. 0 = the open-files limit (ulimit -n) less 256.")
+    max_body_mb: float = setting(32.0, "Largest multipart request body in MiB (a JSON body carries its images as base64: 4/3 of this, plus its text fields); "
+                                       "larger bodies get 413 before they are read.")
     max_request_pixels: int = setting(256_000_000, "Most pixels one request's images may decode to, summed, read from their headers before any is decoded (413 beyond it); 0 = no budget.")
     max_rank_images: int = setting(64, "Most images one /v1/rank request may send (its pool size).")
     max_text_chars: int = setting(2000, "Longest query or title, in characters.")
@@ -45,10 +55,10 @@ class ServeConfig:
         for name in ("workers", "max_batch", "max_queue", "max_reading", "max_rank_images", "max_text_chars", "retry_after_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "max_request_pixels", "graceful_timeout_s"):
+        for name in ("max_wait_ms", "max_request_pixels", "graceful_timeout_s", "body_grace_s", "max_connections"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        for name in ("max_body_mb", "body_timeout_s"):
+        for name in ("max_body_mb", "body_timeout_s", "min_body_rate", "header_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be above 0, got {getattr(self, name)}")
         if self.log_level not in ("debug", "info", "warning", "error"):

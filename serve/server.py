@@ -1,4 +1,4 @@
-"""Load the export, build the app, serve it with uvicorn until SIGTERM/SIGINT (in-flight requests finish).
+"""Load the export, build the app, serve it with uvicorn until SIGTERM/SIGINT (bodies still arriving are cut, requests being computed finish).
 
 With ``--workers N`` uvicorn starts N worker processes on one socket; each builds its own app (its own
 Selector) from the configuration passed in the environment, so N requests run at once, each on its
@@ -62,14 +62,17 @@ def run_server(config: ServeConfig, selector=None) -> None:
     """Serve until stopped; raises (before listening) if the export cannot be loaded."""
     import uvicorn
 
+    from creative4u_small.serve.protocol import ACCEPT_BACKLOG, ServeProtocol, connection_limit  # uvicorn's: only when serving
+
     if config.api_key_env and not os.environ.get(config.api_key_env):
         raise ValueError(f"--api-key-env {config.api_key_env}: that environment variable is empty or unset; export it or drop the option")
-    common = dict(host=config.host, port=config.port, log_config=None, access_log=False, lifespan="on",
+    common = dict(host=config.host, port=config.port, log_config=None, access_log=False, lifespan="on", http=ServeProtocol, backlog=ACCEPT_BACKLOG,
                   timeout_graceful_shutdown=config.graceful_timeout_s or None, log_level=config.log_level)
     if config.workers == 1:
         uvicorn.Server(uvicorn.Config(build_app(config, selector), **common)).run()
         return
     read_manifest(config.export)  # refuse a missing or tampered export here, in one line, before any worker starts
+    connection_limit(config.max_connections)  # and a --max-connections the open-files limit cannot hold
     os.environ[CONFIG_ENV] = json.dumps(config.to_dict())
     setup_logging(config.log_level)
     uvicorn.run("creative4u_small.serve.server:worker_app", factory=True, workers=config.workers, **common)

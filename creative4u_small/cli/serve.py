@@ -12,7 +12,8 @@ from creative4u_small.serve.server import run_server
 
 @friendly_errors
 @from_config(ServeConfig, ("export", "host", "port", "selector.backend", "selector.precision", "selector.device", "selector.threads", "workers", "max_batch",
-                           "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "max_body_mb", "selector.max_pixels",
+                           "max_wait_ms", "max_queue", "max_reading", "body_timeout_s", "body_grace_s", "min_body_rate", "header_timeout_s",
+                           "max_connections", "max_body_mb", "selector.max_pixels",
                            "max_request_pixels", "max_rank_images", "max_text_chars", "selector.cache_images", "api_key_env",
                            "retry_after_s", "graceful_timeout_s", "ui", "log_level"), required=("export",))
 def serve(cfg: ServeConfig):

@@ -83,11 +83,15 @@ def _cases(synth_pairs):
         "unknown-field": (dict(files={"image_a": a, "image_b": b}, data={"querry": "x"}), 400, "'querry': unknown field"),
         "long-text-echo": (dict(files={"image_a": a, "image_b": b}, data={"query": "<image>" * 150}), 422, r"^query '(<image>){10}.{0,12}… contains a special token"),
         "strict-over-budget": (dict(files={"image_a": a, "image_b": b}, data={"query": "shoe " * 100, "strict": "true"}), 422, r"query: \d+ tokens, above this model's budget of 64"),
-        "json-deep": (dict(content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"}), 400, "nested deeper than"),
-        "json-long-number": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": ' + b"9" * 5000 + b"}", headers={"content-type": "application/json"}), 400, "a number of 5000 characters"),
-        "json-infinite": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": 1e400}', headers={"content-type": "application/json"}), 400, "not a finite number"),
-        "json-nan": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": NaN}', headers={"content-type": "application/json"}), 400, "NaN is not JSON"),
-        "json-bool-as-number": (dict(json={"image_a": "AA==", "image_b": "AA==", "explain": 1}), 400, "explain: Input should be a valid boolean"),
+        "json-deep": (dict(content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"}), 400, "body: expected `object`, got `array`"),
+        "json-deep-field": (dict(content=b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", headers={"content-type": "application/json"}), 400,
+                            "query: expected `str`, got `array`"),
+        "json-empty-objects": (dict(content=b"{" + b",".join(b'"%d":{}' % i for i in range(90_000)) + b"}", headers={"content-type": "application/json"}), 400,
+                               "^'0': unknown field"),
+        "json-long-number": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": ' + b"9" * 5000 + b"}", headers={"content-type": "application/json"}), 400, "explain: .*out of range"),
+        "json-infinite": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": 1e400}', headers={"content-type": "application/json"}), 400, "explain: number out of range"),
+        "json-nan": (dict(content=b'{"image_a": "AA==", "image_b": "AA==", "explain": NaN}', headers={"content-type": "application/json"}), 400, "body is not valid JSON"),
+        "json-bool-as-number": (dict(json={"image_a": "AA==", "image_b": "AA==", "explain": 1}), 400, "explain: expected `bool`, got `int`"),
         "empty-body": (dict(headers={"content-type": "multipart/form-data; boundary=x"}), 400, "empty request body"),
         "empty-file": (dict(files={"image_a": ("a.png", b"", "image/png"), "image_b": b}), 422, "image_a: empty file"),
         "wrong-content-type": (dict(content=b"image_a=1", headers={"content-type": "text/plain"}), 415, "content type 'text/plain' is not"),
@@ -106,7 +110,7 @@ def _cases(synth_pairs):
 CASES = ["truncated-jpeg", "text-named-png", "20000x20000", "7000x7000", "pixel-budget", "eps", "empty-body", "empty-file", "wrong-content-type",
          "oversized-body", "oversized-chunked", "missing-field", "image-as-text", "three-files", "unknown-field", "bad-json", "bad-base64",
          "url-not-fetched", "bad-explain", "image-token-in-query", "long-text-echo", "strict-over-budget", "json-deep", "json-long-number",
-         "json-infinite", "json-nan", "json-bool-as-number"]
+         "json-infinite", "json-nan", "json-bool-as-number", "json-deep-field", "json-empty-objects"]
 
 
 @pytest.mark.parametrize("case", CASES)
