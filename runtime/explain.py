@@ -75,64 +75,15 @@ class CachedDecoder:
         return out[mf.LOGITS_OUTPUT]
 
 
-class BucketedDecoder(CachedDecoder):
-    """The cache in buffers that grow ``bucket`` tokens at a time, their unused slots masked out, so the step graph
-    sees one shape per bucket instead of a new one every token (engines that prepare each new shape pay once per
-    bucket). Positions come from the mask, so the slots' order does not matter: the answers are the plain cache's."""
-
-    def __init__(self, prefill, step, num_layers: int, bucket: int = 64):
-        super().__init__(prefill, step, num_layers)
-        self.bucket, self.used = bucket, 0
-        self.mask = np.zeros((0, 0), np.int64)
-
-    def prefill(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        logits = super().prefill(feeds)
-        self.used = feeds["attention_mask"].shape[1]
-        self._grow(feeds["attention_mask"])
-        return logits
-
-    def _grow(self, mask: np.ndarray) -> None:
-        """Room for ``bucket`` more tokens: every buffer (and the mask) re-allocated one bucket longer."""
-        size = (self.used // self.bucket + 1) * self.bucket
-        self.mask = np.zeros((mask.shape[0], size), np.int64)
-        self.mask[:, : self.used] = mask[:, : self.used]
-        grown = []
-        for t in self.past:
-            buf = np.zeros((*t.shape[:2], size, t.shape[3]), t.dtype)
-            buf[:, :, : self.used] = t[:, :, : self.used]
-            grown.append(buf)
-        self.past = grown
-
-    def step(self, next_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """As ``CachedDecoder.step`` (``attention_mask`` is implied by the buffers and not read)."""
-        rows = next_ids.shape[0]
-        feeds = {"input_ids": next_ids, "attention_mask": np.concatenate([self.mask, np.ones((rows, 1), np.int64)], 1),
-                 **dict(zip(mf.past_names(self.num_layers), self.past))}
-        out = self.step_graph.run(feeds)
-        for buf, name in zip(self.past, mf.present_names(self.num_layers)):
-            buf[:, :, self.used] = out[name][:, :, -1]
-        self.mask[:, self.used] = 1
-        self.used += 1
-        if self.used == self.mask.shape[1]:
-            self._grow(self.mask)
-        return out[mf.LOGITS_OUTPUT]
-
-
-def greedy_decode(
-    decoder,
-    feeds: dict[str, np.ndarray],
-    forced: list[list[int]],
-    max_new_tokens: int,
-    eos_ids: set[int],
-    pad_id: int,
-    min_new_tokens: int = 0,
-) -> list[list[int]]:
+def greedy_decode(decoder, feeds: dict[str, np.ndarray], forced: list[list[int]], spec: mf.PromptSpec,
+                  max_new_tokens: int, min_new_tokens: int = 0) -> list[list[int]]:
     """Tokens after the forced prefix, per row; ``decoder`` has ``prefill(feeds)`` and ``step(ids, mask)``.
 
     ``feeds`` are the left-padded judge rows; ``forced[r]`` is the prefix row r must emit first (equal lengths
-    across rows). Before ``min_new_tokens`` tokens the end tokens are masked out, as transformers'
-    ``min_new_tokens`` does, so benchmarks decode equal lengths.
+    across rows); the end and pad tokens are ``spec``'s. Before ``min_new_tokens`` tokens the end tokens are masked
+    out, as transformers' ``min_new_tokens`` does, so benchmarks decode equal lengths.
     """
+    eos_ids, pad_id = set(spec.eos_token_ids), spec.pad_token_id
     mask = feeds["attention_mask"]
     rows = mask.shape[0]
     if len({len(f) for f in forced}) > 1:

@@ -19,6 +19,7 @@ import numpy as np
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.contract.verdict_prob import p_a
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.explain import CachedDecoder
 
 # p_a, not the verdict logits, is gated: a near-tie's two logits are small, so their relative error says little.
 VERDICT_GATES = (("max_dp_a", "max_dp_a"), ("vision_rel_err", "max_rel_err"), ("prefix_max_dp_a", "max_dp_a"))
@@ -60,16 +61,21 @@ def _judge_feeds(data: dict, embeds: np.ndarray) -> dict:
             "image_embeds": _rows(embeds, data["image_index"])}
 
 
-def _decode(run, data: dict, embeds: np.ndarray, num_layers: int, step_ids: np.ndarray | None = None):
-    """Prefill over the probe rows, then one step with ``step_ids`` (the prefill's greedy token when None)."""
-    out = run(mf.DECODER_PREFILL, _judge_feeds(data, embeds))
-    prefill = out[mf.LOGITS_OUTPUT]
+class _Bound:
+    """``graph`` of a ``run(graph, feeds)`` function, as a graph object (``run(feeds)``)."""
+
+    def __init__(self, run, graph: str):
+        self.run = lambda feeds: run(graph, feeds)
+
+
+def _decode(decoder, data: dict, embeds: np.ndarray, step_ids: np.ndarray | None = None):
+    """Prefill over the probe rows, then one step with ``step_ids`` (the prefill's greedy token when None), through
+    ``decoder`` (``prefill(feeds)``, ``step(ids, mask)``: the engine's explanation decoder)."""
+    prefill = decoder.prefill(_judge_feeds(data, embeds))
     if step_ids is None:
         step_ids = prefill.argmax(-1)[:, None].astype(np.int64)
     mask = np.concatenate([data["attention_mask"], np.ones_like(step_ids)], 1)
-    past = {p: out[q] for p, q in zip(mf.past_names(num_layers), mf.present_names(num_layers))}
-    step = run(mf.DECODER_STEP, {"input_ids": step_ids, "attention_mask": mask, **past})[mf.LOGITS_OUTPUT]
-    return prefill, step_ids, step
+    return prefill, step_ids, decoder.step(step_ids, mask)
 
 
 def references(run, data: dict, num_layers: int, decoder: bool) -> dict[str, np.ndarray]:
@@ -77,7 +83,8 @@ def references(run, data: dict, num_layers: int, decoder: bool) -> dict[str, np.
     embeds = run(mf.VISION, {"pixel_values": data["pixel_values"]})["image_embeds"]
     refs = {"image_embeds": embeds, "verdict_logits": run(mf.JUDGE, _judge_feeds(data, embeds))["verdict_logits"]}
     if decoder:
-        refs["prefill_logits"], refs["step_input_ids"], refs["step_logits"] = _decode(run, data, embeds, num_layers)
+        plain = CachedDecoder(_Bound(run, mf.DECODER_PREFILL), _Bound(run, mf.DECODER_STEP), num_layers)
+        refs["prefill_logits"], refs["step_input_ids"], refs["step_logits"] = _decode(plain, data, embeds)
     return refs
 
 
@@ -99,9 +106,9 @@ def verdict_figures(run, data: dict, prefix=None) -> dict:
     return figures
 
 
-def decoder_figures(run, data: dict, num_layers: int) -> dict:
-    """Prefill and one cached step on the reference embeddings and the reference's greedy token."""
-    prefill, _, step = _decode(run, data, data["image_embeds"], num_layers, data["step_input_ids"])
+def decoder_figures(decoder, data: dict) -> dict:
+    """Prefill and one cached step through ``decoder`` on the reference embeddings and the reference's greedy token."""
+    prefill, _, step = _decode(decoder, data, data["image_embeds"], data["step_input_ids"])
     return {
         "prefill_rel_err": logits_rel_err(prefill, data["prefill_logits"]),
         "step_rel_err": logits_rel_err(step, data["step_logits"]),
@@ -113,8 +120,8 @@ def verdict_check(run, data: dict, floors: dict, prefix=None) -> dict:
     return _check(lambda: verdict_figures(run, data, prefix), VERDICT_GATES, floors)
 
 
-def decoder_check(run, data: dict, floors: dict, num_layers: int) -> dict:
-    return _check(lambda: decoder_figures(run, data, num_layers), DECODER_GATES, floors)
+def decoder_check(decoder, data: dict, floors: dict) -> dict:
+    return _check(lambda: decoder_figures(decoder, data), DECODER_GATES, floors)
 
 
 def _check(measure, gates, floors: dict) -> dict:

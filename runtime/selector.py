@@ -104,7 +104,7 @@ class Selector:
                     raise mf.ManifestError(f"{self.export_dir}: the export has no {graph} graph (exported with --no-decoder?); re-export to get rationales")
                 key = self.graph_keys[graph]
                 path = self.engine.graph_file(self.export_dir, self.manifest, graph, key)
-                self._graphs[graph] = self.engine.open(path, self.manifest.graphs[key], self._precision_of(graph), self.config)
+                self._graphs[graph] = self.engine.open(path, self.manifest.graphs[key], self._precision_of(graph), self.config, self.manifest)
             return self._graphs[graph]
 
     def run_graph(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -153,7 +153,7 @@ class Selector:
         if part == "verdict":
             result = probe.verdict_check(self.run_graph, self._probe_data, floors, self._prefix_judge())
         else:
-            result = probe.decoder_check(self.run_graph, self._probe_data, floors, self.manifest.dims.num_layers)
+            result = probe.decoder_check(self._decoder(), self._probe_data, floors)
         self.probe_report[part] = {"precision": precision, "backend": self.backend, **result}
         return result
 
@@ -306,6 +306,10 @@ class Selector:
         _add(timings, "judge", time.perf_counter() - t0)
         return np.concatenate(logits)
 
+    def _decoder(self):
+        """A decoder for one explanation (it holds that explanation's cache): the engine's, over the decoder graphs."""
+        return self.engine.decoder(self._graph(mf.DECODER_PREFILL), self._graph(mf.DECODER_STEP), self.manifest.dims.num_layers)
+
     def _prefix_judge(self) -> PrefixJudge | None:
         """The prefix-reuse judge over this Selector's graphs (None with ``prefix_reuse`` off)."""
         if not self.prefix_reuse:
@@ -325,10 +329,8 @@ class Selector:
         self.open_decoder()
         spec = self.manifest.prompt
         forced = [spec.verdict_token_ids[0 if verdict == "A" else 1], *spec.answer_close_ids]
-        decoder = self.engine.decoder(self._graph(mf.DECODER_PREFILL), self._graph(mf.DECODER_STEP), self.manifest.dims.num_layers)
-        return explain.greedy_decode(decoder, self._rows([(ids, ea, eb)], mf.DECODER_PREFILL), [forced],
-                                     max_new_tokens or self.config.max_new_tokens, set(spec.eos_token_ids), spec.pad_token_id,
-                                     min_new_tokens)[0]
+        return explain.greedy_decode(self._decoder(), self._rows([(ids, ea, eb)], mf.DECODER_PREFILL), [forced], spec,
+                                     max_new_tokens or self.config.max_new_tokens, min_new_tokens)[0]
 
     # ------------------------------------------------------------ public API
 

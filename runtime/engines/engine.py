@@ -99,7 +99,8 @@ class Engine:
     def graph_file(self, export_dir: Path, manifest: mf.Manifest, graph: str, key: str) -> Path:
         return Path(export_dir) / manifest.graphs[key].file
 
-    def open(self, path: Path, entry: mf.GraphEntry, precision: str, config) -> Graph:
+    def open(self, path: Path, entry: mf.GraphEntry, precision: str, config, manifest: mf.Manifest) -> Graph:
+        """The graph at ``path`` (``entry`` its manifest entry) ready to run at ``precision`` with ``config``'s threads and device."""
         raise NotImplementedError
 
     def per_call(self, entry: mf.GraphEntry, batch_size: int) -> int:

@@ -50,11 +50,12 @@ class OrtGraph:
 class OrtEngine(Engine):
     """ONNX Runtime with one execution provider (``provider``) in front of the CPU's."""
 
-    def __init__(self, name: str, provider: str, help: str, precisions: tuple[str, ...], on_gpu: bool = False,
-                 in_auto: bool = True, parity_keys: dict[str, str] | None = None):
-        self.name, self.provider, self.help, self.on_gpu, self.in_auto = name, provider, help, on_gpu, in_auto
+    def __init__(self, name: str, provider: str, help: str, precisions: tuple[str, ...], **traits):
+        self.name, self.provider, self.help = name, provider, help
         self.precisions = self.auto_precisions = precisions
-        self.parity_keys = {p: p for p in precisions} | (parity_keys or {})
+        self.parity_keys = {p: p for p in precisions} | traits.pop("parity_keys", {})
+        for trait, value in traits.items():  # on_gpu, in_auto
+            setattr(self, trait, value)
 
     def installed(self) -> str | None:
         if ort() is None:
@@ -63,7 +64,7 @@ class OrtEngine(Engine):
             return f"ONNX Runtime here has no {self.provider} (its providers: {', '.join(ort_providers())})"
         return None
 
-    def open(self, path: Path, entry: mf.GraphEntry, precision: str, config) -> OrtGraph:
+    def open(self, path: Path, entry: mf.GraphEntry, precision: str, config, manifest: mf.Manifest) -> OrtGraph:
         return open_session(path, self.provider, config.threads, config.device_id)
 
     def per_call(self, entry: mf.GraphEntry, batch_size: int) -> int:

@@ -152,7 +152,7 @@ class TensorRTEngine(Engine):
             raise BackendError(f"{export_dir}: no TensorRT engine for the {graph} graph; rebuild with `c4u export --trt` or use backend cuda/cpu")
         return Path(export_dir) / (entry["file"] if isinstance(entry, dict) else entry)
 
-    def open(self, path: Path, entry: mf.GraphEntry, precision: str, config) -> TrtGraph:
+    def open(self, path: Path, entry: mf.GraphEntry, precision: str, config, manifest: mf.Manifest) -> TrtGraph:
         return TrtGraph(path, config.device_id)
 
     def describe(self, manifest: mf.Manifest) -> dict:
