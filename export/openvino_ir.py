@@ -111,13 +111,19 @@ def int8_inventory(model) -> dict:
     return {"compute_ops": dict(counts), "kept_float": kept}
 
 
-def quantize_ir(src: Path, dst: Path, feeds: list[dict]) -> dict:
-    """NNCF post-training INT8 of the fp32 IR ``src`` calibrated on ``feeds``; returns the settings and what stayed float."""
+def quantize_ir(src: Path, dst: Path, feeds: list[dict], smooth_quant_alpha: float | None = None, float_names: tuple = ()) -> dict:
+    """NNCF post-training INT8 of the fp32 IR ``src`` calibrated on ``feeds``; returns the settings and what stayed float.
+    ``smooth_quant_alpha`` (MatMuls; negative: off) and ``float_names`` (the nodes NNCF is to leave float) are
+    the knobs ``benchmarks/openvino_int8_forms.py`` compares; the export uses NNCF's transformer defaults."""
     ov, nncf = _ov(), _nncf()
-    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters, OverflowFix
 
+    advanced = AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE)
+    if smooth_quant_alpha is not None:
+        advanced.smooth_quant_alphas = AdvancedSmoothQuantParameters(matmul=smooth_quant_alpha)
+    ignored = nncf.IgnoredScope(names=list(float_names), validate=False) if float_names else None
     model = nncf.quantize(ov.Core().read_model(str(src)), nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
-                          subset_size=len(feeds), advanced_parameters=AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE))
+                          subset_size=len(feeds), advanced_parameters=advanced, **({"ignored_scope": ignored} if ignored else {}))
     inventory = int8_inventory(model)
     ov.save_model(model, str(dst), compress_to_fp16=False)
     return {**INT8_SETTINGS, "nncf": nncf.__version__, "calibration_samples": len(feeds), **inventory}
