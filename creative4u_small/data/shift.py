@@ -23,12 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from creative4u_small.contract.pairs import CreativePair, write_pairs
+from creative4u_small.contract.pairs import CreativePair
+from creative4u_small.data.synth.generate import render_set
 
 KINDS = ("photo", "screenshot", "dark", "saturated")
 ASPECTS = ((1, 1), (2, 1), (1, 2), (4, 3), (3, 4), (16, 9), (9, 16))
-PAIRS_FILE = "pairs.jsonl"
-IMAGE_DIR = "img"
 QUERIES = (
     ("noise cancelling headphones", "Wireless over-ear headphones, 40 h battery"),
     ("espresso machine", "15-bar espresso maker with milk frother"),
@@ -152,13 +151,4 @@ def make_pair(i: int, seed: int, img_dir: Path, image_size: int) -> CreativePair
 
 def synthesize_shift(n: int, out_dir: Path, seed: int = 0, image_size: int = 128) -> Path:
     """Render ``n`` shift pairs into ``out_dir/img`` and write ``out_dir/pairs.jsonl``; returns the JSONL path."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if image_size < 16:
-        raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
-    out_dir = Path(out_dir)
-    img_dir = out_dir / IMAGE_DIR
-    img_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / PAIRS_FILE
-    write_pairs([make_pair(i, seed, img_dir, image_size) for i in range(n)], path)
-    return path
+    return render_set(make_pair, n, out_dir, seed, image_size)

@@ -68,6 +68,12 @@ def synthesize(n: int, out_dir: Path, seed: int = 0, image_size: int = 96, progr
     ``"b"``, ``"differ"``). ``progress(done, total)`` is called every ~1% and at the end.
     Returns the path of the JSONL file.
     """
+    return render_set(make_pair, n, out_dir, seed, image_size, progress)
+
+
+def render_set(make, n: int, out_dir: Path, seed: int, image_size: int, progress=None) -> Path:
+    """Pairs ``make(i, seed, img_dir, image_size)`` for i < ``n``, images under ``out_dir/img``, written to
+    ``out_dir/pairs.jsonl`` at once; ``progress(done, total)`` every ~1% and at the end."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if image_size < 16:
@@ -78,7 +84,7 @@ def synthesize(n: int, out_dir: Path, seed: int = 0, image_size: int = 96, progr
     step = max(1, n // 100)
     pairs = []
     for i in range(n):
-        pairs.append(make_pair(i, seed, img_dir, image_size))
+        pairs.append(make(i, seed, img_dir, image_size))
         if progress is not None and ((i + 1) % step == 0 or i + 1 == n):
             progress(i + 1, n)
     path = out_dir / PAIRS_FILE
@@ -86,4 +92,4 @@ def synthesize(n: int, out_dir: Path, seed: int = 0, image_size: int = 96, progr
     return path
 
 
-__all__ = ["synthesize", "make_pair", "ctr_of", "label_of"]
+__all__ = ["synthesize", "render_set", "make_pair", "ctr_of", "label_of"]
