@@ -1,13 +1,16 @@
-"""Explanation decoding on OpenVINO, three ways, per step: the plain step graph, a cache in buckets, the stateful step.
+"""Explanation decoding on OpenVINO, four ways, per token: plain, buckets, stateful, stateful in place.
 
 The plain step graph takes the KV cache as inputs and returns it one token longer: every step is a new shape,
-which OpenVINO's CPU plugin prepares before it runs it. Two ways past that are measured side by side with it,
-on the export's decoder IR (``--precision``), one greedy decode of ``--tokens`` tokens each, alternating:
+which OpenVINO's CPU plugin prepares before it runs it, and the cache crosses into numpy and back. Three ways
+past that are measured side by side with it, on the export's decoder IR (``--precision``), one greedy decode of
+``--tokens`` tokens each, alternating:
 
-- ``buckets``: the cache in buffers that grow ``--bucket`` tokens at a time, unused slots masked out (positions
-  come from the mask), so the step graph sees one shape per bucket;
-- ``stateful``: the step IR made stateful (``apply_make_stateful_transformation``, as optimum-intel exports LLMs),
-  the cache kept inside OpenVINO: what the runtime's openvino engine decodes with.
+- ``buckets``: the cache in numpy buffers that grow ``--bucket`` tokens at a time, unused slots masked out
+  (positions come from the mask), so the step graph sees one shape per bucket;
+- ``stateful``: the step IR made stateful (``apply_make_stateful_transformation``, as optimum-intel exports
+  LLMs), the cache kept inside OpenVINO but still one token longer every step;
+- ``stateful-in-place``: stateful, the new token written into a buffer slot (``runtime.engines.openvino_decoder``):
+  what the runtime's openvino engine decodes with.
 
 ONNX Runtime's INT8 decode of the same prompt is timed beside them. Tokens must agree between the three OpenVINO
 ways. Prints one JSON line last.
@@ -73,6 +76,26 @@ class BucketedDecoder(CachedDecoder):
 
 
 
+class ConcatStatefulDecoder:
+    """The stateful step whose cache grows one token every step (OpenVINO's stateful transformation alone)."""
+
+    def __init__(self, prefill, compiled, layers: int):
+        self.prefill_graph, self.compiled, self.layers, self.request = prefill, compiled, layers, None
+
+    def prefill(self, feeds):
+        import openvino as ov
+
+        out = self.prefill_graph.run(feeds)
+        self.request = self.compiled.create_infer_request()
+        index = {p + q: i for i, (p, q) in enumerate(zip(mf.past_names(self.layers), mf.present_names(self.layers)))}
+        for state in self.request.query_state():
+            state.state = ov.Tensor(out[mf.present_names(self.layers)[index[state.name]]])
+        return out[mf.LOGITS_OUTPUT]
+
+    def step(self, next_ids, attention_mask):
+        return self.request.infer({"input_ids": next_ids, "attention_mask": attention_mask})[self.compiled.output(mf.LOGITS_OUTPUT)]
+
+
 def decode_ms(sel, decoder, feeds, forced, tokens: int) -> tuple[float, list[int]]:
     """One greedy decode of exactly ``tokens`` tokens through ``decoder``: (ms per generated token, the tokens)."""
     from creative4u_small.runtime.explain import greedy_decode
@@ -108,9 +131,16 @@ def main() -> None:
     plain_step = openvino_engine.open_ir(args.export / entry.file, args.precision, args.threads,
                                          properties=entry.quantization.get("compile_properties"))
     prefill, layers = ov._graph(mf.DECODER_PREFILL), ov.manifest.dims.num_layers
+    from openvino._offline_transformations import apply_make_stateful_transformation
+
+    mapping = dict(zip(mf.past_names(layers), mf.present_names(layers)))
+    concat_step = openvino_engine.open_ir(args.export / entry.file, args.precision, args.threads,
+                                          properties=entry.quantization.get("compile_properties"),
+                                          transform=lambda model: apply_make_stateful_transformation(model, mapping)).compiled
     ways = {"plain": lambda: CachedDecoder(prefill, plain_step, layers),
             "buckets": lambda: BucketedDecoder(prefill, plain_step, layers, args.bucket),
-            "stateful": lambda: ov._decoder(),
+            "stateful": lambda: ConcatStatefulDecoder(prefill, concat_step, layers),
+            "stateful-in-place": lambda: ov._decoder(),
             "onnxruntime": lambda: ort._decoder()}
     p = load_pairs(synthesize(args.runs + 1, args.workdir / "synth", seed=0, image_size=ov.manifest.preprocessing.image_size))
     spec = ov.manifest.prompt
@@ -127,7 +157,7 @@ def main() -> None:
                 ms[name].append(step_ms)
             tokens.setdefault(i, {})[name] = out
     p50 = {k: statistics.median(v) for k, v in ms.items()}
-    same = all(t["plain"] == t["buckets"] == t["stateful"] for t in tokens.values())
+    same = all(t["plain"] == t["buckets"] == t["stateful"] == t["stateful-in-place"] for t in tokens.values())
     info = cpu_info()
     print(json.dumps({"bench": "openvino_decode", "export": str(args.export), "precision": args.precision, "tokens": args.tokens,
                       "runs": args.runs, "threads": args.threads, "ms_per_token_p50": {k: round(v, 2) for k, v in p50.items()},

@@ -23,6 +23,7 @@ import numpy as np
 
 from creative4u_small.contract import telemetry
 from creative4u_small.runtime import manifest as mf
+from creative4u_small.runtime.engines import openvino_decoder
 from creative4u_small.runtime.engines.engine import BackendError, Engine
 
 TELEMETRY_MODULE = "openvino_telemetry"
@@ -122,43 +123,6 @@ class OvGraph:
             self._idle.put(request)
 
 
-class StatefulStep:
-    """The decoder step IR made stateful, as optimum-intel exports LLMs: its ``past.*`` inputs and ``present.*``
-    outputs become the model's state, so the KV cache stays inside OpenVINO between steps instead of crossing
-    into numpy and back (measured faster than the plain step graph and than a cache in fixed-size buckets)."""
-
-    def __init__(self, compiled, num_layers: int, details: dict):
-        self.compiled, self.num_layers, self.details = compiled, num_layers, details
-        self._index = {p + q: i for i, (p, q) in enumerate(zip(mf.past_names(num_layers), mf.present_names(num_layers)))}
-        self._logits = compiled.output(mf.LOGITS_OUTPUT)
-
-    def request(self, past: list[np.ndarray]):
-        """A new infer request whose state is ``past`` (the prefill's cache)."""
-        request = self.compiled.create_infer_request()
-        for state in request.query_state():
-            state.state = openvino().Tensor(np.ascontiguousarray(past[self._index[state.name]]))
-        return request
-
-    def logits(self, request, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return request.infer(feeds)[self._logits]
-
-
-class StatefulDecoder:
-    """Explanation decoding on OpenVINO: the prefill IR once, then the stateful step; same interface as
-    ``explain.CachedDecoder``."""
-
-    def __init__(self, prefill: OvGraph, step: StatefulStep):
-        self.prefill_graph, self.step_graph, self.request = prefill, step, None
-
-    def prefill(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        out = self.prefill_graph.run(feeds)
-        self.request = self.step_graph.request([out[n] for n in mf.present_names(self.step_graph.num_layers)])
-        return out[mf.LOGITS_OUTPUT]
-
-    def step(self, next_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        return self.step_graph.logits(self.request, {"input_ids": next_ids, "attention_mask": attention_mask})
-
-
 def compile_config(device: str, precision: str, threads: int = 0, profile: bool = False, properties: dict | None = None) -> dict:
     """``compile_model`` properties: one stream tuned for latency, the precision hint, the thread count, and the
     graph's own (its manifest entry's ``compile_properties``: how its INT8 activations are quantized at run time)."""
@@ -173,9 +137,9 @@ def compile_config(device: str, precision: str, threads: int = 0, profile: bool 
 
 
 def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile: bool = False,
-            properties: dict | None = None, stateful_layers: int = 0) -> OvGraph | StatefulStep:
-    """Compile the IR at ``path`` on ``device`` for ``precision`` (fp32, bf16 or int8) with the graph's ``properties``;
-    with ``stateful_layers`` (a decoder step graph's layer count) as a ``StatefulStep``."""
+            properties: dict | None = None, transform=None) -> OvGraph:
+    """Compile the IR at ``path`` on ``device`` for ``precision`` (fp32, bf16 or int8) with the graph's ``properties``,
+    after ``transform(model)`` where given (the decoder step's stateful rewrite)."""
     check_device(device, precision)
     if precision == "bf16" and threads == 1 and device == "CPU":
         # measured with openvino 2026.4.1: compile_model of the judge and decoder IR under the bf16 hint on one
@@ -184,16 +148,13 @@ def open_ir(path, precision: str, threads: int = 0, device: str = "CPU", profile
                             "compiling bf16 text graphs with INFERENCE_NUM_THREADS=1; use threads 0 or 2 and more, or fp32/int8")
     try:
         model = core().read_model(str(path))
-        if stateful_layers:
-            from openvino._offline_transformations import apply_make_stateful_transformation
-
-            apply_make_stateful_transformation(model, dict(zip(mf.past_names(stateful_layers), mf.present_names(stateful_layers))))
+        if transform is not None:
+            transform(model)
         compiled = core().compile_model(model, device, compile_config(device, precision, threads, profile, properties))
     except RuntimeError as e:
         raise OpenVinoError(f"{path}: OpenVINO cannot compile this IR on {device} ({str(e).strip().splitlines()[0][:200]}); "
                             "re-export with `c4u export --openvino`") from None
-    graph = OvGraph(compiled, device, HINT[precision])
-    return StatefulStep(compiled, stateful_layers, graph.details | {"stateful": True}) if stateful_layers else graph
+    return OvGraph(compiled, device, HINT[precision])
 
 
 class OpenVinoEngine(Engine):
@@ -231,13 +192,17 @@ class OpenVinoEngine(Engine):
         return super().auto_gate(manifest, precision)
 
     def open(self, path, entry: mf.GraphEntry, precision: str, config, manifest: mf.Manifest):
-        """The IR compiled; the decoder step graph stateful (its KV cache kept as OpenVINO state)."""
-        layers = manifest.dims.num_layers if entry.source == mf.DECODER_STEP else 0
-        return open_ir(path, precision, config.threads, config.device, properties=entry.quantization.get("compile_properties"),
-                       stateful_layers=layers)
+        """The IR compiled; the decoder step graph stateful, its KV cache written in place (``openvino_decoder``)."""
+        properties = entry.quantization.get("compile_properties")
+        if entry.source != mf.DECODER_STEP:
+            return open_ir(path, precision, config.threads, config.device, properties=properties)
+        layers = manifest.dims.num_layers
+        graph = open_ir(path, precision, config.threads, config.device, properties=properties,
+                        transform=lambda model: openvino_decoder.make_stateful_in_place(model, layers))
+        return openvino_decoder.StatefulStep(graph.compiled, layers, graph.details | {"stateful": True})
 
     def decoder(self, prefill, step, num_layers: int):
-        return StatefulDecoder(prefill, step)
+        return openvino_decoder.StatefulDecoder(prefill, step)
 
     def describe(self, manifest: mf.Manifest) -> dict:
         return {"openvino": status()}

@@ -81,6 +81,21 @@ def test_explanations_decode_on_the_ir(tiny_export, synth_pairs):
     assert int8.describe()["graphs"][mf.DECODER_STEP]["key"] == f"{mf.DECODER_STEP}.{mf.OPENVINO_INT8}"
 
 
+def test_a_long_explanation_grows_the_stateful_cache_and_decodes_onnx_runtimes_tokens(tiny_export, synth_pairs):
+    """The in-place stateful step writes each token into a buffer of fixed size that grows by a bucket when full:
+    a rationale longer than a bucket crosses that growth and still decodes ONNX Runtime's tokens at fp32."""
+    from creative4u_small.runtime.engines.openvino_decoder import BUCKET
+
+    item = _items(synth_pairs, 1)[0]
+    n = BUCKET + 8
+    ov = Selector.load(tiny_export, backend="openvino", precision="fp32", threads=1, max_new_tokens=n)
+    ort = Selector.load(tiny_export, backend="cpu", precision="fp32", threads=1, max_new_tokens=n)
+    ids = ov.tokenizer.judge_ids(item[2], item[3])
+    tokens = ov.rationale_tokens(ids, *ov.embed(item[:2]), "A", min_new_tokens=n)
+    assert len(tokens) == n and tokens == ort.rationale_tokens(ids, *ort.embed(item[:2]), "A", min_new_tokens=n)
+    assert ov.describe()["graphs"][mf.DECODER_STEP]["stateful"]
+
+
 def test_bf16_runs_the_fp32_ir_under_the_bf16_hint_where_the_cpu_has_it(tiny_export, synth_pairs):
     caps = openvino_engine.core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     if "BF16" not in caps:
