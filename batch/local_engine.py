@@ -69,9 +69,10 @@ def _run_processes(config: BatchConfig, batches: list[list[dict]], on_records) -
         try:
             while pending or inflight:
                 while pending and len(inflight) < IN_FLIGHT_PER_WORKER * config.workers:
+                    future = pool.submit(_score, pending[0][1])  # a broken pool refuses it here: the batch stays pending
                     k, batch = pending.popleft()
                     sent[k] += 1
-                    inflight[pool.submit(_score, batch)] = (k, batch)
+                    inflight[future] = (k, batch)
                 finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in finished:
                     result = future.result()  # BrokenProcessPool when a worker died

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 
 from creative4u_small.scale.row_writer import RowWriter
 
@@ -18,6 +19,7 @@ class JobTally:
         self.rows, self.rejects, self.total, self.unit, self.progress = rows, rejects, total, unit, progress
         self.done = self.rejected = self.duplicates = 0
         self.workers: dict[str, dict] = {}
+        self.created, self.first, self.last = time.perf_counter(), None, None  # the first and last batch back
 
     @property
     def finished(self) -> int:
@@ -29,6 +31,9 @@ class JobTally:
         self.rejected += self.rejects.write(rejects)
 
     def add(self, records: list[dict]) -> None:
+        self.last = time.perf_counter()
+        if self.first is None:
+            self.first, self.first_count = self.last, len(records)
         rows = [r["data"] for r in records if r["kind"] == "row"]
         refused = [r["data"] for r in records if r["kind"] == "reject"]
         fresh = self.rows.write(rows)
@@ -49,12 +54,18 @@ class JobTally:
             self.progress(self.finished, self.total)
 
     def summary(self, seconds: float, retried: int) -> dict:
+        """Counts; rates over the whole job and once the first batch was back (``steady``: no start-up in it);
+        per worker its items, the seconds it spent on them and its rate over those seconds."""
         rate = f"{self.unit}_per_s"
         workers = [{**w, "busy_s": round(w["busy_s"], 3), rate: round(w[self.unit] / w["busy_s"], 3) if w["busy_s"] else None}
                    for w in self.workers.values()]
+        later = sum(w[self.unit] for w in self.workers.values()) - (self.first_count if self.first else 0)
+        steady = later / (self.last - self.first) if self.first is not None and self.last > self.first else None
         return {self.unit: self.total, "already_done": self.rows.already, "done": self.done, "rejected": self.rejected,
                 "retried": retried, "duplicates_dropped": self.duplicates, "seconds": round(seconds, 3),
+                "first_batch_s": round(self.first - self.created, 3) if self.first is not None else None,
                 rate: round((self.done + self.rejected) / seconds, 3) if seconds > 0 else None,
+                f"steady_{rate}": round(steady, 3) if steady else None,
                 "nodes": sorted({w["node"] for w in workers}), "workers": workers}
 
 

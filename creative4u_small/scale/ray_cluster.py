@@ -3,7 +3,8 @@
 - Usage statistics are off: ``contract.telemetry`` sets ``RAY_USAGE_STATS_ENABLED=0`` when creative4u_small is
   imported, before ray is, and the Ray processes a job starts inherit it.
 - A local Ray writes nothing under ``HOME``: its session folder (sockets, logs, spilled objects) is a fresh folder
-  in the system temp dir (``RAY_TMPDIR``), removed when the job ends; its authentication token lives in this process
+  in the system temp dir (``RAY_TMPDIR``; /tmp where that path is too long for Unix sockets), removed when the job
+  ends (or, after a kill -9, by the next job); its authentication token lives in this process
   tree's environment (``RAY_AUTH_TOKEN``) instead of ``~/.ray/auth_token``.
 - A loopback address (a local Ray, or ``--ray-address 127.0.0.1:PORT``) keeps every Ray process on 127.0.0.1:
   Ray otherwise advertises the machine's outward address, found by "connecting" a UDP socket to a public one.
@@ -19,10 +20,15 @@ import shutil
 import socket
 import sys
 import tempfile
+from pathlib import Path
 
 # Ray's switch for single-machine clusters (its default on macOS and Windows): every address is 127.0.0.1.
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 LOOPBACK_HOSTS = ("localhost", "::1", "[::1]")
+FOLDER_PREFIX, OWNER_FILE = "c4u-ray-", "c4u_owner_pid"
+# Ray's sockets live at <folder>/ray/session_<date>_<pid>/sockets/plasma_store: with the 107-byte limit of a Unix
+# socket path, the temp dir holding the folder must be short.
+MAX_TEMP_PARENT = 24
 
 
 def usable_cores() -> int:
@@ -65,11 +71,28 @@ def _environment(**values: str):
                 os.environ[k] = v
 
 
+def _remove_orphans(parent: str) -> None:
+    """Session folders of local Rays whose driver was killed (kill -9 leaves no chance to remove them)."""
+    for folder in Path(parent).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours to judge: no owner file, or a process of another user
+
+
 @contextlib.contextmanager
 def local_ray_env():
     """The environment of a Ray this process starts: a fresh session folder and an in-memory token; yields the folder
-    (removed after). Also what a test's ``ray.cluster_utils.Cluster`` needs to leave HOME alone."""
-    folder = tempfile.mkdtemp(prefix="c4u-ray-")
+    (removed after, or by the next job if this process is killed). Also what a test's ``ray.cluster_utils.Cluster``
+    needs to leave HOME alone."""
+    parent = tempfile.gettempdir()
+    parent = parent if len(parent) <= MAX_TEMP_PARENT else "/tmp"
+    _remove_orphans(parent)
+    folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=parent)
+    (Path(folder) / OWNER_FILE).write_text(str(os.getpid()))
     try:
         with _environment(RAY_TMPDIR=folder, RAY_AUTH_TOKEN=os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(32)):
             yield folder
@@ -94,7 +117,7 @@ def ray_session(address: str = "", num_cpus: float | None = None, num_gpus: floa
             ray.shutdown()
         return
     with local_ray_env() as folder:
-        ray.init(num_cpus=int(num_cpus) if num_cpus else None, num_gpus=num_gpus, include_dashboard=False, **quiet)
+        ray.init(address="local", num_cpus=int(num_cpus) if num_cpus else None, num_gpus=num_gpus, include_dashboard=False, **quiet)
         try:
             yield {**describe(ray, "local", started=True), "temp_dir": folder}
         finally:
