@@ -9,6 +9,7 @@ CPU that Ray's own bookkeeping holds.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from creative4u_small.batch.batch_config import BatchConfig
 from creative4u_small.batch.group_scorer import GroupScorer
@@ -36,7 +37,8 @@ def run_ray(config: BatchConfig, groups: list[dict], on_records, warn=print) -> 
         if asked > have:
             warn(f"warning: {config.workers} workers x {config.cpus_per_actor:g} CPUs = {asked:g} CPUs, but the cluster has "
                  f"{have:g}: some actors wait for a node (an autoscaler may add one); lower --workers or --cpus-per-worker")
-        retried = run_pool([(g["id"], g) for g in groups], GroupActor, {"config": config.to_dict()}, on_records,
+        portable = {**config.to_dict(), "export": str(Path(config.export).resolve())}  # the same path on every node
+        retried = run_pool([(g["id"], g) for g in groups], GroupActor, {"config": portable}, on_records,
                            workers=config.workers, cpus=config.cpus_per_actor, gpus=config.gpus_per_worker,
                            items_per_batch=config.groups_per_batch, max_retries=config.max_retries)
     return retried, cluster

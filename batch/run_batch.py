@@ -18,6 +18,7 @@ from creative4u_small.batch.batch_config import BatchConfig
 from creative4u_small.batch.group_scorer import output_schema
 from creative4u_small.batch.groups import read_groups
 from creative4u_small.batch.local_engine import run_local
+from creative4u_small.batch.ray_engine import run_ray
 from creative4u_small.contract.artifacts import versions, write_json_atomic
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.scale.job_tally import JobTally, sigterm_interrupts
@@ -43,8 +44,6 @@ def run_batch(config: BatchConfig, progress=None, warn=print) -> dict:
     with sigterm_interrupts():
         try:
             if config.engine == "ray" and todo:
-                from creative4u_small.batch.ray_engine import run_ray  # Ray is an extra
-
                 retried, cluster = run_ray(config, todo, tally.add, warn)
             else:
                 retried = run_local(config, todo, tally.add)

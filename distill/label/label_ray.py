@@ -57,7 +57,9 @@ def label_on_ray(config: LabelConfig, pairs: list[CreativePair], todo: list[Crea
     tally = JobTally(rows, None, len(pairs), "pairs", progress)
     batches = [todo[i: i + config.batch_size] for i in range(0, len(todo), config.batch_size)]
     items = [(f"batch-{k}", [_portable(p) for p in batch]) for k, batch in enumerate(batches)]
-    kwargs = {"config": dataclasses.asdict(config), "pairs_file": str(Path(config.pairs).resolve()), "out_dir": str(out.resolve().parent)}
+    teacher = str(Path(config.teacher).resolve()) if Path(config.teacher).exists() else config.teacher  # a folder, or a hub id
+    kwargs = {"config": {**dataclasses.asdict(config), "teacher": teacher}, "pairs_file": str(Path(config.pairs).resolve()),
+              "out_dir": str(out.resolve().parent)}
     started = time.perf_counter()
     with sigterm_interrupts(), ray_session(config.ray_address, num_cpus=max(usable_cores(), math.ceil(config.workers * config.cpus_per_worker))) as cluster:
         retried = run_pool(items, LabelActor, kwargs, tally.add, workers=config.workers, cpus=config.cpus_per_worker,
