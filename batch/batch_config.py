@@ -27,7 +27,7 @@ class BatchConfig:
     gpus_per_worker: float = setting(0.0, "GPUs each Ray actor reserves (1 on a GPU node: one model copy per GPU; fractions share one).")
     cpus_per_worker: float = setting(0.0, "CPUs each Ray actor reserves; 0 = --threads (1 when --threads is 0). "
                                           "Fractions let more actors share a node's CPUs.")
-    ray_address: str = setting("", "An existing Ray cluster (host:port of its head, or ray://...); empty starts a local Ray for this job.")
+    ray_address: str = setting("", "An existing Ray cluster (host:port of its head's GCS, as `ray start --head` prints it); empty starts a local Ray for this job.")
     groups_per_batch: int = setting(4, "Groups a worker takes at a time: what a dead worker's retry repeats, and how often rows are written.")
     max_retries: int = setting(3, "Times a batch is sent again after its worker died (a killed process, a lost node) before the job stops.")
     explain: bool = setting(False, "Add the winner's rationale (against the runner-up in a pool): decoder graphs, greedy.")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from creative4u_small.batch.batch_config import BatchConfig
 from creative4u_small.runtime.selector_config import SelectorConfig
 
-SELECTOR = SelectorConfig(backend="cpu", threads=1)  # tiny_selector's settings: the reference
-INT8_TOL = 1e-4
+# every engine's workers and the in-process reference load the export with the same settings
+SELECTOR = SelectorConfig(backend="cpu", threads=1, precision="fp32")
+SELECTOR_INT8 = SelectorConfig(backend="cpu", threads=1, precision="int8")
+FP32_TOL, INT8_TOL = 1e-6, 1e-4
 
 
 def group_images(groups_file: Path) -> dict[str, dict]:
@@ -48,7 +51,7 @@ def read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def assert_matches(rows: list[dict], reference: dict[str, dict], tol: float = INT8_TOL) -> None:
+def assert_matches(rows: list[dict], reference: dict[str, dict], tol: float = FP32_TOL) -> None:
     """Every id once; each row's ranking and verdict equal to the reference, its scores and p_a within ``tol``."""
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "an id was written twice"
@@ -62,6 +65,16 @@ def assert_matches(rows: list[dict], reference: dict[str, dict], tol: float = IN
             assert row["winner"] == want["winner"] and abs(row["p_a"] - want["p_a"]) <= tol, row["id"]
         if want.get("rationale") is not None:
             assert row["rationale"] == want["rationale"], row["id"]
+
+
+def c4u_without_torch(*args: str) -> list[str]:
+    """`c4u batch ...` in an interpreter that reports, as it exits, whether torch was imported."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('torch imported:', 'torch' in sys.modules, file=sys.stderr))\n"
+            "from creative4u_small.cli import main\n"
+            "sys.argv = ['c4u', 'batch'] + sys.argv[1:]\n"
+            "main()\n")
+    return [sys.executable, "-c", code, *args]
 
 
 def batch_config(export, groups, out, **kw) -> BatchConfig:

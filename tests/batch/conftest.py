@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from batch_cases import reference_answers
+from batch_cases import SELECTOR, SELECTOR_INT8, reference_answers
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +31,31 @@ def groups_file(synth_dir, tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="session")
-def reference(tiny_selector, groups_file):
-    return reference_answers(tiny_selector, groups_file)
+def _selector(export, config):
+    from creative4u_small.runtime import Selector
+
+    selector = Selector.load(export, config=config)
+    assert selector.precision == config.precision, selector.describe()["probe"]  # no fallback: the precision asked for
+    return selector
 
 
 @pytest.fixture(scope="session")
-def reference_explained(tiny_selector, groups_file):
-    return reference_answers(tiny_selector, groups_file, explain=True)
+def selector_fp32(tiny_export):
+    return _selector(tiny_export, SELECTOR)
+
+
+@pytest.fixture(scope="session")
+def reference(selector_fp32, groups_file):
+    """fp32 answers of one in-process Selector."""
+    return reference_answers(selector_fp32, groups_file)
+
+
+@pytest.fixture(scope="session")
+def reference_explained(selector_fp32, groups_file):
+    return reference_answers(selector_fp32, groups_file, explain=True)
+
+
+@pytest.fixture(scope="session")
+def reference_int8(tiny_export, groups_file):
+    """INT8 answers of one in-process Selector (dynamic INT8 graphs: one image, one pair per call)."""
+    return reference_answers(_selector(tiny_export, SELECTOR_INT8), groups_file)

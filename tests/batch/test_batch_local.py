@@ -4,17 +4,17 @@ process or an interrupted driver loses nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
-from batch_cases import SELECTOR, assert_matches, batch_config, group_images, read_rows
+from batch_cases import SELECTOR, assert_matches, batch_config, c4u_without_torch, group_images, read_rows
 from PIL import Image
 
 from creative4u_small.batch.run_batch import run_batch
@@ -90,7 +90,7 @@ def _bad_groups(folder: Path, synth_dir: Path) -> Path:
 def test_bad_rows_go_to_the_rejects_file_with_their_reason_and_the_job_goes_on(tiny_export, synth_dir, tmp_path):
     groups = _bad_groups(tmp_path, synth_dir)
     out = tmp_path / "ranked.jsonl"
-    selector = SELECTOR.__class__(**{**SELECTOR.to_dict(), "max_pixels": 50_000, "strict_text": True})
+    selector = dataclasses.replace(SELECTOR, max_pixels=50_000, strict_text=True)
     summary = run_batch(batch_config(tiny_export, groups, out, selector=selector))
     assert sorted(r["id"] for r in read_rows(out)) == ["ok", "ok-pair"]
     rejects = {r["id"]: r["reason"] for r in read_rows(tmp_path / "ranked.jsonl.rejects.jsonl")}
@@ -156,19 +156,9 @@ def test_a_killed_worker_process_has_its_batches_sent_again(tiny_export, groups_
     assert killed[0] in {w["pid"] for w in summary["workers"]} and len(summary["workers"]) >= 3  # a fresh pool took over
 
 
-def _c4u_without_torch(*args: str) -> list[str]:
-    """`c4u batch ...` in an interpreter that reports, as it exits, whether torch was imported."""
-    code = ("import atexit, sys\n"
-            "atexit.register(lambda: print('torch imported:', 'torch' in sys.modules, file=sys.stderr))\n"
-            "from creative4u_small.cli import main\n"
-            "sys.argv = ['c4u', 'batch'] + sys.argv[1:]\n"
-            "main()\n")
-    return [sys.executable, "-c", code, *args]
-
-
 def test_a_driver_stopped_by_sigterm_or_kill9_reruns_to_the_whole_file(tiny_export, groups_file, reference_explained, tmp_path):
     out = tmp_path / "ranked.jsonl"
-    cmd = _c4u_without_torch("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--backend", "cpu",
+    cmd = c4u_without_torch("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--backend", "cpu",
                              "--threads", "1", "--explain", "--groups-per-batch", "1")
     for sig, code in ((signal.SIGTERM, 130), (signal.SIGKILL, -9)):
         before = len(read_rows(out)) if out.exists() else 0

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from batch_cases import assert_matches, batch_config, read_rows
+from batch_cases import INT8_TOL, SELECTOR_INT8, assert_matches, batch_config, c4u_without_torch, read_rows
 
 from creative4u_small.batch.run_batch import run_batch
 from creative4u_small.scale.ray_pool import LEDGER_PREFIX
@@ -34,10 +33,12 @@ def _cmdline(p) -> list[str]:
         return []
 
 
-def test_two_nodes_two_actors_give_the_single_process_answers(ray_cluster, tiny_export, groups_file, reference, tmp_path):
+def test_two_nodes_two_actors_give_the_single_process_answers(ray_cluster, tiny_export, groups_file, reference_int8, tmp_path):
+    """INT8, Parquet out: one actor per node, each answer the in-process Selector's within 1e-4."""
     out = tmp_path / "ranked.parquet"
-    summary = run_batch(batch_config(tiny_export, groups_file, out, engine="ray", ray_address=ray_cluster, workers=2))
-    assert_matches(read_rows(out), reference)
+    summary = run_batch(batch_config(tiny_export, groups_file, out, engine="ray", ray_address=ray_cluster, workers=2,
+                                     selector=SELECTOR_INT8))
+    assert_matches(read_rows(out), reference_int8, INT8_TOL)
     assert summary["done"] == 40 and summary["rejected"] == 0 and summary["cluster"]["nodes"] == 2
     assert len(summary["nodes"]) == 2, summary["workers"]  # one actor per node: each asks for the node's one CPU
     assert {w["node_ip"] for w in summary["workers"]} == {"127.0.0.1"}
@@ -122,10 +123,6 @@ def test_a_batch_whose_worker_keeps_dying_stops_the_job_with_the_rows_kept(ray_c
     assert_matches(rows, {r["id"]: reference_explained[r["id"]] for r in rows})
 
 
-def _c4u(*args: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "c4u"), "batch", *args]
-
-
 def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tiny_export, groups_file, reference_explained, tmp_path,
                                                                            request):
     """The command's own local Ray: SIGINT once the first rows are written stops it (exit 130, complete rows only, its
@@ -136,7 +133,7 @@ def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tin
     request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     out = tmp_path / "ranked.jsonl"
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
-    cmd = _c4u("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--engine", "ray", "--workers", "2",
+    cmd = c4u_without_torch("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--engine", "ray", "--workers", "2",
                "--threads", "1", "--backend", "cpu", "--explain", "--groups-per-batch", "1")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
@@ -155,5 +152,5 @@ def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tin
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert_matches(read_rows(out), reference_explained)
-    assert '"already_done": %d' % len(first) in done.stdout
+    assert '"already_done": %d' % len(first) in done.stdout and "torch imported: False" in done.stderr
     assert list(home.iterdir()) == [], list(home.rglob("*"))
