@@ -27,12 +27,12 @@ from creative4u_small.contract import protocol
 from creative4u_small.contract.artifacts import versions, write_json_atomic
 from creative4u_small.contract.pairs import CreativePair, TeacherLabel, load_pairs
 from creative4u_small.distill.label.label_config import LabelConfig
-from creative4u_small.scale.resumable_jsonl import append_lines, in_batches, prepare_output
-from creative4u_small.scale.row_writer import provenance_path
 from creative4u_small.distill.sampling import TransformersGenerator, VLLMGenerator, torch_device
 from creative4u_small.distill.teacher.rewards import consistency_score, text_consistency_score
 from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.modeling.scorer import ORDERS, judge_logits, p_a_from_logits
+from creative4u_small.scale.resumable_jsonl import append_lines, in_batches, prepare_output
+from creative4u_small.scale.row_writer import provenance_path
 
 STATS_FIELD = "teacher_stats"
 
