@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,6 +103,14 @@ def median(runs: list[dict], key: str) -> float:
 
 
 def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="c4u-batch-bench-"))
+    try:
+        measure(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(work: Path) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--export", default="", help="an export with INT8 graphs (e.g. of the smolvlm-256m-shape preset)")
     ap.add_argument("--groups", type=int, default=200, help="groups of two per run")
@@ -115,7 +124,6 @@ def main() -> None:
     from creative4u_small.contract.cpu_info import cpu_info
     from creative4u_small.data.synth import synthesize
 
-    work = Path(tempfile.mkdtemp(prefix="c4u-batch-bench-"))
     report: dict = {"cpu": cpu_info()}
     if args.driver_items:
         report["driver"] = driver_ceiling(args.driver_items, args.driver_batch, work)
