@@ -1,7 +1,7 @@
 # The two set-up commands of the README. Both install what they need first.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-EXTRAS ?= cpu,train,export,export-openvino,test,plot
+EXTRAS ?= cpu,train,export,export-openvino,ray,test,plot
 # What `c4u quickstart` runs: training (in export), export, the CPU runtime, plots; not the test tools.
 QUICKSTART_EXTRAS := cpu,export,plot
 # The Qwen test fixtures read qwen.tiktoken out of this wheel (tests/hub_tokenizers.py); it is downloaded, never installed.

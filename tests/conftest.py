@@ -125,3 +125,27 @@ def hub_smolvlm2(tmp_path_factory):
     from hub_models import build_smolvlm2
 
     return build_smolvlm2(tmp_path_factory.mktemp("hub") / "SmolVLM2-256M-Video-Instruct")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``: two raylets of 1 CPU each, every process on
+    127.0.0.1, session files in a temp folder, nothing under HOME); yields its address. Skipped with the reason where
+    the ray extra is missing or Ray cannot start here."""
+    from creative4u_small.scale.ray_cluster import import_ray, local_ray_env
+
+    try:
+        import_ray()
+    except ImportError as e:
+        pytest.skip(str(e))
+    from ray.cluster_utils import Cluster
+
+    with local_ray_env():
+        try:
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+            cluster.add_node(num_cpus=1)
+            cluster.wait_for_nodes()
+        except Exception as e:  # noqa: BLE001 - whatever keeps Ray from starting is the skip reason
+            pytest.skip(f"a local Ray cluster cannot start here: {type(e).__name__}: {e}")
+        yield cluster.address
+        cluster.shutdown()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from creative4u_small.cli import data, distill, export, model, quickstart, runtime, teacher
+from creative4u_small.cli import batch, data, distill, export, model, quickstart, runtime, teacher
 from creative4u_small.cli import serve as serve_cli
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ export.register(app)  # c4u export
 runtime.register(app)  # c4u select, c4u rank, c4u bench
 quickstart.register(app)  # c4u quickstart
 serve_cli.register(app)  # c4u serve
+batch.register(app)  # c4u batch
 
 
 def main() -> None:

@@ -51,19 +51,20 @@ def emit_once(data) -> None:
         emit_json(data)
 
 
-def progress_bar(description: str, total: int | None = None, stream=None):
+def progress_bar(description: str, total: int | None = None, stream=None, unit: str | None = None):
     """Progress on stderr (stdout stays clean JSON); returns (context, update(done, total, what=None)).
 
-    On a terminal a rich bar. Elsewhere (stderr to a file, CI, nohup, a job scheduler) rich draws
-    nothing until the end, so a plain line goes out about every tenth of the work instead. ``what``
-    renames the task: a new phase, with its own count and rate.
+    On a terminal a rich bar (with the rate in ``unit``/s when a unit is given). Elsewhere (stderr to a file, CI,
+    nohup, a job scheduler) rich draws nothing until the end, so a plain line goes out about every tenth of the work
+    instead, with its rate and ETA. ``what`` renames the task: a new phase, with its own count and rate.
     """
     # rich loads when a command reports progress, not for `c4u --help`
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     console = Console(file=stream if stream is not None else sys.stderr)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *_rate_column(unit), TimeElapsedColumn(),
+               TimeRemainingColumn())
     progress = Progress(*columns, console=console) if console.is_terminal else LineProgress(console.file, *columns)
     task = progress.add_task(description, total=total)
 
@@ -72,6 +73,21 @@ def progress_bar(description: str, total: int | None = None, stream=None):
                         **({"description": what} if what else {}))
 
     return progress, update
+
+
+def _rate_column(unit: str | None) -> tuple:
+    """A rich column showing the task's rate in ``unit``/s (none without a unit)."""
+    if unit is None:
+        return ()
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="progress.data.speed")
+
+    return (Rate(),)
 
 
 def with_progress(description: str, fn, *args, **kwargs):

@@ -8,6 +8,8 @@
   no; without it their first use writes a client id there and queues reports. Both fall back to a stub of their
   own when ``openvino_telemetry`` cannot be imported, so it is made unimportable in this process.
 - Hugging Face's hub client is told the same for the training and export stages.
+- Ray (``c4u batch --engine ray``, ``c4u label --engine ray``) reports cluster usage unless
+  ``RAY_USAGE_STATS_ENABLED=0`` is set before it is imported; the Ray processes a job starts inherit it.
 
 ``creative4u_small`` calls ``disable`` on import, so every entry point (runtime, server, benchmarks, exporter,
 CLI) has it before any engine loads; code that imports these engines before creative4u_small must opt out
@@ -22,6 +24,7 @@ import sys
 OPT_OUT = {
     "ORT_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
 }
 BLOCKED_MODULES = ("openvino_telemetry",)
 

@@ -26,7 +26,7 @@ from creative4u_small.contract.pairs import CreativePair, load_pairs
 from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 from creative4u_small.distill.annotate.annotate_filter import category, rejection
 from creative4u_small.distill.annotate.annotator import Request, make_annotator
-from creative4u_small.distill.resumable_jsonl import append_lines, in_batches, prepare_output
+from creative4u_small.scale.resumable_jsonl import append_lines, in_batches, prepare_output
 
 ANNOTATION_FIELD = "annotation"
 LAST_OUTPUT_CHARS = 2000

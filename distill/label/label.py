@@ -13,7 +13,8 @@ each distinct image encoded once per batch). BA probabilities are mapped back to
   empty when no sample qualifies (never a made-up one).
 
 ``--k 0`` samples nothing: the answer is read after an empty ``<think>\\n</think>``.
-Records are appended batch by batch and a rerun resumes them (``resumable_jsonl``).
+Records are appended batch by batch and a rerun resumes them (``scale.resumable_jsonl``); ``--engine ray``
+labels the same batches on Ray actors (``label_ray``).
 """
 
 from __future__ import annotations
@@ -26,17 +27,14 @@ from creative4u_small.contract import protocol
 from creative4u_small.contract.artifacts import versions, write_json_atomic
 from creative4u_small.contract.pairs import CreativePair, TeacherLabel, load_pairs
 from creative4u_small.distill.label.label_config import LabelConfig
-from creative4u_small.distill.resumable_jsonl import append_lines, in_batches, prepare_output
 from creative4u_small.distill.sampling import TransformersGenerator, VLLMGenerator, torch_device
 from creative4u_small.distill.teacher.rewards import consistency_score, text_consistency_score
 from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.modeling.scorer import ORDERS, judge_logits, p_a_from_logits
+from creative4u_small.scale.resumable_jsonl import append_lines, in_batches, prepare_output
+from creative4u_small.scale.row_writer import provenance_path
 
 STATS_FIELD = "teacher_stats"
-
-
-def provenance_path(out: Path) -> Path:
-    return Path(out).with_name(Path(out).name + ".c4u_provenance.json")
 
 
 def reasoning_suffix(generated: str) -> str:
@@ -160,8 +158,12 @@ def label_pairs(config: LabelConfig, progress=None, warn=print) -> dict:
     pairs = load_pairs(Path(config.pairs), check_images="decode")
     done = prepare_output(config, pairs, warn, what="labels")
     todo = [p for p in pairs if p.id not in done]
-    summary = {"pairs": len(pairs), "already_labelled": len(done), "labelled_now": 0}
-    if todo:
+    summary = {"pairs": len(pairs), "already_labelled": len(done), "labelled_now": 0, "engine": config.engine}
+    if todo and config.engine == "ray":
+        from creative4u_small.distill.label.label_ray import label_on_ray  # it builds on this module
+
+        summary.update(label_on_ray(config, pairs, todo, progress, warn))
+    elif todo:
         model, processor, ids = load_model(config.teacher, device=torch_device(config.device))
         generator = make_generator(config, model, processor)
         labeller = Labeller(config, model, processor, ids, generator)

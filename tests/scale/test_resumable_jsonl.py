@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from creative4u_small.distill.resumable_jsonl import append_lines, in_batches, prepare_output, read_done_ids
+from creative4u_small.scale.resumable_jsonl import append_lines, in_batches, prepare_output, read_done_ids
 
 
 def test_read_done_ids_refuses_a_bad_line_in_the_middle(tmp_path):

@@ -1,4 +1,4 @@
-"""JSONL outputs written record by record and resumed by id (``c4u label``, ``c4u data annotate``).
+"""JSONL outputs written record by record and resumed by id (``c4u label``, ``c4u data annotate``, ``c4u batch``).
 
 Records are appended with flush + fsync per batch; a rerun skips the ids already written, and a
 truncated last line (a crash mid-write) is cut away with a warning.
@@ -51,21 +51,28 @@ def append_lines(out: Path, rows: list[dict]) -> None:
 
 
 def prepare_output(config, pairs, warn, what: str) -> set[str]:
-    """Open ``config.out`` for appending (``overwrite`` empties it, ``resume`` continues it); returns the ids done.
+    """``open_resumable`` for a stage config with ``out``, ``resume``, ``overwrite`` and ``pairs`` (its input)."""
+    return open_resumable(Path(config.out), {p.id for p in pairs}, config.resume, config.overwrite, config.pairs, warn, what)
 
-    Ids in the file that ``config.pairs`` lacks mean it belongs to another run, which is refused.
+
+def open_resumable(out: Path, ids: set[str], resume: bool, overwrite: bool, source, warn, what: str,
+                   done_ids=read_done_ids) -> set[str]:
+    """Open ``out`` for appending (``overwrite`` empties it, ``resume`` continues it); returns the ids done.
+
+    Ids in the file that the input (``ids``, read from ``source``) lacks mean it belongs to another run, which is
+    refused. ``done_ids(out, warn)`` reads the ids already written (a JSONL file's, by default).
     """
-    out = Path(config.out)
+    out = Path(out)
     if out.exists() and out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give a .jsonl file path")
-    if config.overwrite and out.exists():
+        raise ValueError(f"--out {out} is a folder; give a file path")
+    if overwrite and out.exists():
         out.unlink()
-    if out.exists() and out.stat().st_size and not config.resume:
+    if out.exists() and out.stat().st_size and not resume:
         raise FileExistsError(f"{out} already holds {what}; rerun with --resume (the default) to continue it, or --overwrite to start over")
-    done = read_done_ids(out, warn)
-    stray = done - {p.id for p in pairs}
+    done = done_ids(out, warn)
+    stray = done - ids
     if stray:
-        raise ValueError(f"{out} holds {len(stray)} pair(s) not in {config.pairs} (e.g. {sorted(stray)[0]!r}); it belongs to another run: choose another --out or pass --overwrite --no-resume")
+        raise ValueError(f"{out} holds {len(stray)} id(s) not in {source} (e.g. {sorted(stray)[0]!r}); it belongs to another run: choose another --out or pass --overwrite --no-resume")
     out.parent.mkdir(parents=True, exist_ok=True)
     return done
 
