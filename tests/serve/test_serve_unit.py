@@ -41,7 +41,7 @@ def test_every_serve_config_field_is_a_serve_option_with_its_help():
     for name in ServeConfig.__dataclass_fields__:
         if name == "selector":
             continue
-        flag = flag_of(ServeConfig, name)
+        flag = flag_of(ServeConfig, name).partition("/")[0]  # a switch's --name half (--ui of --ui/--no-ui)
         assert flag in options, f"ServeConfig.{name} ({flag}) is not a c4u serve option"
         assert options[flag].help == help_of(ServeConfig, name), flag
     nested = [p for p in serve.params if p.name.startswith("selector__")]
