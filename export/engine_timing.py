@@ -14,11 +14,9 @@ import time
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.export.export_run import ExportRun
 from creative4u_small.export.runtime_check import open_selector
+from creative4u_small.runtime import engines
 from creative4u_small.runtime import manifest as mf
 
-# parity key -> (backend, precision) of the CPU paths a Selector can run
-CPU_PATHS = {"fp32": ("cpu", "fp32"), "int8": ("cpu", "int8"), "openvino-fp32": ("openvino", "fp32"),
-             "openvino-int8": ("openvino", "int8")}
 WARMUP = 1
 
 
@@ -28,9 +26,9 @@ def time_compares(run: ExportRun, manifest: mf.Manifest) -> dict:
     cfg = run.cfg
     if not cfg.timing_runs:
         return {"skipped": "timing_runs is 0"}
-    paths = [k for k in CPU_PATHS if k in run.parity]
-    selectors = {k: open_selector(run.tmp, manifest, cfg, backend=CPU_PATHS[k][0], precision=CPU_PATHS[k][1], probe=False)
-                 for k in paths}
+    paths = {k: path for k, path in engines.cpu_paths().items() if k in run.parity}
+    selectors = {k: open_selector(run.tmp, manifest, cfg, backend=backend, precision=precision, probe=False)
+                 for k, (backend, precision) in paths.items()}
     items = run.held_items
     times: dict[str, list[float]] = {k: [] for k in paths}
     for i in range(WARMUP + cfg.timing_runs):

@@ -20,10 +20,10 @@ from creative4u_small.data.shift import synthesize_shift
 from creative4u_small.export import parity as P
 from creative4u_small.export.export_run import ExportRun
 from creative4u_small.export.runtime_check import open_selector
+from creative4u_small.runtime import engines
 from creative4u_small.runtime import manifest as mf
 
 SEED_OFFSET = 7919  # the gate's pairs are drawn apart from any calibration pairs made from the export's seed
-SELECTOR_VARIANTS = {"int8": ("cpu", "int8"), "openvino-int8": ("openvino", "int8")}  # parity key -> (backend, precision)
 
 
 def shift_items(run: ExportRun) -> list:
@@ -76,12 +76,13 @@ def gate(run: ExportRun, manifest: mf.Manifest) -> dict:
                "variants": {}}
     if not run.shift_items:
         return section | {"skipped": "shift_pairs is 0"}
-    variants = [k for k in ("int8", "int8-qdq", "openvino-int8") if k in run.parity]
+    paths = {k: path for k, path in engines.cpu_paths().items() if path[1] == "int8"}  # the INT8 the runtime runs on a CPU
+    variants = [k for k in run.parity if k in paths or k == "int8-qdq"]
     if not variants:
         return section
-    reference = _selector_p_a(run, manifest, "cpu", "fp32")
+    reference = _selector_p_a(run, manifest, *engines.cpu_paths()["fp32"])
     for i, key in enumerate(variants):
         run.progress("shift gate", i, len(variants))
-        got = _qdq_p_a(run) if key == "int8-qdq" else _selector_p_a(run, manifest, *SELECTOR_VARIANTS[key])
+        got = _qdq_p_a(run) if key == "int8-qdq" else _selector_p_a(run, manifest, *paths[key])
         section["variants"][key] = figures(reference, got, run)
     return section

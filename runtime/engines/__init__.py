@@ -20,7 +20,7 @@ BACKENDS = tuple(BY_NAME)
 FIXED_ORDER = (("tensorrt", "int8"), ("cuda", "fp16"), ("cuda", "int8"), ("cuda", "fp32"), ("openvino", "int8"),
                ("cpu", "int8"), ("cpu", "fp32"), ("openvino", "fp32"))
 
-__all__ = ["BACKENDS", "BY_NAME", "ENGINES", "BackendError", "Engine", "engine", "available"]
+__all__ = ["BACKENDS", "BY_NAME", "ENGINES", "BackendError", "Engine", "engine", "available", "cpu_paths"]
 
 
 def engine(name: str) -> Engine:
@@ -33,3 +33,8 @@ def engine(name: str) -> Engine:
 def available(manifest=None) -> list[str]:
     """The backends that can run ``manifest``'s export here (without one: that this machine can run), in auto's order."""
     return [e.name for e in ENGINES if e.missing(manifest) is None]
+
+
+def cpu_paths() -> dict[str, tuple[str, str]]:
+    """The CPU paths backend auto weighs, by the manifest's parity key of their graphs: key -> (backend, precision)."""
+    return {e.parity_keys[p]: (e.name, p) for e in ENGINES if e.in_auto and not e.on_gpu for p in e.auto_precisions}
