@@ -10,14 +10,12 @@ from pathlib import Path
 
 import typer
 
+from creative4u_small.bench.bench_config import BenchConfig
+from creative4u_small.bench.runtime_bench import run_bench
 from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
 from creative4u_small.cli.config_options import from_config
 from creative4u_small.contract.protocol import SLOT_HELP
 from creative4u_small.contract.settings import default_of, help_of
-from creative4u_small.data.synth import synthesize
-from creative4u_small.modeling.bench_baseline import bench_transformers
-from creative4u_small.runtime.bench import run_bench
-from creative4u_small.runtime.bench_config import BenchConfig
 from creative4u_small.runtime.selector import Selector
 from creative4u_small.runtime.selector_config import EXPORT_HELP, SelectorConfig
 
@@ -161,18 +159,9 @@ def bench(
     progress, _ = progress_bar("bench")
     task = progress.task_ids[0]
     with progress:
-        report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total),
-                           baseline=_baseline(cfg.baseline), synthesize=synthesize)
+        report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total))
     emit_json({"backends": {k: _summary(v) for k, v in report["backends"].items()}, "ratios": report["ratios"],
                **({"json": str(cfg.json_out)} if cfg.json_out else {}), **({"plot": report["plot"]} if cfg.plot else {})})
-
-
-def _baseline(name: str):
-    """The measuring function of ``--baseline`` (torch is imported only for it, never by the runtime)."""
-    if not name:
-        return None
-
-    return bench_transformers
 
 
 def _summary(fig: dict) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from creative4u_small.bench.bench_config import BenchConfig
 from creative4u_small.contract.settings import setting
 from creative4u_small.distill.evaluate.eval_config import EvalConfig
 from creative4u_small.distill.label.label_config import LabelConfig
@@ -16,7 +17,6 @@ from creative4u_small.distill.student.distill_config import DistillConfig
 from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
 from creative4u_small.export.export_config import ExportConfig
-from creative4u_small.runtime.bench_config import BenchConfig
 
 # Stage times of the full run on the reference machine (docs/training.md, "Stage times"):
 # stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.
