@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from creative4u_small.bench.machine import machine_summary
+from creative4u_small.bench.script_args import require_subset
 from creative4u_small.bench.workload import synthetic_items
 from creative4u_small.contract.settings import setting
 from creative4u_small.contract.verdict_prob import p_a
@@ -56,9 +57,7 @@ class Int8RelErrConfig:
     variants: tuple[str, ...] = setting(tuple(VARIANTS), f"Variants to measure, of: {', '.join(VARIANTS)}.")
 
     def __post_init__(self):
-        unknown = set(self.variants) - set(VARIANTS)
-        if unknown:
-            raise ValueError(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+        require_subset("variants", self.variants, VARIANTS)
 
 
 def int8_rel_err(cfg: Int8RelErrConfig) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from creative4u_small.bench.abuse_wire import empty_objects
+from creative4u_small.bench.script_args import require_subset
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.contract.settings import setting
 
@@ -126,10 +127,12 @@ def one(decoder: str, case: str, repeats: int) -> dict:
 @dataclass(frozen=True)
 class JsonDecodersConfig:
     repeats: int = setting(5, "Timed decodes per case and decoder (the median is reported).")
+    cases: tuple[str, ...] = setting(tuple(CASES), f"Bodies to decode, of: {', '.join(CASES)}.")
 
     def __post_init__(self):
         if self.repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
+        require_subset("cases", self.cases, CASES)
 
 
 def json_decoders(cfg: JsonDecodersConfig) -> dict:
@@ -138,7 +141,7 @@ def json_decoders(cfg: JsonDecodersConfig) -> dict:
     import pydantic
 
     rows = []
-    for case in CASES:
+    for case in cfg.cases:
         for decoder in DECODERS:
             out = subprocess.run([sys.executable, "-m", __name__, decoder, case, str(cfg.repeats)], capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -81,6 +81,13 @@ def run_script(cls, measure, doc: str, argv: list[str] | None = None) -> dict:
     return result
 
 
+def require_subset(name: str, values, allowed) -> None:
+    """Refuse (ValueError) any of ``values`` not in ``allowed``, naming them and the choices."""
+    unknown = set(values) - set(allowed)
+    if unknown:
+        raise ValueError(f"unknown {name} {sorted(unknown)}; choose from {', '.join(allowed)}")
+
+
 def settings_dict(cfg) -> dict:
     """``cfg`` as text values, as the command line spells them (tuples comma-joined), for a report's ``args``."""
     return {k: ",".join(map(str, v)) if isinstance(v, tuple) else str(v) for k, v in asdict(cfg).items()}

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from creative4u_small.bench.abuse_wire import empty_objects, idle_phase, json_bomb_phase, json_large_phase, refusals_phase, shutdown_phase
-from creative4u_small.bench.script_args import settings_dict
+from creative4u_small.bench.script_args import require_subset, settings_dict
 from creative4u_small.bench.serve_harness import Server, make_images
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.contract.settings import setting
@@ -200,9 +200,7 @@ class ServeAbuseConfig:
     seed: int = setting(0, "Seed of the creatives and of the mixed phase's draw.")
 
     def __post_init__(self):
-        unknown = set(self.phases) - set(PHASES)
-        if unknown:
-            raise ValueError(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
+        require_subset("phases", self.phases, PHASES)
 
 
 def serve_abuse(cfg: ServeAbuseConfig) -> dict:
