@@ -29,7 +29,7 @@ class Smoke:
     args: tuple[str, ...]  # appended to the documented command: {export}, {model}, {pairs}, {tmp} and the smallest sizes
     keys: tuple[str, ...]  # what the last JSON line holds
     slow: bool = False  # the documented command takes longer than ~20 s here: it runs with -m slow
-    quick: tuple[str, ...] = ()  # more flags for a variant that runs in the default run (of a slow or a CUDA command)
+    quick: tuple[str, ...] = ()  # more flags for a variant that runs in the default run too (of a slow or a CUDA command)
     cuda: bool = False  # the documented command needs an NVIDIA GPU
 
 
@@ -37,7 +37,8 @@ TINY_SERVE = ("--export", "{export}", "--image-px", "64", "--phase-seconds", "60
 SMOKE = {
     "bench_runtime.py": Smoke(("--export", "{export}", "--model", "{model}", "--workdir", "{tmp}", "--runs", "1", "--warmup", "0",
                                "--batch-sizes", "1", "--rank-sizes", "4", "--rank-runs", "1", "--generate-tokens", "2",
-                               "--explain-runs", "1", "--threads", "1"), ("bench", "export", "ratios", "met")),
+                               "--explain-runs", "1", "--threads", "1"), ("bench", "export", "ratios", "met"),
+                              quick=("--prefix-reuse", "both")),  # side by side (each backend with and without prefix reuse)
     "rank_scale.py": Smoke(("--export", "{export}", "--sizes", "16", "--seeds", "2", "--images", "4", "--runs", "1", "--work", "{tmp}"),
                            ("machine", "simulated")),
     "int8_variants.py": Smoke(("--export", "{export}", "--unfused-export", "{export}", "--runs", "1", "--calib", "1", "--heads", "2",
