@@ -69,11 +69,12 @@ def test_command_options_come_from_the_config_dataclass():
         name: str = setting(help="The name.")
         size: int = setting(3, "How many of them.")
         fast_mode: bool = setting(False, "Go fast.")
+        sizes: tuple[int, ...] = setting((1, 2), "Sizes to try.")
         FLAGS = {"fast_mode": "--fast/--slow"}
 
     seen = []
 
-    @from_config(Cfg, ("name", "size", "fast_mode"))
+    @from_config(Cfg, ("name", "size", "fast_mode", "sizes"))
     def cmd(cfg: Cfg, extra: str = typer.Option("x", "--extra", help="Not a config field.")):
         seen.append((cfg, extra))
 
@@ -81,9 +82,24 @@ def test_command_options_come_from_the_config_dataclass():
     app.command()(cmd)
     runner = CliRunner()
     assert runner.invoke(app, ["--name", "a", "--fast"]).exit_code == 0
-    assert runner.invoke(app, ["--name", "b", "--size", "5", "--extra", "y"]).exit_code == 0
-    assert seen == [(Cfg("a", 3, True), "x"), (Cfg("b", 5, False), "y")]
+    assert runner.invoke(app, ["--name", "b", "--size", "5", "--extra", "y", "--sizes", "4, 8"]).exit_code == 0
+    assert seen == [(Cfg("a", 3, True), "x"), (Cfg("b", 5, False, (4, 8)), "y")]  # a tuple field: comma-separated
     assert runner.invoke(app, ["--size", "5"]).exit_code == 2  # a field without a default is a required option
     assert runner.invoke(app, ["--name", "a", "--size", "many"]).exit_code == 2  # the field's type is the option's
     help_text = runner.invoke(app, ["--help"]).output
     assert "How many of them." in help_text and "--fast" in help_text and "--slow" in help_text and "Not a config" in help_text
+    assert "Sizes to try. Comma-separated." in help_text and "1,2" in help_text
+    with pytest.raises(ValueError, match="'4,x' is not a comma-separated list of int values"):
+        runner.invoke(app, ["--name", "c", "--sizes", "4,x"], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["data", "synth", "--n", "0", "--out", "x"], "n must be at least 1"),
+    (["data", "synth", "--out", "x", "--image-size", "16"], "image_size must be at least 32"),
+    (["model", "init", "--preset", "huge", "--out", "x"], "unknown preset 'huge'; choose one of: tiny"),
+    (["rank", "x.png", "--export", "x", "--top-k", "-1"], "top_k must be 0 or more"),
+    (["bench", "--export", "x", "--batch-sizes", "1,many"], "'1,many' is not a comma-separated list of int values"),
+], ids=["synth-n", "synth-size", "init-preset", "rank-top-k", "bench-sizes"])
+def test_stage_settings_are_checked_by_their_config(argv, message, tmp_path):
+    result = CliRunner().invoke(app, [a if a != "x" else str(tmp_path / "x") for a in argv])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output

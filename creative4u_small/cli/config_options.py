@@ -21,6 +21,29 @@ def option(config, name: str, *flags: str, required: bool = False, **kw):
     return typer.Option(default, *(flags or (flag_of(config, name),)), help=kw.pop("help", help_of(config, name)), **kw)
 
 
+def _element(kind):
+    """``X`` of a ``tuple[X, ...]`` field (given on the command line comma-separated), else None."""
+    return typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
+
+
+def _split(text: str, cast) -> tuple:
+    try:
+        return tuple(cast(x.strip()) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a comma-separated list of {cast.__name__} values (e.g. 1,8,32)") from None
+
+
+def _param(config, dotted: str, required: bool) -> tuple[inspect.Parameter, object]:
+    """The keyword parameter of one config field, and the element type it is split into (a tuple field) or None."""
+    owner, name = _owner(config, dotted)
+    kind, cast = typing.get_type_hints(owner)[name], None
+    default = option(owner, name, required=required)
+    if (cast := _element(kind)) is not None:
+        kind = str
+        default = typer.Option(",".join(map(str, default_of(owner, name))), flag_of(owner, name), help=help_of(owner, name) + " Comma-separated.")
+    return inspect.Parameter(dotted.replace(".", "__"), inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default), cast
+
+
 def fields_of(config, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Every field of ``config`` in declaration order (a stage's shared fields first), but ``exclude``."""
     return tuple(f.name for f in fields(config) if f.name not in exclude)
@@ -48,13 +71,11 @@ def _build(config, values: dict[str, object]):
 
 def from_config(config, fields: tuple[str, ...], required: tuple[str, ...] = ()):
     """Make ``fn(cfg, **own)`` a typer command: its own parameters, then one option per config field in ``fields``
-    (``a.b`` for field ``b`` of the nested config ``a``), spelled as the config's ``flag_of``; ``fn`` receives the
-    built config."""
-    params = {}
+    (``a.b`` for field ``b`` of the nested config ``a``; a tuple field comma-separated), spelled as the config's
+    ``flag_of``; ``fn`` receives the built config."""
+    params, casts = {}, {}
     for dotted in fields:
-        owner, name = _owner(config, dotted)
-        params[dotted] = inspect.Parameter(dotted.replace(".", "__"), inspect.Parameter.KEYWORD_ONLY, annotation=typing.get_type_hints(owner)[name],
-                                           default=option(owner, name, required=dotted in required))
+        params[dotted], casts[dotted] = _param(config, dotted, dotted in required)
 
     def decorate(fn):
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in inspect.signature(fn).parameters.values()
@@ -63,7 +84,8 @@ def from_config(config, fields: tuple[str, ...], required: tuple[str, ...] = ())
 
         @functools.wraps(fn)
         def command(**kw):
-            cfg = _build(config, {dotted: kw.pop(p.name) for dotted, p in params.items()})
+            values = {dotted: kw.pop(p.name) for dotted, p in params.items()}
+            cfg = _build(config, {k: v if casts[k] is None else _split(v, casts[k]) for k, v in values.items()})
             return fn(cfg, **kw)
 
         signature = [p.replace(annotation=own_hints.get(p.name, p.annotation)) for p in own] + list(params.values())

@@ -12,6 +12,7 @@ from creative4u_small.contract.artifacts import check_fresh_output
 from creative4u_small.contract.pairs import validate_pairs
 from creative4u_small.data.ctr_pairs import pairs_from_ctr
 from creative4u_small.data.synth import synthesize
+from creative4u_small.data.synth.synth_config import SynthConfig
 from creative4u_small.distill.annotate.annotate import annotate_pairs, summary_lines
 from creative4u_small.distill.annotate.annotate_config import AnnotateConfig
 
@@ -39,23 +40,18 @@ def validate(
 
 @app.command("synth")
 @friendly_errors
-def synth(
-    n: int = typer.Option(200, "--n", min=1, help="Number of pairs to render."),
-    out: Path = typer.Option(..., "--out", help="Output folder (pairs.jsonl + img/)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
-    image_size: int = typer.Option(96, "--image-size", min=32, help="Creative side length in pixels."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-):
+@from_config(SynthConfig, fields_of(SynthConfig))
+def synth(cfg: SynthConfig):
     """Render a synthetic CreativePair set (always marked synthetic).
 
     Example: c4u data synth --n 1000 --out data/synth --seed 0
     """
 
-    check_fresh_output(out, overwrite, "synth output")
-    say(f"rendering {n} synthetic pairs into {out}")
-    progress, update = progress_bar("synth", n)
+    check_fresh_output(cfg.out, cfg.overwrite, "synth output")
+    say(f"rendering {cfg.n} synthetic pairs into {cfg.out}")
+    progress, update = progress_bar("synth", cfg.n)
     with progress:
-        path = synthesize(n, out, seed=seed, image_size=image_size, progress=update)
+        path = synthesize(cfg.n, cfg.out, seed=cfg.seed, image_size=cfg.image_size, progress=update)
     typer.echo(str(path))
 
 

@@ -5,19 +5,16 @@ None of these import torch unless `c4u bench --baseline transformers` asks for t
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import typer
 
+from creative4u_small.bench.bench_config import BenchConfig
+from creative4u_small.bench.runtime_bench import run_bench
 from creative4u_small.cli.common import emit_json, friendly_errors, progress_bar, say
-from creative4u_small.cli.config_options import from_config
+from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.contract.protocol import SLOT_HELP
-from creative4u_small.contract.settings import default_of, help_of
-from creative4u_small.data.synth import synthesize
-from creative4u_small.modeling.bench_baseline import bench_transformers
-from creative4u_small.runtime.bench import run_bench
-from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.runtime.rank_config import RankConfig
 from creative4u_small.runtime.selector import Selector
 from creative4u_small.runtime.selector_config import EXPORT_HELP, SelectorConfig
 
@@ -26,19 +23,6 @@ EXPORT = typer.Option(..., "--export", help=EXPORT_HELP)
 QUERY = typer.Option("", "--query", help=SLOT_HELP["query"])
 TITLE = typer.Option("", "--title", help=SLOT_HELP["title"])
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-
-
-def _csv_option(name: str, flag: str):
-    """A comma-separated option for a tuple field of BenchConfig (default and help from the field)."""
-    return typer.Option(",".join(str(v) for v in default_of(BenchConfig, name)), flag,
-                        help=help_of(BenchConfig, name) + " Comma-separated.")
-
-
-def _csv(text: str, cast=str) -> tuple:
-    try:
-        return tuple(cast(x.strip()) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not a comma-separated list of {cast.__name__} values (e.g. 1,8,32)") from None
 
 
 def _load(export: Path, cfg: SelectorConfig):
@@ -113,14 +97,11 @@ def explanation_text(ex) -> str:
 
 
 @friendly_errors
-@from_config(SelectorConfig, ("backend", "precision", "device", "threads", "batch_size", "round_robin_max", "screen_one_order"))
+@from_config(RankConfig, ("export", "top_k", "query", "title", "selector.backend", "selector.precision", "selector.device", "selector.threads",
+                          "selector.batch_size", "selector.round_robin_max", "selector.screen_one_order"))
 def rank(
-    cfg: SelectorConfig,
+    cfg: RankConfig,
     sources: list[Path] = typer.Argument(..., help="Image files and/or folders of images."),
-    export: Path = EXPORT,
-    top_k: int = typer.Option(0, "--top-k", min=0, help="How many to return, best first; 0 = all."),
-    query: str = QUERY,
-    title: str = TITLE,
     as_json: bool = typer.Option(False, "--json", help="Print order, scores and every comparison as JSON."),
 ):
     """Rank creatives best first: every image encoded once, pairs scheduled, Bradley–Terry scores.
@@ -128,10 +109,10 @@ def rank(
     Example: c4u rank creatives/ --export exports/student --top-k 3 --query "red kettle"
     """
     images = collect_images(sources)
-    sel = _load(export, cfg)
+    sel = _load(cfg.export, cfg.selector)
     progress, update = progress_bar("rank")
     with progress:
-        r = sel.rank(images, query=query, title=title, top_k=top_k or None, progress=update)
+        r = sel.rank(images, query=cfg.query, title=cfg.title, top_k=cfg.top_k or None, progress=update)
     if as_json:
         emit_json(r.to_dict([str(p) for p in images]))
         return
@@ -141,38 +122,20 @@ def rank(
 
 
 @friendly_errors
-@from_config(BenchConfig, ("export", "pairs", "baseline", "model", "runs", "warmup", "baseline_rank_max", "generate_tokens",
-                          "explain_runs", "threads", "json_out", "plot"), required=("export",))
-def bench(
-    cfg: BenchConfig,
-    backends: str = _csv_option("backends", "--backends"),
-    precisions: str = _csv_option("precisions", "--precisions"),
-    batch_sizes: str = _csv_option("batch_sizes", "--batch-sizes"),
-    rank_sizes: str = _csv_option("rank_sizes", "--rank-sizes"),
-):
+@from_config(BenchConfig, fields_of(BenchConfig), required=("export",))
+def bench(cfg: BenchConfig):
     """Latency percentiles, pairs/s, rank and explain time, stages and memory per backend, vs transformers.
 
     Example: c4u bench --export exports/student --backends cpu,cuda --baseline transformers --model models/student --json bench.json --plot bench.png
     Quick run: c4u bench --export exports/tiny --runs 3 --batch-sizes 1,8 --rank-sizes 8 --generate-tokens 8
     """
 
-    cfg = replace(cfg, backends=_csv(backends), precisions=_csv(precisions), batch_sizes=_csv(batch_sizes, int),
-                  rank_sizes=_csv(rank_sizes, int))
     progress, _ = progress_bar("bench")
     task = progress.task_ids[0]
     with progress:
-        report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total),
-                           baseline=_baseline(cfg.baseline), synthesize=synthesize)
+        report = run_bench(cfg, lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total))
     emit_json({"backends": {k: _summary(v) for k, v in report["backends"].items()}, "ratios": report["ratios"],
                **({"json": str(cfg.json_out)} if cfg.json_out else {}), **({"plot": report["plot"]} if cfg.plot else {})})
-
-
-def _baseline(name: str):
-    """The measuring function of ``--baseline`` (torch is imported only for it, never by the runtime)."""
-    if not name:
-        return None
-
-    return bench_transformers
 
 
 def _summary(fig: dict) -> dict:

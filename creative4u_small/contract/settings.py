@@ -9,7 +9,7 @@ quickstart) builds its argv from the stage's own config. A config class may spel
 
 from __future__ import annotations
 
-from dataclasses import MISSING, field, fields
+from dataclasses import MISSING, field, fields, is_dataclass
 from pathlib import Path
 
 
@@ -42,12 +42,16 @@ def flag_of(cls, name: str) -> str:
 
 def command_line(cfg, names: tuple[str, ...] | None = None) -> list[str]:
     """The flags that make ``cfg`` from its class's defaults: each field in ``names`` (all by default) whose value
-    differs from its default, or that has none. Bools are their flag (or its ``--no-`` half); tuples comma-joined."""
+    differs from its default, or that has none. Bools are their flag (or its ``--no-`` half); tuples comma-joined; a
+    nested config (``RankConfig.selector``) its own flags, against its own class's defaults, as the CLI builds it."""
     cls, out = type(cfg), []
     for f in fields(cfg):
         if names is not None and f.name not in names:
             continue
         value, default = getattr(cfg, f.name), default_of(cls, f.name)
+        if is_dataclass(value):
+            out += command_line(value)
+            continue
         if value == default and default is not MISSING:
             continue
         flag = flag_of(cls, f.name)

@@ -1,14 +1,16 @@
 """The end-to-end quickstart (full and --fast): its own sizes, and the config of every stage it runs.
 
-Each stage's settings are that stage's own config (``TeacherSFTConfig``, ``DistillConfig``, ...); the quickstart
-fills in the paths and the seed when it runs, and builds each command line from the config
-(``contract.settings.command_line``), so no stage setting is spelled twice.
+Each stage's settings are that stage's own config (``TeacherSFTConfig``, ``DistillConfig``, ``RankConfig``, ...); the
+quickstart fills in the paths and the seed when it runs (synthesis and model init take all theirs from the quickstart's
+own sizes, presets and seed), and builds each command line from the config (``contract.settings.command_line``), so no
+stage setting is spelled twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from creative4u_small.bench.bench_config import BenchConfig
 from creative4u_small.contract.settings import setting
 from creative4u_small.distill.evaluate.eval_config import EvalConfig
 from creative4u_small.distill.label.label_config import LabelConfig
@@ -16,7 +18,8 @@ from creative4u_small.distill.student.distill_config import DistillConfig
 from creative4u_small.distill.teacher.grpo_config import TeacherGRPOConfig
 from creative4u_small.distill.teacher.sft_config import TeacherSFTConfig
 from creative4u_small.export.export_config import ExportConfig
-from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.runtime.rank_config import RankConfig
+from creative4u_small.runtime.selector_config import SelectorConfig
 
 # Stage times of the full run on the reference machine (docs/training.md, "Stage times"):
 # stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.
@@ -60,6 +63,8 @@ class QuickstartConfig:
     eval: EvalConfig = setting(help="Evaluation of the student: rationales of 300 held-out pairs generated and scored, as the student format.",
                                default_factory=_stage(EvalConfig, generate=300, format="student", max_new_tokens=256))
     export: ExportConfig = setting(help="Export of the student with INT8 graphs, calibrated on the held-out pairs.", default_factory=_stage(ExportConfig, int8=True))
+    rank: RankConfig = setting(help="Ranking of the held-out pool (pool_size creatives, all returned) with the INT8 graphs.",
+                               default_factory=_stage(RankConfig, selector=SelectorConfig(precision="int8")))
     bench: BenchConfig = setting(help="Benchmark of the runtime against the transformers baseline.",
                                  default_factory=_stage(BenchConfig, baseline="transformers", runs=20, batch_sizes=(1, 8, 32), rank_sizes=(8, 16),
                                                         generate_tokens=128))

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from creative4u_small.contract.settings import command_line
+from creative4u_small.data.synth.synth_config import SynthConfig
+from creative4u_small.modeling.init_config import ModelInitConfig
 from creative4u_small.quickstart.config import REFERENCE_RUN, QuickstartConfig
 from creative4u_small.quickstart.results import build_report
 
@@ -27,10 +29,16 @@ class Stage:
     message: str
     argv: tuple[str, ...]
     stdout: Path | None = None  # where the command's JSON output is kept
+    config: object = None  # the stage config the command line was built from (contract.settings.command_line)
 
 
 def c4u(*args) -> tuple[str, ...]:
     return (sys.executable, "-m", "creative4u_small.cli", *map(str, args))
+
+
+def stage(name: str, message: str, command: tuple, config, *more, stdout: Path | None = None) -> Stage:
+    """A stage that runs `c4u COMMAND` with the flags that make ``config`` (then ``more`` words)."""
+    return Stage(name, message, c4u(*command, *command_line(config), *more), stdout, config)
 
 
 def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
@@ -38,48 +46,45 @@ def stages(cfg: QuickstartConfig, out: Path) -> list[Stage]:
     train, unl, held = (d / k / "pairs.jsonl" for k in ("train", "unlabelled", "heldout"))
     labels, held_labels = out / "labels" / "train.jsonl", out / "labels" / "heldout.jsonl"
 
-    def synth(name, n, seed):
-        return c4u("data", "synth", "--n", n, "--out", d / name, "--seed", seed, "--image-size", cfg.image_size, "--overwrite")
+    def synth(name, message, folder, n, seed):
+        return stage(name, message, ("data", "synth"), SynthConfig(out=d / folder, n=n, seed=seed, image_size=cfg.image_size, overwrite=True))
+
+    def init(name, preset, seed):
+        return stage(f"{name}-init", f"building the {preset} {name} preset", ("model", "init"),
+                     ModelInitConfig(preset=preset, out=m / f"{name}-init", seed=seed, overwrite=True))
 
     def run(*command, config, fresh: bool = False, **paths):
-        """The stage's command line from its config with this run's paths (and a fresh start: --overwrite)."""
-        return c4u(*command, *command_line(replace(config, **paths, **({"overwrite": True} if fresh else {}))))
+        """The stage config with this run's paths (and a fresh start: overwrite)."""
+        return replace(config, **paths, **({"overwrite": True} if fresh else {}))
 
-    def label(pairs, dest):
-        return run("label", config=cfg.label, teacher=m / "teacher", pairs=pairs, out=dest, seed=cfg.seed)
+    def label(name, message, pairs, dest):
+        return stage(name, message, ("label",), run(config=cfg.label, teacher=m / "teacher", pairs=pairs, out=dest, seed=cfg.seed))
 
     train_paths = dict(data=train, seed=cfg.seed, fresh=True)
+    rank = replace(cfg.rank, export=out / "export", query=pool_query(held), top_k=cfg.pool_size)
     return [
-        Stage("synth", f"rendering {cfg.train_pairs} training pairs for the teacher",
-              synth("train", cfg.train_pairs, cfg.seed)),
-        Stage("synth-unlabelled", f"rendering {cfg.label_pairs} unlabelled pairs for the teacher to label",
-              synth("unlabelled", cfg.label_pairs, cfg.seed + 500)),
-        Stage("synth-heldout", f"rendering {cfg.heldout_pairs} held-out pairs", synth("heldout", cfg.heldout_pairs, cfg.seed + 1000)),
-        Stage("teacher-init", f"building the {cfg.teacher_preset} teacher preset",
-              c4u("model", "init", "--preset", cfg.teacher_preset, "--out", m / "teacher-init", "--seed", cfg.seed, "--overwrite")),
-        Stage("teacher-sft", f"teacher CoT-SFT on {cfg.train_pairs} pairs in both orders (reason, then select)",
-              run("teacher", "sft", config=cfg.sft, model=m / "teacher-init", out=m / "teacher-sft", **train_paths)),
-        Stage("teacher-grpo", f"teacher GRPO ({cfg.grpo.max_steps} steps: format, accuracy, consistency and text-consistency rewards)",
-              run("teacher", "grpo", config=cfg.grpo, model=m / "teacher-sft", out=m / "teacher", **train_paths)),
-        Stage("label", f"teacher labels {cfg.label_pairs} pairs in both orders (resumes after a kill)", label(unl, labels)),
-        Stage("label-heldout", "teacher labels the held-out pairs (its accuracy, the student's agreement)",
-              label(held, held_labels)),
-        Stage("student-init", f"building the {cfg.student_preset} student preset",
-              c4u("model", "init", "--preset", cfg.student_preset, "--out", m / "student-init", "--seed", cfg.seed + 1, "--overwrite")),
-        Stage("distill", "distilling the student (answer first, soft teacher verdicts + rationale)",
-              run("distill", config=cfg.distill, model=m / "student-init", out=m / "student", **{**train_paths, "data": labels})),
-        Stage("eval", "evaluating the student on the held-out pairs (verdicts and rationales)",
-              run("eval", config=cfg.eval, model=m / "student", pairs=held_labels, out=out / "eval" / "student.json"),
-              stdout=out / "eval" / "stdout.json"),
-        Stage("export", "exporting the student: ONNX graphs, INT8, parity against PyTorch",
-              run("export", config=cfg.export, model=m / "student", out=out / "export", calib=held, fresh=True)),
-        Stage("rank", f"ranking a held-out pool of {cfg.pool_size} creatives with the INT8 runtime",
-              c4u("rank", *pool_images(held, cfg.pool_size), "--export", out / "export", "--query", pool_query(held),
-                  "--top-k", cfg.pool_size, "--precision", "int8", "--json"),
-              stdout=out / "rank.json"),
-        Stage("bench", "benchmarking the runtime (fp32, INT8) against the transformers baseline",
-              run("bench", config=cfg.bench, export=out / "export", pairs=held, model=m / "student", json_out=out / "bench.json",
-                  plot=out / "latency.png"),
+        synth("synth", f"rendering {cfg.train_pairs} training pairs for the teacher", "train", cfg.train_pairs, cfg.seed),
+        synth("synth-unlabelled", f"rendering {cfg.label_pairs} unlabelled pairs for the teacher to label", "unlabelled", cfg.label_pairs,
+              cfg.seed + 500),
+        synth("synth-heldout", f"rendering {cfg.heldout_pairs} held-out pairs", "heldout", cfg.heldout_pairs, cfg.seed + 1000),
+        init("teacher", cfg.teacher_preset, cfg.seed),
+        stage("teacher-sft", f"teacher CoT-SFT on {cfg.train_pairs} pairs in both orders (reason, then select)", ("teacher", "sft"),
+              run(config=cfg.sft, model=m / "teacher-init", out=m / "teacher-sft", **train_paths)),
+        stage("teacher-grpo", f"teacher GRPO ({cfg.grpo.max_steps} steps: format, accuracy, consistency and text-consistency rewards)",
+              ("teacher", "grpo"), run(config=cfg.grpo, model=m / "teacher-sft", out=m / "teacher", **train_paths)),
+        label("label", f"teacher labels {cfg.label_pairs} pairs in both orders (resumes after a kill)", unl, labels),
+        label("label-heldout", "teacher labels the held-out pairs (its accuracy, the student's agreement)", held, held_labels),
+        init("student", cfg.student_preset, cfg.seed + 1),
+        stage("distill", "distilling the student (answer first, soft teacher verdicts + rationale)", ("distill",),
+              run(config=cfg.distill, model=m / "student-init", out=m / "student", **{**train_paths, "data": labels})),
+        stage("eval", "evaluating the student on the held-out pairs (verdicts and rationales)", ("eval",),
+              run(config=cfg.eval, model=m / "student", pairs=held_labels, out=out / "eval" / "student.json"), stdout=out / "eval" / "stdout.json"),
+        stage("export", "exporting the student: ONNX graphs, INT8, parity against PyTorch", ("export",),
+              run(config=cfg.export, model=m / "student", out=out / "export", calib=held, fresh=True)),
+        stage("rank", f"ranking a held-out pool of {cfg.pool_size} creatives with the INT8 runtime", ("rank", *pool_images(held, cfg.pool_size)),
+              rank, "--json", stdout=out / "rank.json"),
+        stage("bench", "benchmarking the runtime (fp32, INT8) against the transformers baseline", ("bench",),
+              run(config=cfg.bench, export=out / "export", pairs=held, model=m / "student", json_out=out / "bench.json", plot=out / "latency.png"),
               stdout=out / "bench_summary.json"),
     ]
 

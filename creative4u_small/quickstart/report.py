@@ -52,7 +52,7 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-# What each runtime speed-up compares (keys of ``runtime.bench.ratios``); every value is a ratio "×".
+# What each runtime speed-up compares (keys of ``bench.runtime_bench.ratios``); every value is a ratio "×".
 RATIO_LABELS = {
     "compare_vs_generate": "compare (p50 latency) vs transformers generate",
     "compare_explain_vs_generate": "compare + explanation (p50 latency) vs transformers generate",
@@ -62,7 +62,7 @@ RATIO_LABELS = {
 
 
 def ratio_label(key: str) -> str:
-    """A readable name for a ``runtime.bench.ratios`` key, batch and pool sizes included."""
+    """A readable name for a ``bench.runtime_bench.ratios`` key, batch and pool sizes included."""
     if key in RATIO_LABELS:
         return RATIO_LABELS[key]
     if key.startswith("pairs_per_s_batch") and key.endswith("_vs_scorer"):

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 from typer.testing import CliRunner
 
 from creative4u_small.cli import app
@@ -100,19 +99,3 @@ def test_bench_quick_run_with_the_transformers_baseline(tiny_export, tiny_model_
     base = report["baseline"]
     assert base["generate_new_tokens"] == 4 and base["scorer_rank_all_ordered_pairs"]["6"]["ordered_pairs"] == 30
     assert "compare_vs_fp32" in report["ratios"]["cpu/int8"]
-
-
-def test_run_bench_needs_the_baseline_and_the_synthesizer_passed_in(tiny_export):
-    """The runtime never imports the torch baseline or the data generator itself: a caller that needs them without
-    passing them is told how."""
-    from creative4u_small.runtime.bench import run_bench
-    from creative4u_small.runtime.bench_config import BenchConfig
-
-    cfg = BenchConfig(export=tiny_export, baseline="transformers", model=tiny_export, runs=1, warmup=0, batch_sizes=(1,),
-                      rank_sizes=(2,), explain_runs=0)
-    with pytest.raises(ValueError, match="no pairs to measure on: give pairs .* synthesize"):
-        run_bench(cfg)
-    from creative4u_small.data.synth import synthesize
-
-    with pytest.raises(ValueError, match="pass run_bench.*baseline=bench_transformers"):
-        run_bench(cfg, synthesize=synthesize)

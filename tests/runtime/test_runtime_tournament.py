@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery  # benchmarks/ (pytest pythonpath)
 
+from creative4u_small.bench.simulated_judge import SimulatedJudge, SimulatedJudgeConfig, recovery
 from creative4u_small.runtime import bradley_terry, tournament
 
 
@@ -157,7 +157,7 @@ def test_comparisons_grow_as_n_log_n_and_each_round_is_one_call(n):
 
 @pytest.mark.parametrize("n", [64, 256])
 def test_top_k_recovery_close_to_a_full_round_robin(n):
-    """The benchmark's comparison (benchmarks/rank_scale.py) on a few seeds, with a loose bound: a
+    """The benchmark's comparison (bench/rank_scale.py) on a few seeds, with a loose bound: a
     broken schedule (random pairs, no challenge rounds, a wrong order) falls far below."""
     seeds = 12 if n == 64 else 4
     got, full = [], []
@@ -167,12 +167,3 @@ def test_top_k_recovery_close_to_a_full_round_robin(n):
         got.append(recovery(tournament.run(n, judge, top_k=5, seed=seed).order, truth, 5))
         full.append(recovery(tournament.run(n, judge, top_k=5, round_robin_max=n).order, truth, 5))
     assert np.mean(got) >= np.mean(full) - 0.2, f"top-5 recovery {np.mean(got):.2f} vs round robin {np.mean(full):.2f}"
-
-
-def test_simulated_judge_errs_the_same_way_on_a_pair_each_time():
-    judge = SimulatedJudge(SimulatedJudgeConfig(20, noise_sd=2.0, seed=3))
-    first = judge([(0, 1), (2, 3)])
-    assert judge([(0, 1), (2, 3)]) == first and judge([(1, 0)])[0] == pytest.approx(1 - first[0])
-    assert judge.calls == [2, 2, 1] and judge.best(3)[0] == int(np.argmax(judge.quality))
-    with pytest.raises(ValueError, match="quality_sd"):
-        SimulatedJudgeConfig(4, quality_sd=0)

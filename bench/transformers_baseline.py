@@ -1,14 +1,11 @@
-"""The `c4u bench` baseline: the same workload on the plain transformers model.
-
-Kept out of ``runtime/`` so that the runtime package never imports torch; `c4u bench` loads it
-only with ``--baseline transformers``.
-"""
+"""The `c4u bench` baseline: the same workload on the plain transformers model (torch loads inside the function)."""
 
 from __future__ import annotations
 
 import time
 
-from creative4u_small.contract.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
+from creative4u_small.bench.timing import noop_progress, peak_rss_mb, percentiles, throughput
+from creative4u_small.bench.workload import distinct_images
 from creative4u_small.contract.images import open_image
 from creative4u_small.modeling.checkpoint import load_model
 from creative4u_small.modeling.judge_prompt import prompt_chat_text

@@ -10,23 +10,29 @@ backend's median over each other's (> 1: the other is faster). Torch-free.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from creative4u_small.contract.bench_timing import distinct_images, noop_progress, percentiles
-from creative4u_small.runtime.bench_config import BenchConfig
+from creative4u_small.bench.bench_config import BenchConfig
+from creative4u_small.bench.timing import noop_progress, percentiles, rotation, timed_ms
+from creative4u_small.bench.workload import distinct_images
+from creative4u_small.runtime.selector import Selector
+
+NO_PREFIX = "/no-prefix"  # the label suffix of a selector that judges without prefix reuse
 
 
-def _rotations(labels: list[str], i: int) -> list[str]:
-    k = i % len(labels)
-    return labels[k:] + labels[:k]
+def selectors_for(cfg: BenchConfig, prefix_reuse: tuple[bool, ...] = (True,)) -> dict:
+    """One Selector per backend of ``cfg`` at its first precision (and per prefix-reuse setting), labelled
+    ``backend/precision`` (``/no-prefix`` without prefix reuse)."""
+    precision = cfg.precisions[0]
+    return {f"{b}/{precision}" + ("" if on else NO_PREFIX):
+            Selector.load(cfg.export, backend=b, precision=precision, threads=cfg.threads, prefix_reuse=on,
+                          max_new_tokens=max(cfg.generate_tokens, 1)) for b in cfg.backends for on in prefix_reuse}
 
 
-def _timed(fn) -> tuple[float, object]:
-    t0 = time.perf_counter()
-    out = fn()
-    return (time.perf_counter() - t0) * 1000, out
+def default_comparisons(labels: list[str]) -> list[tuple[str, str]]:
+    """The first label against every other with prefix reuse; each ``/no-prefix`` label against its reusing twin."""
+    out = [(labels[0], k) for k in labels[1:] if not k.endswith(NO_PREFIX)]
+    return out + [(k, k[: -len(NO_PREFIX)]) for k in labels if k.endswith(NO_PREFIX)]
 
 
 def _compares(selectors: dict, items, cfg: BenchConfig, progress) -> tuple[dict, dict]:
@@ -36,9 +42,9 @@ def _compares(selectors: dict, items, cfg: BenchConfig, progress) -> tuple[dict,
     p_a = {k: [] for k in labels}
     for i in range(cfg.warmup + cfg.runs):
         progress("compare", i, cfg.warmup + cfg.runs)
-        for k in _rotations(labels, i):
+        for k in rotation(labels, i):
             selectors[k].clear_cache()
-            elapsed, r = _timed(lambda: selectors[k].compare(*items[i % len(items)]))
+            elapsed, r = timed_ms(lambda: selectors[k].compare(*items[i % len(items)]))
             if i < cfg.warmup:
                 continue
             ms[k]["compare"].append(elapsed)
@@ -54,9 +60,9 @@ def _ranks(selectors: dict, items, n: int, reps: int, progress) -> dict:
     out = {k: [] for k in labels}
     for i in range(reps):
         progress(f"rank {n}", i, reps)
-        for k in _rotations(labels, i):
+        for k in rotation(labels, i):
             selectors[k].clear_cache()
-            elapsed, _ = _timed(lambda: selectors[k].rank(images, items[0][2], items[0][3]))
+            elapsed, _ = timed_ms(lambda: selectors[k].rank(images, items[0][2], items[0][3]))
             out[k].append(elapsed / 1000)
     return out
 
@@ -67,9 +73,9 @@ def _explains(selectors: dict, items, cfg: BenchConfig, progress) -> dict:
     out = {k: {"compare_explain": [], "explain": []} for k in labels}
     for i in range(cfg.explain_runs + 1):
         progress("explain", i, cfg.explain_runs + 1)
-        for k in _rotations(labels, i):
+        for k in rotation(labels, i):
             selectors[k].clear_cache()
-            elapsed, r = _timed(lambda: selectors[k].compare(*items[i % len(items)], explain=True,
+            elapsed, r = timed_ms(lambda: selectors[k].compare(*items[i % len(items)], explain=True,
                                                                min_new_tokens=cfg.generate_tokens))
             if i:
                 out[k]["compare_explain"].append(elapsed)

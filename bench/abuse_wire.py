@@ -1,4 +1,4 @@
-"""Wire-level attacks of ``serve_abuse.py`` on a real `c4u serve` at 127.0.0.1: a JSON bomb, idle uploads and sockets
+"""Wire-level attacks of ``serve_abuse`` on a real `c4u serve` at 127.0.0.1: a JSON bomb, idle uploads and sockets
 beyond the open-files limit, malformed HTTP, and SIGTERM with a slow upload open. Each phase is bounded in count
 and seconds and returns its figures and a ``passed`` verdict against the service's goals."""
 
@@ -106,7 +106,7 @@ class _Probe:
 
     def __enter__(self):
         self.cpu0 = sum(self.proc.cpu_times()[:2])
-        self.child = subprocess.Popen([sys.executable, __file__, self.server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.child = subprocess.Popen([sys.executable, "-m", __name__, self.server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.thread.start()
         time.sleep(0.5)
         return self
@@ -278,5 +278,5 @@ def shutdown_phase(server, token: str, good_request, clients: int = 8) -> dict:
     return out
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the /healthz prober's process: python -m creative4u_small.bench.abuse_wire URL
     probe_healthz(sys.argv[1])

@@ -1,14 +1,11 @@
-"""Timing helpers every benchmark of a workload shares: the runtime's `c4u bench` and the torch baseline beside it.
-
-Kept in core so that neither stage imports the other. ``cfg`` is anything with ``batch_sizes`` and
-``runs`` (``runtime.bench_config.BenchConfig``). Torch-free.
-"""
+"""Timing helpers the benchmarks share: percentiles, peak memory, pairs per second, alternating order. Torch-free."""
 
 from __future__ import annotations
 
 import math
 import platform
 import resource
+import time
 
 import numpy as np
 
@@ -29,8 +26,22 @@ def peak_rss_mb() -> float:
     return peak / (2**20 if platform.system() == "Darwin" else 2**10)
 
 
+def timed_ms(fn) -> tuple[float, object]:
+    """(milliseconds ``fn()`` took, what it returned)."""
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def rotation(labels: list, i: int) -> list:
+    """``labels`` rotated by ``i``: the order of round ``i`` when configurations alternate, so none is always first."""
+    k = i % len(labels)
+    return labels[k:] + labels[:k]
+
+
 def throughput(cfg, items, run_batch, label: str, progress=noop_progress) -> dict:
-    """Pairs per second at each batch size: median of about ``cfg.runs`` pairs' worth of batches.
+    """Pairs per second at each batch size: median of about ``cfg.runs`` pairs' worth of batches (``cfg``: anything
+    with ``batch_sizes`` and ``runs``, as ``BenchConfig``).
 
     ``run_batch(batch)`` returns the seconds one batch took (set-up it excludes stays untimed).
     """
@@ -44,8 +55,3 @@ def throughput(cfg, items, run_batch, label: str, progress=noop_progress) -> dic
         median = float(np.median(times))
         out[str(b)] = {"pairs_per_s": b / median, "seconds_per_batch": median, "reps": reps}
     return out
-
-
-def distinct_images(items) -> list:
-    """The images of (a, b, query, title) items, each once, in order."""
-    return list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))

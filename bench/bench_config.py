@@ -1,4 +1,4 @@
-"""The resolved configuration of one `c4u bench` run (written into its JSON report)."""
+"""The resolved configuration of one `c4u bench` run (written into its JSON report); the benchmark scripts build it too."""
 
 from __future__ import annotations
 

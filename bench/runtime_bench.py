@@ -12,71 +12,28 @@ only for the baseline.
 from __future__ import annotations
 
 import itertools
-import math
-import os
-import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from creative4u_small.contract.artifacts import versions, write_json_atomic
-from creative4u_small.contract.bench_timing import distinct_images, noop_progress, peak_rss_mb, percentiles, throughput
-from creative4u_small.contract.cpu_info import cpu_info
-from creative4u_small.contract.pairs import load_pairs
+from creative4u_small.bench.bench_config import BenchConfig
+from creative4u_small.bench.machine import machine_info
+from creative4u_small.bench.plot import plot_report
+from creative4u_small.bench.timing import noop_progress, peak_rss_mb, percentiles, throughput
+from creative4u_small.bench.transformers_baseline import bench_transformers
+from creative4u_small.bench.workload import distinct_images, workload
+from creative4u_small.contract.artifacts import write_json_atomic
 from creative4u_small.runtime import manifest as mf
-from creative4u_small.runtime import engines
 from creative4u_small.runtime.engines import BackendError
 from creative4u_small.runtime.engines.tensorrt_engine import gpu_memory_mb
-from creative4u_small.runtime.bench_config import BenchConfig
 from creative4u_small.runtime.probe import ProbeFailed
 from creative4u_small.runtime.selector import Selector
 
 STAGE_KEYS = ("preprocess", "vision", "judge", "explain")
-
-
-def machine_info() -> dict:
-    info = cpu_info()
-    mem = None
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError, AttributeError):
-        pass
-    from importlib.metadata import PackageNotFoundError, version
-
-    vers = versions()
-    for name in ("onnxruntime-gpu", "tensorrt", "pillow", "matplotlib"):
-        try:
-            vers[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return {"cpu": info["model"], "cores": os.cpu_count(), "memory_gb": round(mem, 1) if mem else None, "platform": platform.platform(),
-            "int8": {"flags": info["int8_flags"], "u8s8_kernel": info["u8s8_kernel"]},
-            "available_backends": engines.available(), "versions": vers}
-
-
-# ---------------------------------------------------------------- workload
-
-
-def workload(cfg: BenchConfig, workdir: Path, image_size: int, synthesize=None) -> list[tuple]:
-    """(image_a, image_b, query, title) items; enough for the largest batch and the largest pool. Without
-    ``cfg.pairs``, ``synthesize(n, folder, seed=, image_size=) -> pairs file`` renders them (the runtime does not
-    import the data generator: `c4u bench` passes ``creative4u_small.data.synth.synthesize``)."""
-
-    need = max(max(cfg.batch_sizes, default=1), math.ceil(max(cfg.rank_sizes, default=2) / 2), cfg.runs, 2)
-    if cfg.pairs is not None:
-        pairs = load_pairs(cfg.pairs, check_images="decode")
-    elif synthesize is None:
-        raise ValueError("no pairs to measure on: give pairs (c4u bench --pairs FILE), or pass run_bench(..., synthesize=...) as `c4u bench` does")
-    else:
-        pairs = load_pairs(synthesize(need, Path(workdir) / "synth", seed=cfg.seed, image_size=image_size))
-    items = [(p.image_a, p.image_b, p.query, p.title) for p in pairs]
-    images = list(dict.fromkeys(src for a, b, _, _ in items for src in (a, b)))
-    if len(items) < max(cfg.batch_sizes, default=1) or len(images) < max(cfg.rank_sizes, default=2):
-        raise ValueError(f"{cfg.pairs}: {len(items)} pairs / {len(images)} distinct images are too few for batch sizes "
-                         f"{list(cfg.batch_sizes)} and rank sizes {list(cfg.rank_sizes)}; give more pairs or smaller sizes")
-    return items
+BASELINES = {"transformers": bench_transformers}  # BenchConfig.baseline -> its measuring function (torch only inside)
 
 
 # ---------------------------------------------------------------- the runtime
@@ -141,7 +98,7 @@ def bench_selector(sel, items, cfg: BenchConfig, progress=noop_progress, label: 
     return out
 
 
-# ---------------------------------------------------------------- ratios and report
+# ---------------------------------------------------------------- ratios and the run
 
 
 def ratios(report: dict) -> dict:
@@ -173,48 +130,7 @@ def ratios(report: dict) -> dict:
     return out
 
 
-def plot_report(report: dict, path: Path) -> Path:
-    """Compare p50 and pairs/s per backend (and baseline) as one PNG."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'creative4u-small[plot]'") from None
-    runs = {k: v for k, v in report["backends"].items() if "skipped" not in v}
-    base = report.get("baseline") or {}
-    names = list(runs) + (["transformers scorer"] if "scorer_compare_ms" in base else []) + (["transformers generate"] if "generate_ms" in base else [])
-    p50 = [runs[k]["compare_ms"]["p50"] for k in runs] + ([base["scorer_compare_ms"]["p50"]] if "scorer_compare_ms" in base else []) + \
-        ([base["generate_ms"]["p50"]] if "generate_ms" in base else [])
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7.5))  # stacked: 880 px wide, fits a report column
-    ax1.barh(names, p50, color=["tab:blue"] * len(runs) + ["tab:gray"] * (len(names) - len(runs)))
-    ax1.set_xscale("log")
-    ax1.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    for y, v in enumerate(p50):
-        ax1.text(v, y, f" {v:,.0f} ms" if v >= 10 else f" {v:.1f} ms", va="center", fontsize=8)
-    ax1.set_xlabel("compare latency p50 (ms, both orders; log scale)")
-    sizes = sorted({int(b) for v in runs.values() for b in v["throughput"]})
-    width = 0.8 / max(1, len(runs) + bool(base.get("scorer_throughput")))
-    for i, (k, v) in enumerate(runs.items()):
-        ax2.bar([x + i * width for x in range(len(sizes))], [v["throughput"].get(str(s), {}).get("pairs_per_s", 0) for s in sizes], width, label=k)
-    if base.get("scorer_throughput"):
-        ax2.bar([x + len(runs) * width for x in range(len(sizes))],
-                [base["scorer_throughput"].get(str(s), {}).get("pairs_per_s", 0) for s in sizes], width, label="transformers scorer", color="tab:gray")
-    ax2.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(sizes))], [f"batch {s}" for s in sizes])
-    ax2.set_ylabel("pairs per second")
-    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(4, len(runs) + 1), frameon=False)
-    fig.suptitle(f"c4u bench: {Path(report['config']['export']).name} on {report['machine']['cpu']}", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, baseline=None, synthesize=None) -> dict:
+def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None) -> dict:
     """Measure every requested backend/precision (and the baseline); write JSON/PNG when asked.
 
     The synthetic workload is rendered into ``workdir`` when given (kept), else a temporary folder.
@@ -232,10 +148,8 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, base
     with tempfile.TemporaryDirectory(prefix="c4u-bench-") as tmp:
         work = Path(workdir) if workdir else Path(tmp)
         if workdir and (work / "synth").exists():
-            import shutil
-
             shutil.rmtree(work / "synth")
-        items = workload(cfg, work, manifest.preprocessing.image_size, synthesize)
+        items = workload(cfg, work, manifest.preprocessing.image_size)
         report["workload"] = {"pairs": len(items), "images": len(distinct_images(items)),
                               "source": str(cfg.pairs) if cfg.pairs else f"synthetic, {manifest.preprocessing.image_size} px, seed {cfg.seed}"}
         for backend, precision in itertools.product(cfg.backends, cfg.precisions):
@@ -250,10 +164,7 @@ def run_bench(cfg: BenchConfig, progress=None, workdir: Path | None = None, base
             del sel
             save()
         if cfg.baseline:
-            if baseline is None:
-                raise ValueError(f"baseline {cfg.baseline!r} needs its measuring function (it imports torch, so the runtime "
-                                 "does not): pass run_bench(..., baseline=bench_transformers) as `c4u bench` does")
-            report["baseline"] = baseline(cfg, items, progress)
+            report["baseline"] = BASELINES[cfg.baseline](cfg, items, progress)
     report["ratios"] = ratios(report)
     save()
     if cfg.plot:
