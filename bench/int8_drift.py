@@ -74,12 +74,7 @@ def int8_drift(cfg: Int8DriftConfig) -> dict:
     judge_int8 = engines.engine(cfg.backend).graph_key(m, mf.JUDGE, "int8")
     result = {"export": str(cfg.export), "backend": cfg.backend, "machine": cpu_info(), "export_machine": m.machine,
               "int8_settings": m.graphs[judge_int8].quantization, "probe_floors": m.probe["floors"]}
-    if cfg.backend == "openvino":
-        from creative4u_small.runtime.engines import openvino_engine
-
-        core = openvino_engine.core()
-        result["openvino_cpu"] = {"name": core.get_property("CPU", "FULL_DEVICE_NAME"),
-                                  "capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))}
+    result["engine"] = engines.engine(cfg.backend).describe(m)  # OpenVINO's: the CPU it sees (under qemu: the emulated one)
     t0 = time.perf_counter()
     if cfg.pairs:
         pairs = load_pairs(cfg.pairs)

@@ -20,6 +20,7 @@ from creative4u_small.bench.machine import machine_summary
 from creative4u_small.bench.runtime_bench import run_bench
 from creative4u_small.bench.side_by_side import default_comparisons, selectors_for, side_by_side
 from creative4u_small.bench.workload import workload
+from creative4u_small.runtime import engines
 from creative4u_small.contract.settings import setting
 
 TARGETS = {
@@ -85,7 +86,7 @@ def ensure_export(cfg: RuntimeTargetsConfig) -> tuple[Path, Path]:
         from creative4u_small.export.export_config import ExportConfig
         from creative4u_small.export.exporter import run_export
 
-        openvino = "openvino" in cfg.backends
+        openvino = engines.OPENVINO in [engines.engine(BACKEND_ALIASES.get(b, b)) for b in cfg.backends]  # IR for the backends measured
         print(f"exporting {model} (fp32 + INT8{' + OpenVINO IR' if openvino else ''}) into {export}", flush=True)
         run_export(ExportConfig(model=model, out=export, int8=True, openvino=openvino, calib_pairs=cfg.calib_pairs,
                                 batch_size=cfg.export_batch_size, overwrite=True), _print_progress(time.perf_counter()))

@@ -80,7 +80,8 @@ def status() -> dict:
     if ov is None:
         return {"installed": False, "reason": _state.get("import_error", "not installed"), "install": INSTALL}
     return {"installed": True, "version": ov.__version__, "devices": list(core().available_devices),
-            **_state["telemetry"]}
+            "cpu": core().get_property("CPU", "FULL_DEVICE_NAME"),
+            "cpu_capabilities": list(core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")), **_state["telemetry"]}
 
 
 def check_device(device: str, precision: str) -> None:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
 COMMAND = re.compile(r"python benchmarks/(\w+\.py)([^`\n]*)")
-OPENVINO_SCRIPTS = ("openvino_decode.py", "openvino_profile.py")
+OPENVINO_SCRIPTS = ("openvino_decode.py", "openvino_profile.py", "openvino_int8_forms.py")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ SMOKE = {
     "openvino_profile.py": Smoke(("--export", "{export}", "--model", "{model}", "--runs", "1", "--image-size", "64"), ("profile", "gemm_gops")),
     "openvino_decode.py": Smoke(("--export", "{export}", "--tokens", "4", "--runs", "1", "--workdir", "{tmp}"),
                                 ("ms_per_token_p50", "openvino_ways_agree")),
+    "openvino_int8_forms.py": Smoke(("--model", "{model}", "--export", "{export}", "--calib", "{pairs}", "--calib-pairs", "2", "--pairs",
+                                     "{pairs}", "--time-runs", "1", "--forms", "static,dynamic-g32", "--work", "{tmp}"), ("forms", "machine")),
+    "batch_throughput.py": Smoke(("--export", "{export}", "--groups", "4", "--rounds", "1"), ("cpu", "table", "steady_vs_one_process"), slow=True,
+                                 quick=("--configs", "one_process_2_threads,local_2_workers_1_thread")),
     "compare_processes.py": Smoke(("--export", "{export}", "--rounds", "1", "--runs", "1", "--workdir", "{tmp}"), ("p50_ms", "ratios")),
     "serve_abuse.py": Smoke(("--export", "{export}", "--requests", "20", "--concurrency", "2", "--bomb-mb", "1", "--idle-uploads", "4",
                              "--idle-sockets", "8"), ("passed", "seconds_to_ready"), slow=True, quick=("--phases", "refusals,mixed")),
