@@ -21,6 +21,8 @@ class ExplainParityConfig:
     pairs: Path = setting(help="CreativePair JSONL whose first --n pairs are explained.")
     n: int = setting(20, "Pairs explained.")
     max_new_tokens: int = setting(256, "Longest rationale decoded by each side.")
+    backends: tuple[str, ...] = setting(("cpu",), "Engines whose rationales are decoded (e.g. cpu,openvino): each against "
+                                        "PyTorch, and each after the first against the first, token for token.")
 
 
 def torch_greedy(model, processor, pair, forced: list[int], eos: set[int], max_new_tokens: int):
@@ -46,24 +48,32 @@ def first_difference(pair, ours: list[int], theirs: list[int], margins: list[flo
 
 
 def explain_parity(cfg: ExplainParityConfig) -> dict:
-    """Per precision: pairs whose runtime rationale equals PyTorch's greedy one, and where the others differ."""
+    """Per engine and precision: pairs whose runtime rationale equals PyTorch's greedy one, where the others
+    differ, and (after the first engine) how many equal the first engine's rationale."""
     pairs = load_pairs(cfg.pairs, check_images="exists")[: cfg.n]
     model, processor, _ = load_model(cfg.model)
-    report = {}
-    for precision in ("fp32", "int8"):
-        sel = Selector.load(cfg.export, backend="cpu", precision=precision, max_new_tokens=cfg.max_new_tokens)
-        spec = sel.manifest.prompt
-        eos = set(spec.eos_token_ids)
-        same, diffs = 0, []
-        for p in pairs:
-            winner = sel.compare(p.image_a, p.image_b, p.query, p.title).winner
-            forced = [spec.verdict_token_ids[0 if winner == "A" else 1], *spec.answer_close_ids]
-            ours = sel.rationale_tokens(sel.tokenizer.judge_ids(p.query, p.title), *sel.embed([p.image_a, p.image_b]), winner)
-            theirs, margins = torch_greedy(model, processor, p, forced, eos, cfg.max_new_tokens)
-            if ours == theirs:
-                same += 1
+    report, first = {}, {}
+    for backend in cfg.backends:
+        for precision in ("fp32", "int8"):
+            sel = Selector.load(cfg.export, backend=backend, precision=precision, max_new_tokens=cfg.max_new_tokens)
+            spec = sel.manifest.prompt
+            eos = set(spec.eos_token_ids)
+            same, diffs, tokens = 0, [], []
+            for p in pairs:
+                winner = sel.compare(p.image_a, p.image_b, p.query, p.title).winner
+                forced = [spec.verdict_token_ids[0 if winner == "A" else 1], *spec.answer_close_ids]
+                ours = sel.rationale_tokens(sel.tokenizer.judge_ids(p.query, p.title), *sel.embed([p.image_a, p.image_b]), winner)
+                theirs, margins = torch_greedy(model, processor, p, forced, eos, cfg.max_new_tokens)
+                tokens.append(ours)
+                if ours == theirs:
+                    same += 1
+                else:
+                    diffs.append(first_difference(p, ours, theirs, margins))
+            key = precision if len(cfg.backends) == 1 else f"{backend}:{precision}"
+            report[key] = {"pairs": len(pairs), "identical": same, "differ": diffs}
+            if precision in first:
+                report[key][f"identical_to_{cfg.backends[0]}"] = sum(a == b for a, b in zip(tokens, first[precision]))
             else:
-                diffs.append(first_difference(p, ours, theirs, margins))
-        report[precision] = {"pairs": len(pairs), "identical": same, "differ": diffs}
-        print(json.dumps({precision: report[precision]}), flush=True)
+                first[precision] = tokens
+            print(json.dumps({key: report[key]}), flush=True)
     return report
