@@ -107,22 +107,27 @@ def profile_ops(path: Path, feeds: dict, threads: int, runs: int) -> dict:
     return {"kernel_ms": dict(per_kind), "top_ops_ms": dict(per_op.most_common(8)), "nodes": nodes // calls}
 
 
-def kind(node_type: str, exec_type: str) -> str:
+def kind(node_type: str, exec_type: str, dynamic_int8: bool = False) -> str:
     """int8_gemm, float_gemm, attention, subgraph (OpenVINO's fused snippets: attention blocks or chains of
-    element-wise ops) or other, from OpenVINO's node and kernel (exec) type."""
+    element-wise ops) or other, from OpenVINO's node and kernel (exec) type. With ``dynamic_int8`` (the IR was
+    compiled with a DYNAMIC_QUANTIZATION_GROUP_SIZE) a FullyConnectedCompressed layer multiplies in INT8: its kernel
+    keeps the name of its f32 input (``brgemm_avx512_f32``) while it quantizes that input per group at run time."""
     low = exec_type.lower()
     if node_type.startswith(GEMM_NODES):  # FullyConnectedQuantizedLegacy and the like
-        return "int8_gemm" if ("i8" in low or "u8" in low) else "float_gemm"
+        compressed_int8 = dynamic_int8 and node_type == "FullyConnectedCompressed"
+        return "int8_gemm" if ("i8" in low or "u8" in low or compressed_int8) else "float_gemm"
     if node_type == "Subgraph":
         return "subgraph"
     return "attention" if node_type in ATTENTION_NODES else "other"
 
 
-def profile_ir(path: Path, feeds: dict, precision: str, threads: int, runs: int) -> dict:
-    """OpenVINO kernel milliseconds per call of the IR by kind, the top (node type, kernel) pairs, and how many nodes ran."""
+def profile_ir(path: Path, feeds: dict, precision: str, threads: int, runs: int, properties: dict | None = None) -> dict:
+    """OpenVINO kernel milliseconds per call of the IR by kind, the top (node type, kernel) pairs, and how many nodes
+    ran; ``properties``: the graph's own compile properties, as the runtime sets them."""
     from creative4u_small.runtime.engines import openvino_engine
 
-    graph = openvino_engine.open_ir(path, precision, threads, profile=True)
+    graph = openvino_engine.open_ir(path, precision, threads, profile=True, properties=properties)
+    dynamic_int8 = int((properties or {}).get("DYNAMIC_QUANTIZATION_GROUP_SIZE", 0)) > 0
     request = graph.compiled.create_infer_request()
     request.infer(feeds)
     per_op: collections.Counter = collections.Counter()
@@ -136,7 +141,7 @@ def profile_ir(path: Path, feeds: dict, precision: str, threads: int, runs: int)
             nodes += 1
     per_kind: collections.Counter = collections.Counter()
     for (node_type, exec_type), ms in per_op.items():
-        per_kind[kind(node_type, exec_type)] += ms
+        per_kind[kind(node_type, exec_type, dynamic_int8)] += ms
     return {"kernel_ms": dict(per_kind), "top_ops_ms": {f"{n} [{e}]": round(ms, 3) for (n, e), ms in per_op.most_common(8)},
             "nodes": nodes // runs}
 

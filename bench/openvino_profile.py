@@ -25,6 +25,11 @@ class OpenvinoProfileConfig:
     image_size: int = setting(512, "Side of the synthetic creative.")
 
 
+def _properties(sel: Selector, graph: str) -> dict | None:
+    """The compile properties the runtime sets for ``graph`` (how the INT8 IR quantizes its activations at run time)."""
+    return sel.manifest.graphs[sel.graph_keys[graph]].quantization.get("compile_properties")
+
+
 def openvino_profile(cfg: OpenvinoProfileConfig) -> dict:
     """Both engines' graphs profiled on the same feeds, with the work and the measured GEMM rates beside them."""
     ort = Selector.load(cfg.export, backend="cpu", precision="int8", threads=cfg.threads)
@@ -35,7 +40,7 @@ def openvino_profile(cfg: OpenvinoProfileConfig) -> dict:
     w = work(cfg.model, judge_len)
     path = {name: {g: sel.export_dir / sel.manifest.graphs[sel.graph_keys[g]].file for g in GRAPHS} for name, sel in (("ort", ort), ("openvino", ov))}
     prof = {"ort": {g: profile_ops(path["ort"][g], feeds[g], cfg.threads, cfg.runs) for g in GRAPHS},
-            "openvino": {g: profile_ir(path["openvino"][g], feeds[g], "int8", cfg.threads, cfg.runs) for g in GRAPHS}}
+            "openvino": {g: profile_ir(path["openvino"][g], feeds[g], "int8", cfg.threads, cfg.runs, _properties(ov, g)) for g in GRAPHS}}
     gemm = {"ort": gemm_rates(cfg.threads, *GEMM), "openvino": openvino_gemm_rates(cfg.threads)}
     for engine in prof:
         rates_against(prof[engine], w, gemm[engine])

@@ -65,3 +65,18 @@ def test_bad_arguments_are_refused(tmp_path):
         synthesize_shift(0, tmp_path)
     with pytest.raises(ValueError, match="at least 16 pixels"):
         synthesize_shift(2, tmp_path, image_size=8)
+
+
+def test_c4u_data_synth_writes_the_shift_set(shift_file, tmp_path):
+    """`c4u data synth --kind shift` renders the same pairs as ``synthesize_shift``; an unknown kind is one line naming the kinds."""
+    from typer.testing import CliRunner
+
+    from creative4u_small.cli import app
+
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(app, ["data", "synth", "--kind", "shift", "--n", "24", "--seed", "5", "--image-size", "96", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "pairs.jsonl").read_text() == shift_file.read_text()
+    assert all((out / "img" / p.name).read_bytes() == p.read_bytes() for p in (shift_file.parent / "img").iterdir())
+    bad = CliRunner().invoke(app, ["data", "synth", "--kind", "photos", "--n", "2", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "kind must be one of training, shift" in bad.output

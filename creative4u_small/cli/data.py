@@ -11,6 +11,7 @@ from creative4u_small.cli.config_options import fields_of, from_config
 from creative4u_small.contract.artifacts import check_fresh_output
 from creative4u_small.contract.pairs import validate_pairs
 from creative4u_small.data.ctr_pairs import pairs_from_ctr
+from creative4u_small.data.shift import synthesize_shift
 from creative4u_small.data.synth import synthesize
 from creative4u_small.data.synth.synth_config import SynthConfig
 from creative4u_small.distill.annotate.annotate import annotate_pairs, summary_lines
@@ -44,14 +45,15 @@ def validate(
 def synth(cfg: SynthConfig):
     """Render a synthetic CreativePair set (always marked synthetic).
 
-    Example: c4u data synth --n 1000 --out data/synth --seed 0
+    Example: c4u data synth --n 1000 --out data/synth --seed 0   (--kind shift: creatives unlike these, unlabelled)
     """
 
     check_fresh_output(cfg.out, cfg.overwrite, "synth output")
-    say(f"rendering {cfg.n} synthetic pairs into {cfg.out}")
+    say(f"rendering {cfg.n} synthetic {'shift ' if cfg.kind == 'shift' else ''}pairs into {cfg.out}")
     progress, update = progress_bar("synth", cfg.n)
+    render = synthesize_shift if cfg.kind == "shift" else synthesize
     with progress:
-        path = synthesize(cfg.n, cfg.out, seed=cfg.seed, image_size=cfg.image_size, progress=update)
+        path = render(cfg.n, cfg.out, seed=cfg.seed, image_size=cfg.image_size, progress=update)
     typer.echo(str(path))
 
 

@@ -149,6 +149,6 @@ def make_pair(i: int, seed: int, img_dir: Path, image_size: int) -> CreativePair
                         extra={"shift": {"a": kinds[0], "b": kinds[1]}})
 
 
-def synthesize_shift(n: int, out_dir: Path, seed: int = 0, image_size: int = 128) -> Path:
+def synthesize_shift(n: int, out_dir: Path, seed: int = 0, image_size: int = 128, progress=None) -> Path:
     """Render ``n`` shift pairs into ``out_dir/img`` and write ``out_dir/pairs.jsonl``; returns the JSONL path."""
-    return render_set(make_pair, n, out_dir, seed, image_size)
+    return render_set(make_pair, n, out_dir, seed, image_size, progress)

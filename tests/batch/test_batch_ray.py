@@ -126,16 +126,18 @@ def test_a_batch_whose_worker_keeps_dying_stops_the_job_with_the_rows_kept(ray_c
 def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tiny_export, groups_file, reference_explained, tmp_path,
                                                                            request):
     """The command's own local Ray: SIGINT once the first rows are written stops it (exit 130, complete rows only, its
-    Ray and temp folder gone); the rerun writes the rest. HOME stays empty throughout."""
+    Ray and temp folder gone); the rerun, with 2 workers, writes the rest. HOME stays empty throughout."""
     pytest.importorskip("ray", reason="the ray extra is not installed")
     home, tmp = tmp_path / "home", Path(tempfile.mkdtemp(prefix="c4u-t", dir="/tmp"))  # short: Ray's socket paths live under it
     home.mkdir()
     request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     out = tmp_path / "ranked.jsonl"
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
-    cmd = c4u_without_torch("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--engine", "ray", "--workers", "2",
-               "--threads", "1", "--backend", "cpu", "--explain", "--groups-per-batch", "1")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def cmd(workers: int) -> list[str]:  # one worker first: the rows come slowly enough to be interrupted mid-run
+        return c4u_without_torch("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--engine", "ray",
+                                 "--workers", str(workers), "--threads", "1", "--backend", "cpu", "--explain", "--groups-per-batch", "1")
+
+    proc = subprocess.Popen(cmd(1), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     for line in proc.stderr:
         seen.append(line)
@@ -149,7 +151,7 @@ def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tin
     assert 0 < len(first) < 40
     assert list(tmp.iterdir()) == [], "the local Ray's session folder outlived the job"
 
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(cmd(2), env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert_matches(read_rows(out), reference_explained)
     assert '"already_done": %d' % len(first) in done.stdout and "torch imported: False" in done.stderr
