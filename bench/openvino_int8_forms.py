@@ -67,9 +67,7 @@ def build(form: str, run, folder: Path, calib_items: list, shift_items: list) ->
             settings = openvino_ir.quantize_ir(src, dst, feeds[g], smooth_quant_alpha=-1 if form == "static-sq-off" else None,
                                                float_names=tuple(mlp_down_projections(src)) if form == "static-mlp-float" else ())
         else:
-            settings = openvino_ir.compress_ir(src, dst)
-            group = "0" if form == "weights-only" else form.split("-g")[1]
-            settings["compile_properties"] = {"DYNAMIC_QUANTIZATION_GROUP_SIZE": group}
+            settings = openvino_ir.compress_ir(src, dst, group_size=0 if form == "weights-only" else int(form.split("-g")[1]))
         m.graphs[f"{g}.{mf.OPENVINO_INT8}"].quantization = settings
     (folder / "manifest.json").write_text(json.dumps(m.to_dict()))
 

@@ -10,6 +10,7 @@ from creative4u_small.contract.settings import setting
 from creative4u_small.export.quantize import MIN_QUANT_WEIGHTS
 
 OPENVINO_INT8_CHOICES = ("dynamic", "static")
+DYNAMIC_GROUP_SIZE = 32  # input channels per run-time activation scale of the dynamic OpenVINO INT8
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ExportConfig:
     fp16: bool = setting(False, "Also write FP16 graphs (fp32 inputs and outputs, norms and softmax kept fp32) that the cuda backend picks by default.")
     openvino: bool = setting(False, "Also write OpenVINO IR of every graph: fp32 and INT8 (see --openvino-int8); needs openvino and nncf.")
     openvino_int8: str = setting("dynamic", "How the OpenVINO INT8 IR is made: dynamic (INT8 weights, activations quantized at run time per token and group by OpenVINO's CPU plugin: holds on creatives unlike the calibration set) or static (NNCF post-training INT8 with activation ranges calibrated on --calib: calibrate on your own creatives).")
+    openvino_group_size: int = setting(DYNAMIC_GROUP_SIZE, "Dynamic OpenVINO INT8: input channels per run-time activation scale (a multiple of 16; smaller follows outlier channels more closely, larger runs faster); 0 keeps activations float.")
     trt: bool = setting(False, "Also build TensorRT engines from QDQ graphs (needs an NVIDIA GPU and the tensorrt package).")
     triton: bool = setting(False, "Also write a Triton Inference Server model repository under triton/.")
     calib: Path | None = setting(None, "CreativePair JSONL whose pairs calibrate INT8 and check parity; synthetic pairs when absent.")
@@ -57,6 +59,8 @@ class ExportConfig:
     seed: int = setting(0, "Seed for synthetic parity pairs.")
 
     def __post_init__(self):
+        if self.openvino_group_size < 0 or self.openvino_group_size % 16:
+            raise ValueError(f"openvino_group_size must be 0 or a positive multiple of 16 (OpenVINO's CPU plugin), got {self.openvino_group_size}")
         if self.openvino_int8 not in OPENVINO_INT8_CHOICES:
             raise ValueError(f"openvino_int8 {self.openvino_int8!r} is not one of {', '.join(OPENVINO_INT8_CHOICES)}")
         if self.opset < 17:

@@ -5,7 +5,7 @@
   ``com.microsoft`` ops), saved with ``compress_to_fp16=False`` so the fp32 IR stays fp32;
 - INT8, ``--openvino-int8 dynamic`` (the default): ``nncf.compress_weights`` stores every MatMul weight in INT8
   (symmetric, per output channel) and the CPU plugin quantizes each activation row at run time in groups of
-  ``DYNAMIC_GROUP_SIZE`` input channels (``DYNAMIC_QUANTIZATION_GROUP_SIZE``, recorded in the entry's
+  ``--openvino-group-size`` input channels (``DYNAMIC_QUANTIZATION_GROUP_SIZE``, recorded in the entry's
   ``compile_properties`` and set by the runtime), then multiplies in INT8. Nothing is calibrated, so nothing
   clips on creatives unlike the calibration set, and a row's scales depend on that row alone, so these graphs
   batch like the static ones;
@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from creative4u_small.export import parity as P
+from creative4u_small.export.export_config import DYNAMIC_GROUP_SIZE
 from creative4u_small.export.export_run import ExportRun
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.engines import openvino_engine
 
 QUANTIZED_GRAPHS = (mf.VISION, mf.JUDGE, mf.JUDGE_EXTEND)  # what --openvino-int8 static calibrates
-DYNAMIC_GROUP_SIZE = 32  # input channels per run-time activation scale
 INT8_SETTINGS = {
     "method": "nncf.quantize (post-training, static)",
     "model_type": "TRANSFORMER",
@@ -46,8 +46,6 @@ INT8_SETTINGS = {
 COMPRESS_SETTINGS = {
     "method": "nncf.compress_weights (weights INT8) + the CPU plugin's dynamic activation quantization",
     "mode": "INT8_SYM: every MatMul and embedding weight int8 per output channel",
-    "activations": f"quantized at run time per row, {DYNAMIC_GROUP_SIZE} input channels per scale (no calibration)",
-    "compile_properties": {"DYNAMIC_QUANTIZATION_GROUP_SIZE": str(DYNAMIC_GROUP_SIZE)},
 }
 
 
@@ -129,12 +127,36 @@ def quantize_ir(src: Path, dst: Path, feeds: list[dict], smooth_quant_alpha: flo
     return {**INT8_SETTINGS, "nncf": nncf.__version__, "calibration_samples": len(feeds), **inventory}
 
 
-def compress_ir(src: Path, dst: Path) -> dict:
-    """INT8 weights of the fp32 IR ``src`` into ``dst``; its activations are quantized at run time."""
+def small_weight_matmuls(model, min_weights: int) -> list[str]:
+    """Names of the weight MatMuls of ``model`` (an OpenVINO model) with fewer than ``min_weights`` weights: the ones
+    the ONNX Runtime INT8 graphs keep float by the same rule (``--int8-min-weights``)."""
+    names = []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "MatMul":
+            continue
+        weight = op.input_value(1).get_node()
+        while weight.get_type_name() == "Convert":
+            weight = weight.input_value(0).get_node()
+        shape = op.input(1).get_partial_shape()
+        if weight.get_type_name() == "Constant" and shape.is_static and int(np.prod(list(shape.to_shape()))) < min_weights:
+            names.append(op.get_friendly_name())
+    return names
+
+
+def compress_ir(src: Path, dst: Path, min_weights: int = 0, group_size: int = DYNAMIC_GROUP_SIZE) -> dict:
+    """INT8 weights of the fp32 IR ``src`` into ``dst``, weight MatMuls with fewer than ``min_weights`` weights kept
+    float; its activations are quantized at run time in groups of ``group_size`` input channels (0: not at all, the
+    products then run in f32 on decompressed weights)."""
     ov, nncf = _ov(), _nncf()
-    model = nncf.compress_weights(ov.Core().read_model(str(src)), mode=nncf.CompressWeightsMode.INT8_SYM)
+    model = ov.Core().read_model(str(src))
+    kept = small_weight_matmuls(model, min_weights) if min_weights else []
+    ignored = {"ignored_scope": nncf.IgnoredScope(names=kept, validate=False)} if kept else {}
+    model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_SYM, **ignored)
     ov.save_model(model, str(dst), compress_to_fp16=False)
-    return {**COMPRESS_SETTINGS, "nncf": nncf.__version__}
+    activations = (f"quantized at run time per row, {group_size} input channels per scale (no calibration)" if group_size
+                   else "float: weights decompressed to f32 (no run-time activation quantization)")
+    return {**COMPRESS_SETTINGS, "activations": activations, "compile_properties": {"DYNAMIC_QUANTIZATION_GROUP_SIZE": str(group_size)},
+            "nncf": nncf.__version__, "min_weights": min_weights, "kept_float": kept}
 
 
 class OpenVinoVerdictDriver(P.VerdictDriver):
@@ -209,7 +231,8 @@ def export_openvino(run: ExportRun) -> None:
             settings = quantize_ir(src, run.tmp / f"{int8}.xml", feeds[key]) | {"calibration": run.calibration["openvino"]}
             run.entries[int8] = _entry(int8, key, run.entries, "int8", "nncf.quantize", settings)
         else:
-            run.entries[int8] = _entry(int8, key, run.entries, "int8", "nncf.compress_weights", compress_ir(src, run.tmp / f"{int8}.xml"))
+            settings = compress_ir(src, run.tmp / f"{int8}.xml", run.cfg.int8_min_weights, run.cfg.openvino_group_size)
+            run.entries[int8] = _entry(int8, key, run.entries, "int8", "nncf.compress_weights", settings)
 
 
 def _static_feeds(run: ExportRun) -> dict[str, list[dict]]:

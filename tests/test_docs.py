@@ -69,3 +69,15 @@ def test_dev_extra_is_what_make_test_installs():
     make = re.search(r"^EXTRAS \?= *(\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     assert dev == [f"creative4u-small[{make}]"], "pyproject.toml: the dev extra must be what `make test` installs (Makefile EXTRAS)"
+
+
+def test_stage_times_table_is_the_quickstarts_reference_run():
+    """The quickstart's estimate line scales the stage times docs/training.md shows: the same numbers, one table."""
+    from creative4u_small.quickstart.config import REFERENCE_RUN
+
+    table = section((ROOT / "docs" / "training.md").read_text(), "### Stage times")
+    rows = {r.split("|")[1].strip(): float(r.split("|")[3].strip().rstrip(" s").replace(",", "")) for r in table.splitlines()
+            if r.startswith("| ") and r.rstrip().endswith(" s |")}
+    names = {"teacher-sft": "teacher CoT-SFT", "teacher-grpo": "teacher GRPO", "label": "labelling", "distill": "distillation", "export": "export"}
+    for stage, (_, _, seconds) in REFERENCE_RUN.items():
+        assert rows.get(names[stage]) == seconds, f"docs/training.md Stage times: {names[stage]} is {rows.get(names[stage])} s, the quickstart estimates from {seconds} s"

@@ -25,10 +25,10 @@ from creative4u_small.runtime.selector_config import SelectorConfig
 # stage -> (unit of work, units it did, seconds it took). The quickstart scales them by this run's work.
 REFERENCE_RUN = {
     "teacher-sft": ("steps", 1000, 1069.0),
-    "teacher-grpo": ("steps", 160, 340.0),
-    "label": ("tokens at most", 1600 * 256, 143.0),
-    "distill": ("steps", 800, 435.0),
-    "export": ("", 1, 42.0),
+    "teacher-grpo": ("steps", 160, 234.0),
+    "label": ("tokens at most", 1600 * 256, 93.0),
+    "distill": ("steps", 800, 359.0),
+    "export": ("", 1, 41.0),
 }
 AT_RUN = "(set when the stage runs)"  # the paths of a stage config: folders under --out
 

@@ -4,6 +4,7 @@ folder. Every run's rows equal the single-process Selector's."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -133,26 +134,31 @@ def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tin
     request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     out = tmp_path / "ranked.jsonl"
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
+    copies = groups_file.parent / f"copies-{tmp.name}.jsonl"  # 5 x 40 groups: a run lasts long enough to be interrupted
+    rows = [json.loads(line) for line in groups_file.read_text().splitlines()]
+    copies.write_text("".join(json.dumps({**r, "id": f"{r['id']}~{k}"}) + "\n" for k in range(5) for r in rows))
+    reference = {f"{i}~{k}": want for i, want in reference_explained.items() for k in range(5)}
+
     def cmd(workers: int) -> list[str]:  # one worker first: the rows come slowly enough to be interrupted mid-run
-        return c4u_without_torch("--export", str(tiny_export), "--groups", str(groups_file), "--out", str(out), "--engine", "ray",
+        return c4u_without_torch("--export", str(tiny_export), "--groups", str(copies), "--out", str(out), "--engine", "ray",
                                  "--workers", str(workers), "--threads", "1", "--backend", "cpu", "--explain", "--groups-per-batch", "1")
 
     proc = subprocess.Popen(cmd(1), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if line.startswith("batch: ") and "/40" in line:  # the first plain progress line: rows are on disk
-            proc.send_signal(signal.SIGINT)
+        if line.startswith("batch: ") and "/200" in line:  # the first plain progress line: rows are on disk
             break
+    proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, "".join(seen)[-2000:] + rest[-2000:]
     assert "interrupted" in rest
     first = read_rows(out)
-    assert 0 < len(first) < 40
+    assert 0 < len(first) < 200
     assert list(tmp.iterdir()) == [], "the local Ray's session folder outlived the job"
 
     done = subprocess.run(cmd(2), env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert_matches(read_rows(out), reference_explained)
+    assert_matches(read_rows(out), reference)
     assert '"already_done": %d' % len(first) in done.stdout and "torch imported: False" in done.stderr
     assert list(home.iterdir()) == [], list(home.rglob("*"))
