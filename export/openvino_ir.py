@@ -29,6 +29,7 @@ import numpy as np
 
 from creative4u_small.export import parity as P
 from creative4u_small.export.export_config import DYNAMIC_GROUP_SIZE
+from creative4u_small.export.quantize import MIN_QUANT_COLUMNS
 from creative4u_small.export.export_run import ExportRun
 from creative4u_small.runtime import manifest as mf
 from creative4u_small.runtime.engines import openvino_engine
@@ -127,9 +128,9 @@ def quantize_ir(src: Path, dst: Path, feeds: list[dict], smooth_quant_alpha: flo
     return {**INT8_SETTINGS, "nncf": nncf.__version__, "calibration_samples": len(feeds), **inventory}
 
 
-def small_weight_matmuls(model, min_weights: int) -> list[str]:
-    """Names of the weight MatMuls of ``model`` (an OpenVINO model) with fewer than ``min_weights`` weights: the ones
-    the ONNX Runtime INT8 graphs keep float by the same rule (``--int8-min-weights``)."""
+def small_weight_matmuls(model, min_weights: int, min_columns: int = MIN_QUANT_COLUMNS) -> list[str]:
+    """Names of the weight MatMuls of ``model`` (an OpenVINO model) with fewer than ``min_weights`` weights or fewer than
+    ``min_columns`` outputs: the ones the ONNX Runtime INT8 graphs keep float by the same rule (``quantize.float_weight_nodes``)."""
     names = []
     for op in model.get_ordered_ops():
         if op.get_type_name() != "MatMul":
@@ -138,18 +139,22 @@ def small_weight_matmuls(model, min_weights: int) -> list[str]:
         while weight.get_type_name() == "Convert":
             weight = weight.input_value(0).get_node()
         shape = op.input(1).get_partial_shape()
-        if weight.get_type_name() == "Constant" and shape.is_static and int(np.prod(list(shape.to_shape()))) < min_weights:
+        if weight.get_type_name() != "Constant" or not shape.is_static or len(shape) != 2:
+            continue
+        rows, cols = shape.to_shape()
+        outputs = rows if op.get_attributes().get("transpose_b") else cols
+        if rows * cols < min_weights or outputs < min_columns:
             names.append(op.get_friendly_name())
     return names
 
 
 def compress_ir(src: Path, dst: Path, min_weights: int = 0, group_size: int = DYNAMIC_GROUP_SIZE) -> dict:
-    """INT8 weights of the fp32 IR ``src`` into ``dst``, weight MatMuls with fewer than ``min_weights`` weights kept
-    float; its activations are quantized at run time in groups of ``group_size`` input channels (0: not at all, the
+    """INT8 weights of the fp32 IR ``src`` into ``dst``, weight MatMuls with fewer than ``min_weights`` weights (or a
+    narrow head's few outputs) kept float; its activations are quantized at run time in groups of ``group_size`` input channels (0: not at all, the
     products then run in f32 on decompressed weights)."""
     ov, nncf = _ov(), _nncf()
     model = ov.Core().read_model(str(src))
-    kept = small_weight_matmuls(model, min_weights) if min_weights else []
+    kept = small_weight_matmuls(model, min_weights)
     ignored = {"ignored_scope": nncf.IgnoredScope(names=kept, validate=False)} if kept else {}
     model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_SYM, **ignored)
     ov.save_model(model, str(dst), compress_to_fp16=False)
