@@ -143,7 +143,9 @@ def test_an_interrupted_driver_reruns_to_the_whole_file_and_home_stays_empty(tin
         return c4u_without_torch("--export", str(tiny_export), "--groups", str(copies), "--out", str(out), "--engine", "ray",
                                  "--workers", str(workers), "--threads", "1", "--backend", "cpu", "--explain", "--groups-per-batch", "1")
 
-    proc = subprocess.Popen(cmd(1), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child: a pytest started in the background (`cmd &`) ignores it, and children inherit that
+    proc = subprocess.Popen(cmd(1), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stderr:
         seen.append(line)
