@@ -13,7 +13,7 @@ import time
 
 from creative4u_small.contract.cpu_info import cpu_info
 from creative4u_small.export.export_run import ExportRun
-from creative4u_small.export.runtime_check import open_selector
+from creative4u_small.export.runtime_check import shared_selector
 from creative4u_small.runtime import engines
 from creative4u_small.runtime import manifest as mf
 
@@ -27,8 +27,7 @@ def time_compares(run: ExportRun, manifest: mf.Manifest) -> dict:
     if not cfg.timing_runs:
         return {"skipped": "timing_runs is 0"}
     paths = {k: path for k, path in engines.cpu_paths().items() if k in run.parity}
-    selectors = {k: open_selector(run.tmp, manifest, cfg, backend=backend, precision=precision, probe=False)
-                 for k, (backend, precision) in paths.items()}
+    selectors = {k: shared_selector(run, manifest, backend, precision) for k, (backend, precision) in paths.items()}
     items = run.held_items
     times: dict[str, list[float]] = {k: [] for k in paths}
     for i in range(WARMUP + cfg.timing_runs):

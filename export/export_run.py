@@ -44,6 +44,7 @@ class ExportRun:
     unfused: dict[str, Path] = field(default_factory=dict)  # graph key -> its file before fusion (TensorRT, OpenVINO)
     parity: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
+    selectors: dict = field(default_factory=dict)  # (backend, precision) -> Selector on the final manifest (runtime_check.shared_selector)
 
     def file(self, key: str) -> Path:
         """The file of graph ``key`` in the folder being written."""

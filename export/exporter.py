@@ -251,6 +251,7 @@ def _runtime_checks(run: ExportRun, manifest: mf.Manifest) -> None:
     manifest.probe["export_machine"] = probe_here(run.tmp, manifest, run.cfg, run.parity)
     manifest.shift = shift_gate.gate(run, manifest)
     manifest.timing = time_compares(run, manifest)
+    run.selectors.clear()  # the graphs the probe, the gate and the timing held open
 
 
 def _write_manifest_and_reports(run: ExportRun, manifest: mf.Manifest) -> None:

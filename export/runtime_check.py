@@ -31,6 +31,15 @@ def open_selector(folder: Path, manifest: mf.Manifest, cfg: ExportConfig, **sett
     return Selector.from_manifest(folder, as_written, config)
 
 
+def shared_selector(run: ExportRun, manifest: mf.Manifest, backend: str, precision: str) -> Selector:
+    """A Selector of ``backend`` and ``precision`` on the manifest's graphs, without the probe, opened once and kept in
+    ``run.selectors`` for the probe's references, the shift gate and the engine timing (which use the same paths)."""
+    key = (backend, precision)
+    if key not in run.selectors:
+        run.selectors[key] = open_selector(run.tmp, manifest, run.cfg, backend=backend, precision=precision, probe=False)
+    return run.selectors[key]
+
+
 def runtime_check(run: ExportRun, manifest: mf.Manifest) -> dict:
     """fp32 parity of ``runtime.Selector`` (what users embed) on the held-out pairs, against the PyTorch reference;
     a Selector that cannot run the export fails it, with the reference's real counts and no invented deltas."""
@@ -61,7 +70,7 @@ def write_probe(run: ExportRun, manifest: mf.Manifest) -> dict:
     batch = next(P.batches(run.processor, held + shift, n))
     data = {"pixel_values": batch.pixel_values.numpy().astype(np.float16), "image_index": batch.image_index.numpy(),
             "input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()}
-    fp32 = open_selector(folder, manifest, cfg, precision="fp32", probe=False)
+    fp32 = shared_selector(run, manifest, "cpu", "fp32")
     refs = probe.references(fp32.run_graph, {**data, "pixel_values": data["pixel_values"].astype(np.float32)},
                             manifest.dims.num_layers, cfg.decoder)
     np.savez_compressed(folder / mf.PROBE_FILE, **data, **refs)

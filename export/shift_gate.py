@@ -19,7 +19,7 @@ from creative4u_small.contract.verdict_prob import p_a
 from creative4u_small.data.shift import synthesize_shift
 from creative4u_small.export import parity as P
 from creative4u_small.export.export_run import ExportRun
-from creative4u_small.export.runtime_check import open_selector
+from creative4u_small.export.runtime_check import shared_selector
 from creative4u_small.runtime import engines
 from creative4u_small.runtime import manifest as mf
 
@@ -55,8 +55,7 @@ def figures(reference: np.ndarray, got: np.ndarray, run: ExportRun) -> dict:
 
 
 def _selector_p_a(run: ExportRun, manifest: mf.Manifest, backend: str, precision: str) -> np.ndarray:
-    selector = open_selector(run.tmp, manifest, run.cfg, backend=backend, precision=precision, probe=False)
-    return np.array([r.p_a for r in selector.compare_many(run.shift_items)])
+    return np.array([r.p_a for r in shared_selector(run, manifest, backend, precision).compare_many(run.shift_items)])
 
 
 def _qdq_p_a(run: ExportRun) -> np.ndarray:
